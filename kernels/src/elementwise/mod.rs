@@ -1,0 +1,84 @@
+//! Elementwise kernels: `add`, `mul`, `axpy`, `scale`, `relu_forward`, `relu_backward`.
+//!
+//! All slices of one call have the same length `n`; the functions here check that once and
+//! panic with the kernel's name and both lengths otherwise, then run the reference loop or
+//! the fast kernel according to [`crate::mode`].
+//!
+//! ReLU convention (PyTorch's): `relu(x) = max(x, 0)`, NaN stays NaN, and the derivative at
+//! exactly 0 is taken as 0, so `d_input = d_out * [x > 0]`.
+
+pub mod fast;
+pub mod reference;
+
+use crate::{mode, Mode, Real};
+
+#[track_caller]
+fn check_len(kernel: &str, what: &str, expected: usize, got: usize) {
+    assert!(
+        expected == got,
+        "{kernel}: {what} has {got} elements, expected {expected} (the output's length)"
+    );
+}
+
+/// `out[i] = a[i] + b[i]`.
+#[track_caller]
+pub fn add<T: Real>(out: &mut [T], a: &[T], b: &[T]) {
+    check_len("add", "a", out.len(), a.len());
+    check_len("add", "b", out.len(), b.len());
+    match mode() {
+        Mode::Reference => reference::add(out, a, b),
+        Mode::Fast => T::add_fast(out, a, b),
+    }
+}
+
+/// `out[i] = a[i] * b[i]`.
+#[track_caller]
+pub fn mul<T: Real>(out: &mut [T], a: &[T], b: &[T]) {
+    check_len("mul", "a", out.len(), a.len());
+    check_len("mul", "b", out.len(), b.len());
+    match mode() {
+        Mode::Reference => reference::mul(out, a, b),
+        Mode::Fast => T::mul_fast(out, a, b),
+    }
+}
+
+/// `y[i] += alpha * x[i]` (BLAS's axpy): how gradients accumulate.
+#[track_caller]
+pub fn axpy<T: Real>(y: &mut [T], alpha: T, x: &[T]) {
+    check_len("axpy", "x", y.len(), x.len());
+    match mode() {
+        Mode::Reference => reference::axpy(y, alpha, x),
+        Mode::Fast => T::axpy_fast(y, alpha, x),
+    }
+}
+
+/// `out[i] = alpha * x[i]`.
+#[track_caller]
+pub fn scale<T: Real>(out: &mut [T], alpha: T, x: &[T]) {
+    check_len("scale", "x", out.len(), x.len());
+    match mode() {
+        Mode::Reference => reference::scale(out, alpha, x),
+        Mode::Fast => T::scale_fast(out, alpha, x),
+    }
+}
+
+/// `out[i] = max(x[i], 0)`.
+#[track_caller]
+pub fn relu_forward<T: Real>(out: &mut [T], x: &[T]) {
+    check_len("relu_forward", "x", out.len(), x.len());
+    match mode() {
+        Mode::Reference => reference::relu_forward(out, x),
+        Mode::Fast => T::relu_forward_fast(out, x),
+    }
+}
+
+/// `d_input[i] = d_out[i] * [x[i] > 0]`, where `x` is ReLU's input.
+#[track_caller]
+pub fn relu_backward<T: Real>(d_input: &mut [T], d_out: &[T], x: &[T]) {
+    check_len("relu_backward", "d_out", d_input.len(), d_out.len());
+    check_len("relu_backward", "x", d_input.len(), x.len());
+    match mode() {
+        Mode::Reference => reference::relu_backward(d_input, d_out, x),
+        Mode::Fast => T::relu_backward_fast(d_input, d_out, x),
+    }
+}

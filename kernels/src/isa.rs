@@ -1,0 +1,86 @@
+//! Which SIMD instruction set the fast kernels use, decided once at run time.
+//!
+//! stitch never compiles with `-C target-cpu=native`: a binary built here must run on any
+//! x86-64. Each fast kernel therefore has up to three bodies (AVX-512F, AVX2+FMA and plain
+//! scalar Rust) and [`isa()`] picks one the first time it is asked, with
+//! `is_x86_feature_detected!`. On other architectures only the scalar body exists.
+//!
+//! The environment variable `STITCH_ISA=scalar|avx2|avx512` lowers the choice (asking for an
+//! ISA the CPU lacks falls back to the best one it has, never to an illegal instruction), so
+//! benches and tests can run every path the machine supports.
+
+use std::sync::OnceLock;
+
+/// An instruction-set level of the fast kernels, from the plainest up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Isa {
+    /// Plain Rust loops (the compiler may still use SSE2 on x86-64).
+    Scalar,
+    /// 256-bit AVX2 with fused multiply-add: 8 f32 lanes.
+    Avx2,
+    /// 512-bit AVX-512F: 16 f32 lanes.
+    Avx512,
+}
+
+impl Isa {
+    /// The name used by `STITCH_ISA` and printed by the profiler.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Scalar => "scalar",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+        }
+    }
+
+    /// Parses `scalar`, `avx2` or `avx512`.
+    pub fn parse(s: &str) -> Option<Isa> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "scalar" => Some(Isa::Scalar),
+            "avx2" => Some(Isa::Avx2),
+            "avx512" => Some(Isa::Avx512),
+            _ => None,
+        }
+    }
+
+    /// Whether this CPU can run code compiled for `self`.
+    pub fn is_supported(self) -> bool {
+        match self {
+            Isa::Scalar => true,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => is_x86_feature_detected!("avx512f"),
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+
+    /// Every level this CPU supports, plainest first (what tests iterate over).
+    pub fn supported() -> Vec<Isa> {
+        [Isa::Scalar, Isa::Avx2, Isa::Avx512]
+            .into_iter()
+            .filter(|i| i.is_supported())
+            .collect()
+    }
+
+    /// The best level this CPU supports.
+    pub fn best() -> Isa {
+        *Isa::supported().last().unwrap_or(&Isa::Scalar)
+    }
+}
+
+static CHOSEN: OnceLock<Isa> = OnceLock::new();
+
+/// The ISA the fast kernels use: the best the CPU has, lowered by `STITCH_ISA` if set.
+pub fn isa() -> Isa {
+    *CHOSEN.get_or_init(|| {
+        let best = Isa::best();
+        match std::env::var("STITCH_ISA")
+            .ok()
+            .and_then(|s| Isa::parse(&s))
+        {
+            Some(asked) if asked <= best => asked,
+            _ => best,
+        }
+    })
+}

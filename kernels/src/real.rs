@@ -1,0 +1,183 @@
+//! The element types the kernels compute in: `f32` for training, `f64` for gradient checks.
+//!
+//! [`Real`] carries the arithmetic every reference loop needs, plus one hook per fast kernel.
+//! The hooks default to the reference loop; `f32` overrides them with the SIMD + rayon
+//! versions. `f64` keeps the reference loops except for the matrix product, which goes to
+//! matrixmultiply's `dgemm`: it is only used for gradient checks on small tensors, where the
+//! plain loop is the one worth reading.
+
+use std::fmt::{Debug, Display};
+use std::iter::Sum;
+use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
+
+use crate::gemm::GemmArgs;
+
+/// A floating-point element type with the operations the kernels need.
+pub trait Real:
+    Copy
+    + Send
+    + Sync
+    + Default
+    + Debug
+    + Display
+    + PartialOrd
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + AddAssign
+    + SubAssign
+    + MulAssign
+    + DivAssign
+    + Sum
+    + 'static
+{
+    /// `"f32"` or `"f64"`, for messages and reprs.
+    const NAME: &'static str;
+    /// Bytes per element.
+    const BYTES: usize;
+    const ZERO: Self;
+    const ONE: Self;
+
+    fn from_f64(x: f64) -> Self;
+    fn to_f64(self) -> f64;
+    fn exp(self) -> Self;
+    fn ln(self) -> Self;
+    fn sqrt(self) -> Self;
+    fn abs(self) -> Self;
+    fn is_finite(self) -> bool;
+    /// IEEE maximum that ignores nothing: `max(NaN, x)` is NaN, so a NaN is never hidden.
+    fn max_nan(self, other: Self) -> Self {
+        if self.is_nan_value() || other > self {
+            if self.is_nan_value() {
+                self
+            } else {
+                other
+            }
+        } else {
+            self
+        }
+    }
+    fn is_nan_value(self) -> bool;
+
+    /// Raw bits widened to u64: lets tests compare results bit for bit.
+    fn to_bits_u64(self) -> u64;
+
+    // ---- fast-kernel hooks: reference loops unless the type overrides them ----
+
+    /// `out = a + b`.
+    fn add_fast(out: &mut [Self], a: &[Self], b: &[Self]) {
+        crate::elementwise::reference::add(out, a, b)
+    }
+    /// `out = a * b`.
+    fn mul_fast(out: &mut [Self], a: &[Self], b: &[Self]) {
+        crate::elementwise::reference::mul(out, a, b)
+    }
+    /// `y += alpha * x`.
+    fn axpy_fast(y: &mut [Self], alpha: Self, x: &[Self]) {
+        crate::elementwise::reference::axpy(y, alpha, x)
+    }
+    /// `out = alpha * x`.
+    fn scale_fast(out: &mut [Self], alpha: Self, x: &[Self]) {
+        crate::elementwise::reference::scale(out, alpha, x)
+    }
+    /// `out = max(x, 0)`.
+    fn relu_forward_fast(out: &mut [Self], x: &[Self]) {
+        crate::elementwise::reference::relu_forward(out, x)
+    }
+    /// `d_input = d_out * [x > 0]`.
+    fn relu_backward_fast(d_input: &mut [Self], d_out: &[Self], x: &[Self]) {
+        crate::elementwise::reference::relu_backward(d_input, d_out, x)
+    }
+    /// `sum(x)`.
+    fn sum_fast(x: &[Self]) -> Self {
+        crate::reduce::reference::sum(x)
+    }
+    /// `C = alpha * A B + beta * C`, strided.
+    fn gemm_fast(args: GemmArgs<'_, Self>) {
+        crate::gemm::reference::gemm(args)
+    }
+}
+
+macro_rules! real_common {
+    ($t:ty, $name:literal) => {
+        const NAME: &'static str = $name;
+        const BYTES: usize = std::mem::size_of::<$t>();
+        const ZERO: Self = 0.0;
+        const ONE: Self = 1.0;
+        #[inline(always)]
+        fn from_f64(x: f64) -> Self {
+            x as $t
+        }
+        #[inline(always)]
+        fn to_f64(self) -> f64 {
+            self as f64
+        }
+        #[inline(always)]
+        fn exp(self) -> Self {
+            <$t>::exp(self)
+        }
+        #[inline(always)]
+        fn ln(self) -> Self {
+            <$t>::ln(self)
+        }
+        #[inline(always)]
+        fn sqrt(self) -> Self {
+            <$t>::sqrt(self)
+        }
+        #[inline(always)]
+        fn abs(self) -> Self {
+            <$t>::abs(self)
+        }
+        #[inline(always)]
+        fn is_finite(self) -> bool {
+            <$t>::is_finite(self)
+        }
+        #[inline(always)]
+        fn is_nan_value(self) -> bool {
+            <$t>::is_nan(self)
+        }
+        #[inline(always)]
+        fn to_bits_u64(self) -> u64 {
+            self.to_bits() as u64
+        }
+    };
+}
+
+impl Real for f32 {
+    real_common!(f32, "f32");
+
+    fn add_fast(out: &mut [f32], a: &[f32], b: &[f32]) {
+        crate::elementwise::fast::add(out, a, b)
+    }
+    fn mul_fast(out: &mut [f32], a: &[f32], b: &[f32]) {
+        crate::elementwise::fast::mul(out, a, b)
+    }
+    fn axpy_fast(y: &mut [f32], alpha: f32, x: &[f32]) {
+        crate::elementwise::fast::axpy(y, alpha, x)
+    }
+    fn scale_fast(out: &mut [f32], alpha: f32, x: &[f32]) {
+        crate::elementwise::fast::scale(out, alpha, x)
+    }
+    fn relu_forward_fast(out: &mut [f32], x: &[f32]) {
+        crate::elementwise::fast::relu_forward(out, x)
+    }
+    fn relu_backward_fast(d_input: &mut [f32], d_out: &[f32], x: &[f32]) {
+        crate::elementwise::fast::relu_backward(d_input, d_out, x)
+    }
+    fn sum_fast(x: &[f32]) -> f32 {
+        crate::reduce::fast::sum(x)
+    }
+    fn gemm_fast(args: GemmArgs<'_, f32>) {
+        crate::gemm::fast::sgemm(args)
+    }
+}
+
+impl Real for f64 {
+    real_common!(f64, "f64");
+
+    fn gemm_fast(args: GemmArgs<'_, f64>) {
+        crate::gemm::fast::dgemm(args)
+    }
+}

@@ -1,0 +1,64 @@
+//! Shared plumbing of the fast kernels: splitting work into fixed chunks for rayon, and
+//! dispatching one call to the AVX-512, AVX2 or scalar body of a kernel.
+
+use rayon::prelude::*;
+
+use crate::isa::Isa;
+use crate::{CHUNK, PAR_THRESHOLD};
+
+/// Returns `isa` if this CPU can run it, else the best level it can: a caller that names an
+/// ISA (tests, benches) can never make a kernel execute an instruction the CPU lacks.
+pub(crate) fn usable(isa: Isa) -> Isa {
+    if isa.is_supported() {
+        isa
+    } else {
+        Isa::best()
+    }
+}
+
+/// Runs `f` over matching `CHUNK`-long pieces of `out` and `x`, on rayon's pool once the
+/// slices are at least `PAR_THRESHOLD` long, else on the calling thread in one piece.
+/// Elementwise results do not depend on how the slices are cut.
+pub(crate) fn run2(out: &mut [f32], x: &[f32], f: impl Fn(&mut [f32], &[f32]) + Sync) {
+    if out.len() < PAR_THRESHOLD {
+        f(out, x)
+    } else {
+        out.par_chunks_mut(CHUNK)
+            .zip(x.par_chunks(CHUNK))
+            .for_each(|(o, x)| f(o, x));
+    }
+}
+
+/// As [`run2`] with two inputs.
+pub(crate) fn run3(
+    out: &mut [f32],
+    a: &[f32],
+    b: &[f32],
+    f: impl Fn(&mut [f32], &[f32], &[f32]) + Sync,
+) {
+    if out.len() < PAR_THRESHOLD {
+        f(out, a, b)
+    } else {
+        out.par_chunks_mut(CHUNK)
+            .zip(a.par_chunks(CHUNK))
+            .zip(b.par_chunks(CHUNK))
+            .for_each(|((o, a), b)| f(o, a, b));
+    }
+}
+
+/// Calls `avx512::$f`, `avx2::$f` or `scalar::$f` (modules in scope at the call site) for
+/// an ISA that [`usable`] has vetted.
+macro_rules! dispatch {
+    ($isa:expr, $f:ident ( $($arg:expr),* )) => {
+        match $isa {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `$isa` went through `simd::usable`, so the CPU has AVX-512F.
+            $crate::isa::Isa::Avx512 => unsafe { avx512::$f($($arg),*) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `$isa` went through `simd::usable`, so the CPU has AVX2 and FMA.
+            $crate::isa::Isa::Avx2 => unsafe { avx2::$f($($arg),*) },
+            _ => scalar::$f($($arg),*),
+        }
+    };
+}
+pub(crate) use dispatch;

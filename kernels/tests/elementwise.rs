@@ -1,0 +1,149 @@
+//! Fast elementwise kernels against their reference loops, for every ISA this CPU has.
+
+mod common;
+use common::{data, misaligned, worst, LENGTHS};
+use stitch_kernels::elementwise::{fast, reference};
+use stitch_kernels::isa::Isa;
+
+/// Runs `fast_fn` on misaligned copies of the inputs into a NaN-prefilled output and
+/// compares with `ref_fn` on the plain inputs.
+fn check(
+    name: &str,
+    tol: f32,
+    ref_fn: impl Fn(&mut [f32], &[f32], &[f32]),
+    fast_fn: impl Fn(Isa, &mut [f32], &[f32], &[f32]),
+) {
+    for isa in Isa::supported() {
+        for &n in &LENGTHS {
+            let a = data(n, 1);
+            let b = data(n, 2);
+            let mut expect = data(n, 3);
+            ref_fn(&mut expect, &a, &b);
+            let (ma, oa) = misaligned(&a);
+            let (mb, ob) = misaligned(&b);
+            let (mut out, oo) = misaligned(&data(n, 3));
+            fast_fn(isa, &mut out[oo..oo + n], &ma[oa..oa + n], &mb[ob..ob + n]);
+            let (i, e) = worst(&out[oo..oo + n], &expect);
+            assert!(
+                e <= tol,
+                "{name} {isa:?} n={n}: worst error {e} at index {i}"
+            );
+            // Nothing outside the output slice was touched.
+            assert!(
+                out[..oo].iter().all(|&v| v == 0.0),
+                "{name} {isa:?} n={n} wrote before"
+            );
+            assert!(
+                out[oo + n..].iter().all(|&v| v == 0.0),
+                "{name} {isa:?} n={n} wrote after"
+            );
+        }
+    }
+}
+
+#[test]
+fn add_matches_reference() {
+    check(
+        "add",
+        0.0,
+        |o, a, b| reference::add(o, a, b),
+        |i, o, a, b| fast::add_with(i, o, a, b),
+    );
+}
+
+#[test]
+fn mul_matches_reference() {
+    check(
+        "mul",
+        0.0,
+        |o, a, b| reference::mul(o, a, b),
+        |i, o, a, b| fast::mul_with(i, o, a, b),
+    );
+}
+
+#[test]
+fn axpy_matches_reference() {
+    // The SIMD bodies fuse the multiply-add: one rounding less than the reference.
+    check(
+        "axpy",
+        1e-6,
+        |y, _, x| {
+            y.copy_from_slice(&data(y.len(), 9));
+            reference::axpy(y, 0.37, x)
+        },
+        |i, y, _, x| {
+            y.copy_from_slice(&data(y.len(), 9));
+            fast::axpy_with(i, y, 0.37, x)
+        },
+    );
+}
+
+#[test]
+fn scale_matches_reference() {
+    check(
+        "scale",
+        0.0,
+        |o, a, _| reference::scale(o, -1.5, a),
+        |i, o, a, _| fast::scale_with(i, o, -1.5, a),
+    );
+}
+
+#[test]
+fn relu_forward_matches_reference() {
+    check(
+        "relu_forward",
+        0.0,
+        |o, a, _| reference::relu_forward(o, a),
+        |i, o, a, _| fast::relu_forward_with(i, o, a),
+    );
+}
+
+#[test]
+fn relu_backward_matches_reference() {
+    check(
+        "relu_backward",
+        0.0,
+        |d, g, x| reference::relu_backward(d, g, x),
+        |i, d, g, x| fast::relu_backward_with(i, d, g, x),
+    );
+}
+
+#[test]
+fn relu_keeps_nan_and_zeroes_negatives() {
+    for isa in Isa::supported() {
+        let x = [
+            f32::NAN,
+            -1.0,
+            0.0,
+            2.0,
+            -0.0,
+            f32::NEG_INFINITY,
+            f32::INFINITY,
+            3.0,
+            -3.0,
+        ]
+        .repeat(4);
+        let mut out = vec![7.0; x.len()];
+        fast::relu_forward_with(isa, &mut out, &x);
+        for (o, v) in out.iter().zip(&x) {
+            if v.is_nan() {
+                assert!(o.is_nan(), "{isa:?}: relu(NaN) must stay NaN");
+            } else {
+                assert_eq!(*o, v.max(0.0), "{isa:?}: relu({v})");
+            }
+        }
+        // The derivative at exactly 0 is 0.
+        let mut d = vec![7.0; x.len()];
+        fast::relu_backward_with(isa, &mut d, &vec![1.0; x.len()], &x);
+        for (g, v) in d.iter().zip(&x) {
+            assert_eq!(*g, if *v > 0.0 { 1.0 } else { 0.0 }, "{isa:?}: relu'({v})");
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "add: b has 3 elements, expected 4")]
+fn mismatched_lengths_name_the_kernel() {
+    let mut out = [0.0f32; 4];
+    stitch_kernels::elementwise::add(&mut out, &[1.0; 4], &[1.0; 3]);
+}
