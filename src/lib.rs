@@ -1,1 +1,35 @@
-pub fn _x() {}
+//! # stitch
+//!
+//! A from-scratch tensor and reverse-mode autograd engine that trains convolutional networks
+//! on the raw IDX Fashion-MNIST files, small enough to read end to end.
+//!
+//! - [`Tensor`]: contiguous row-major storage shared cheaply between views, in `f32` for
+//!   training and `f64` for gradient checks.
+//! - [`ops`]: every differentiable operation, forward and backward side by side, calling the
+//!   slice kernels of the `stitch-kernels` crate.
+//! - [`autograd`]: the define-by-run graph, [`Tensor::backward`], [`no_grad`].
+//! - [`gradcheck()`]: compares analytic gradients with central finite differences in `f64`.
+//! - [`nn`], [`optim`]: layers and optimizers with PyTorch's semantics.
+//! - [`data`]: the IDX reader and the Fashion-MNIST dataset.
+//!
+//! ## Error policy
+//! Tensor operations panic on a shape mismatch, naming the op and both shapes, with
+//! `#[track_caller]` so the message points at the caller's line: the same choice as PyTorch
+//! (which raises) and ndarray. Everything that reads files or user input returns a `Result`
+//! whose error names the file, what was found and what was expected; a `try_` function never
+//! panics on bad input.
+
+#![forbid(unsafe_code)]
+
+pub mod autograd;
+pub mod data;
+pub mod gradcheck;
+pub mod nn;
+pub mod ops;
+pub mod optim;
+pub mod tensor;
+
+pub use autograd::{is_grad_enabled, no_grad, BackwardError, NoGradGuard};
+pub use gradcheck::{assert_gradcheck, gradcheck, GradcheckOptions, GradcheckReport};
+pub use stitch_kernels::Real;
+pub use tensor::Tensor;

@@ -1,0 +1,1 @@
+//! Reading Fashion-MNIST from the raw IDX files.

@@ -1,0 +1,195 @@
+//! Gradient checking: analytic gradients from `backward` against central finite
+//! differences.
+//!
+//! For each input x and each element xᵢ:
+//!   numeric_i = (f(x + ε eᵢ) − f(x − ε eᵢ)) / 2ε
+//! and the analytic gradient passes where |analyticᵢ − numericᵢ| ≤ atol + rtol · |numericᵢ|
+//! (`torch.autograd.gradcheck`'s criterion and defaults: ε = 1e-6, atol = 1e-5, rtol = 1e-3).
+//!
+//! ## Why f64
+//! The central difference has a truncation error of order ε² f‴ and a rounding error of
+//! order u · |f| / ε, where u is the unit roundoff. In f64 (u ≈ 1.1e-16) with ε = 1e-6 both
+//! are around 1e-10, far below the tolerance, so a failure means a wrong gradient. In f32
+//! (u ≈ 6e-8) the best ε is about 1e-2 to 1e-3 and the error floor is then about 1e-3
+//! relative: an f32 check needs ε ≈ 1e-3 and atol, rtol ≈ 1e-2, which lets small bugs
+//! through. So stitch checks every op in f64; its reference kernels are generic for this.
+//!
+//! The function must be deterministic (same inputs, same output): give dropout a fixed
+//! mask and batch norm fixed statistics, or they will fail for the wrong reason.
+
+use std::fmt;
+
+use crate::autograd::with_no_grad;
+use crate::Tensor;
+
+/// Step and tolerances of a check.
+#[derive(Clone, Copy, Debug)]
+pub struct GradcheckOptions {
+    pub eps: f64,
+    pub atol: f64,
+    pub rtol: f64,
+}
+
+impl Default for GradcheckOptions {
+    /// PyTorch's defaults: eps 1e-6, atol 1e-5, rtol 1e-3.
+    fn default() -> Self {
+        GradcheckOptions {
+            eps: 1e-6,
+            atol: 1e-5,
+            rtol: 1e-3,
+        }
+    }
+}
+
+/// The comparison for one input.
+#[derive(Clone, Debug)]
+pub struct InputReport {
+    pub shape: Vec<usize>,
+    /// max |analytic − numeric| over the elements.
+    pub max_abs_err: f64,
+    /// max |analytic − numeric| / max(|numeric|, 1e-12).
+    pub max_rel_err: f64,
+    /// Flat index of the element that most exceeds (or comes closest to) the tolerance.
+    pub worst_index: usize,
+    pub worst_analytic: f64,
+    pub worst_numeric: f64,
+    /// Every element within atol + rtol · |numeric|.
+    pub passed: bool,
+}
+
+/// The comparison for every input.
+#[derive(Clone, Debug)]
+pub struct GradcheckReport {
+    pub options: GradcheckOptions,
+    pub inputs: Vec<InputReport>,
+}
+
+impl GradcheckReport {
+    pub fn passed(&self) -> bool {
+        self.inputs.iter().all(|r| r.passed)
+    }
+}
+
+impl fmt::Display for GradcheckReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let o = self.options;
+        writeln!(
+            f,
+            "gradcheck (eps {:e}, atol {:e}, rtol {:e}):",
+            o.eps, o.atol, o.rtol
+        )?;
+        for (i, r) in self.inputs.iter().enumerate() {
+            writeln!(
+                f,
+                "  input {i} {:?}: {}  max abs err {:.3e}, max rel err {:.3e}, worst at [{}]: analytic {:.9e} vs numeric {:.9e}",
+                r.shape,
+                if r.passed { "ok  " } else { "FAIL" },
+                r.max_abs_err,
+                r.max_rel_err,
+                r.worst_index,
+                r.worst_analytic,
+                r.worst_numeric
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks the gradients of the scalar `f(inputs)` with respect to every input.
+///
+/// The inputs are copied into fresh leaves that require grad; `f` is run once with a graph
+/// for the analytic gradients, then twice per element under `no_grad` for the numeric ones.
+/// Panics if `f` does not return a one-element tensor.
+pub fn gradcheck<F>(f: F, inputs: &[Tensor<f64>], options: GradcheckOptions) -> GradcheckReport
+where
+    F: Fn(&[Tensor<f64>]) -> Tensor<f64>,
+{
+    let leaves: Vec<Tensor<f64>> = inputs
+        .iter()
+        .map(|x| Tensor::from_vec(x.to_vec(), x.shape()).requires_grad_())
+        .collect();
+    let out = f(&leaves);
+    assert!(
+        out.numel() == 1,
+        "gradcheck: f must return a scalar, got shape {:?}",
+        out.shape()
+    );
+    if out.requires_grad() {
+        out.backward();
+    }
+    let analytic: Vec<Vec<f64>> = leaves
+        .iter()
+        .map(|l| {
+            l.grad()
+                .map(|g| g.to_vec())
+                .unwrap_or_else(|| vec![0.0; l.numel()])
+        })
+        .collect();
+
+    let eval = |k: usize, i: usize, v: f64| -> f64 {
+        with_no_grad(|| {
+            let xs: Vec<Tensor<f64>> = inputs
+                .iter()
+                .map(|x| Tensor::from_vec(x.to_vec(), x.shape()))
+                .collect();
+            xs[k].data_mut()[i] = v;
+            f(&xs).item()
+        })
+    };
+
+    let reports = inputs
+        .iter()
+        .enumerate()
+        .map(|(k, x)| {
+            let x0 = x.to_vec();
+            let mut r = InputReport {
+                shape: x.shape().to_vec(),
+                max_abs_err: 0.0,
+                max_rel_err: 0.0,
+                worst_index: 0,
+                worst_analytic: 0.0,
+                worst_numeric: 0.0,
+                passed: true,
+            };
+            let mut worst_excess = f64::NEG_INFINITY;
+            for i in 0..x0.len() {
+                let numeric = (eval(k, i, x0[i] + options.eps) - eval(k, i, x0[i] - options.eps))
+                    / (2.0 * options.eps);
+                let a = analytic[k][i];
+                let abs = (a - numeric).abs();
+                let rel = abs / numeric.abs().max(1e-12);
+                let excess = abs - (options.atol + options.rtol * numeric.abs());
+                r.max_abs_err = r.max_abs_err.max(abs);
+                r.max_rel_err = r.max_rel_err.max(rel);
+                if excess > 0.0 || excess.is_nan() {
+                    r.passed = false; // also catches NaN
+                }
+                if excess > worst_excess || excess.is_nan() {
+                    worst_excess = if excess.is_nan() {
+                        f64::INFINITY
+                    } else {
+                        excess
+                    };
+                    r.worst_index = i;
+                    r.worst_analytic = a;
+                    r.worst_numeric = numeric;
+                }
+            }
+            r
+        })
+        .collect();
+    GradcheckReport {
+        options,
+        inputs: reports,
+    }
+}
+
+/// [`gradcheck`] with PyTorch's defaults; panics with the report if any input fails.
+#[track_caller]
+pub fn assert_gradcheck<F>(f: F, inputs: &[Tensor<f64>])
+where
+    F: Fn(&[Tensor<f64>]) -> Tensor<f64>,
+{
+    let report = gradcheck(f, inputs, GradcheckOptions::default());
+    assert!(report.passed(), "{report}");
+}

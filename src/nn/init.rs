@@ -1,0 +1,21 @@
+//! PyTorch's default initialisations.
+//!
+//! `nn.Linear` and `nn.Conv2d` call `kaiming_uniform_(weight, a=√5)`: uniform in ±bound with
+//! bound = gain · √(3 / fan_in) and gain = √(2 / (1 + a²)) = √(1/3), which simplifies to
+//! bound = 1 / √fan_in. Their bias is uniform in ±1 / √fan_in as well.
+
+use rand::Rng;
+
+use crate::{Real, Tensor};
+
+/// The bound of PyTorch's default weight and bias init for a layer with `fan_in` inputs
+/// per output (in_features, or in_channels · kernel area).
+pub fn default_bound(fan_in: usize) -> f64 {
+    1.0 / (fan_in.max(1) as f64).sqrt()
+}
+
+/// Uniform in ±[`default_bound`]`(fan_in)`, requiring grad.
+pub fn default_uniform<T: Real>(shape: &[usize], fan_in: usize, rng: &mut impl Rng) -> Tensor<T> {
+    let b = default_bound(fan_in);
+    Tensor::rand_uniform(shape, -b, b, rng).requires_grad_()
+}

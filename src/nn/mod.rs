@@ -1,0 +1,67 @@
+//! Layers. A [`Module`] maps a tensor to a tensor and owns named parameters (and buffers,
+//! such as batch-norm's running statistics); [`Sequential`] chains modules and names their
+//! parameters `"<index>.<name>"` as PyTorch's `nn.Sequential` does, so checkpoints and
+//! summaries use the same names a PyTorch user expects.
+
+mod activation;
+pub mod init;
+mod linear;
+mod sequential;
+
+pub use activation::{Flatten, ReLU};
+pub use linear::Linear;
+pub use sequential::Sequential;
+
+use crate::{Real, Tensor};
+
+/// A layer or a network.
+pub trait Module<T: Real = f32>: Send + Sync {
+    /// The layer applied to a batch.
+    fn forward(&self, x: &Tensor<T>) -> Tensor<T>;
+
+    /// A one-line description, e.g. `Linear(in=784, out=128)`.
+    fn describe(&self) -> String;
+
+    /// Trainable tensors with their names, in a fixed order.
+    fn named_parameters(&self) -> Vec<(String, Tensor<T>)> {
+        Vec::new()
+    }
+
+    /// Non-trainable state saved in checkpoints (running statistics), with names.
+    fn named_buffers(&self) -> Vec<(String, Tensor<T>)> {
+        Vec::new()
+    }
+
+    /// Switches training behaviour (dropout, batch statistics) on or off.
+    fn set_training(&mut self, _training: bool) {}
+
+    /// The trainable tensors, in the order of [`Module::named_parameters`].
+    fn parameters(&self) -> Vec<Tensor<T>> {
+        self.named_parameters()
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect()
+    }
+
+    /// The number of trainable scalars.
+    fn num_parameters(&self) -> usize {
+        self.parameters().iter().map(|p| p.numel()).sum()
+    }
+
+    /// Training mode (PyTorch's `model.train()`).
+    fn train(&mut self) {
+        self.set_training(true)
+    }
+
+    /// Evaluation mode (PyTorch's `model.eval()`).
+    fn eval(&mut self) {
+        self.set_training(false)
+    }
+
+    /// Forgets every parameter's gradient.
+    fn zero_grad(&self) {
+        for p in self.parameters() {
+            p.zero_grad();
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! `Sequential`: modules applied in order, parameters named `"<index>.<name>"`.
+
+use super::Module;
+use crate::{Real, Tensor};
+
+/// A chain of modules.
+pub struct Sequential<T: Real = f32> {
+    layers: Vec<Box<dyn Module<T>>>,
+}
+
+impl<T: Real> Default for Sequential<T> {
+    fn default() -> Self {
+        Sequential { layers: Vec::new() }
+    }
+}
+
+impl<T: Real> Sequential<T> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends a layer (builder style).
+    #[allow(clippy::should_implement_trait)]
+    pub fn add(mut self, layer: impl Module<T> + 'static) -> Self {
+        self.layers.push(Box::new(layer));
+        self
+    }
+
+    pub fn layers(&self) -> &[Box<dyn Module<T>>] {
+        &self.layers
+    }
+
+    /// The output of every layer in turn (the last one is `forward`'s result).
+    pub fn forward_all(&self, x: &Tensor<T>) -> Vec<Tensor<T>> {
+        let mut outs: Vec<Tensor<T>> = Vec::with_capacity(self.layers.len());
+        for l in &self.layers {
+            let next = l.forward(outs.last().unwrap_or(x));
+            outs.push(next);
+        }
+        outs
+    }
+}
+
+fn prefixed<T: Real>(
+    i: usize,
+    named: Vec<(String, Tensor<T>)>,
+) -> impl Iterator<Item = (String, Tensor<T>)> {
+    named.into_iter().map(move |(n, t)| (format!("{i}.{n}"), t))
+}
+
+impl<T: Real> Module<T> for Sequential<T> {
+    fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
+        let mut h = x.clone();
+        for l in &self.layers {
+            h = l.forward(&h);
+        }
+        h
+    }
+
+    fn describe(&self) -> String {
+        let inner: Vec<String> = self.layers.iter().map(|l| l.describe()).collect();
+        format!("Sequential({})", inner.join(" -> "))
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Tensor<T>)> {
+        self.layers
+            .iter()
+            .enumerate()
+            .flat_map(|(i, l)| prefixed(i, l.named_parameters()))
+            .collect()
+    }
+
+    fn named_buffers(&self) -> Vec<(String, Tensor<T>)> {
+        self.layers
+            .iter()
+            .enumerate()
+            .flat_map(|(i, l)| prefixed(i, l.named_buffers()))
+            .collect()
+    }
+
+    fn set_training(&mut self, training: bool) {
+        for l in &mut self.layers {
+            l.set_training(training);
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! Arithmetic with NumPy broadcasting: `add`, `sub`, `mul`, `div`, `neg`, and by a scalar.
+//!
+//! Forward, over the broadcast shape:  y = a + b,  a − b,  a ⊙ b,  a / b.
+//! Backward, before summing each gradient down to its input's shape:
+//!   add: ∂a = g,  ∂b = g          sub: ∂a = g,  ∂b = −g
+//!   mul: ∂a = g ⊙ b,  ∂b = g ⊙ a  div: ∂a = g / b,  ∂b = −g ⊙ a / b²
+//! Same-shape add and mul run the SIMD kernels; broadcasting goes through the stride walker.
+
+use std::ops;
+
+use stitch_kernels::elementwise;
+
+use super::broadcast::{map2, sum_to_shape};
+use crate::autograd::Backward;
+use crate::tensor::shape::broadcast_shapes;
+use crate::{Real, Tensor};
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Arith {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+impl Arith {
+    fn name(self) -> &'static str {
+        match self {
+            Arith::Add => "add",
+            Arith::Sub => "sub",
+            Arith::Mul => "mul",
+            Arith::Div => "div",
+        }
+    }
+
+    fn apply<T: Real>(self, x: T, y: T) -> T {
+        match self {
+            Arith::Add => x + y,
+            Arith::Sub => x - y,
+            Arith::Mul => x * y,
+            Arith::Div => x / y,
+        }
+    }
+}
+
+struct ArithBackward {
+    kind: Arith,
+    out_shape: Vec<usize>,
+}
+
+impl<T: Real> Backward<T> for ArithBackward {
+    fn name(&self) -> &'static str {
+        self.kind.name()
+    }
+
+    fn backward(&self, g: &[T], inputs: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
+        let (a, b) = (&inputs[0], &inputs[1]);
+        let out = &self.out_shape;
+        let (sa, sb) = (a.shape(), b.shape());
+        let g_shape = out.as_slice();
+        let da = needs[0].then(|| {
+            let full = match self.kind {
+                Arith::Add | Arith::Sub => g.to_vec(),
+                Arith::Mul => map2(g, g_shape, &b.data(), sb, out, |g, b| g * b),
+                Arith::Div => map2(g, g_shape, &b.data(), sb, out, |g, b| g / b),
+            };
+            sum_to_shape(full, out, sa)
+        });
+        let db = needs[1].then(|| {
+            let full = match self.kind {
+                Arith::Add => g.to_vec(),
+                Arith::Sub => g.iter().map(|&v| -v).collect(),
+                Arith::Mul => map2(g, g_shape, &a.data(), sa, out, |g, a| g * a),
+                Arith::Div => {
+                    // −g·a/b² computed as −(g·a/b)/b, over the full broadcast shape.
+                    let ga = map2(g, g_shape, &a.data(), sa, out, |g, a| g * a);
+                    map2(&ga, g_shape, &b.data(), sb, out, |ga, b| -(ga / b) / b)
+                }
+            };
+            sum_to_shape(full, out, sb)
+        });
+        vec![da, db]
+    }
+}
+
+impl<T: Real> Tensor<T> {
+    #[track_caller]
+    fn arith(&self, other: &Tensor<T>, kind: Arith) -> Tensor<T> {
+        let Some(out_shape) = broadcast_shapes(self.shape(), other.shape()) else {
+            panic!(
+                "{}: shapes {:?} and {:?} cannot be broadcast together",
+                kind.name(),
+                self.shape(),
+                other.shape()
+            );
+        };
+        let data = {
+            let (a, b) = (self.data(), other.data());
+            if self.shape() == other.shape() && matches!(kind, Arith::Add | Arith::Mul) {
+                let mut out = vec![T::ZERO; a.len()];
+                if kind == Arith::Add {
+                    elementwise::add(&mut out, &a, &b);
+                } else {
+                    elementwise::mul(&mut out, &a, &b);
+                }
+                out
+            } else {
+                map2(&a, self.shape(), &b, other.shape(), &out_shape, |x, y| {
+                    kind.apply(x, y)
+                })
+            }
+        };
+        let op = ArithBackward {
+            kind,
+            out_shape: out_shape.clone(),
+        };
+        Tensor::from_op(data, &out_shape, &[self, other], op)
+    }
+
+    /// `self + other`, broadcasting.
+    #[track_caller]
+    pub fn add(&self, other: &Tensor<T>) -> Tensor<T> {
+        self.arith(other, Arith::Add)
+    }
+
+    /// `self − other`, broadcasting.
+    #[track_caller]
+    pub fn sub(&self, other: &Tensor<T>) -> Tensor<T> {
+        self.arith(other, Arith::Sub)
+    }
+
+    /// `self ⊙ other` (elementwise), broadcasting.
+    #[track_caller]
+    pub fn mul(&self, other: &Tensor<T>) -> Tensor<T> {
+        self.arith(other, Arith::Mul)
+    }
+
+    /// `self / other` (elementwise), broadcasting.
+    #[track_caller]
+    pub fn div(&self, other: &Tensor<T>) -> Tensor<T> {
+        self.arith(other, Arith::Div)
+    }
+
+    /// `−self`.
+    pub fn neg(&self) -> Tensor<T> {
+        self.mul_scalar(-T::ONE)
+    }
+
+    /// `self + c`;  ∂self = g.
+    pub fn add_scalar(&self, c: T) -> Tensor<T> {
+        let data = self.data().iter().map(|&v| v + c).collect();
+        Tensor::from_op(data, self.shape(), &[self], AddScalarBackward)
+    }
+
+    /// `c · self`;  ∂self = c · g.
+    pub fn mul_scalar(&self, c: T) -> Tensor<T> {
+        let mut data = vec![T::ZERO; self.numel()];
+        elementwise::scale(&mut data, c, &self.data());
+        Tensor::from_op(data, self.shape(), &[self], MulScalarBackward { c })
+    }
+}
+
+struct AddScalarBackward;
+
+impl<T: Real> Backward<T> for AddScalarBackward {
+    fn name(&self) -> &'static str {
+        "add_scalar"
+    }
+    fn backward(&self, g: &[T], _: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
+        vec![needs[0].then(|| g.to_vec())]
+    }
+}
+
+struct MulScalarBackward<T> {
+    c: T,
+}
+
+impl<T: Real> Backward<T> for MulScalarBackward<T> {
+    fn name(&self) -> &'static str {
+        "mul_scalar"
+    }
+    fn backward(&self, g: &[T], _: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
+        vec![needs[0].then(|| {
+            let mut d = vec![T::ZERO; g.len()];
+            elementwise::scale(&mut d, self.c, g);
+            d
+        })]
+    }
+}
+
+macro_rules! operator {
+    ($trait:ident, $method:ident) => {
+        impl<T: Real> ops::$trait<&Tensor<T>> for &Tensor<T> {
+            type Output = Tensor<T>;
+            #[track_caller]
+            fn $method(self, rhs: &Tensor<T>) -> Tensor<T> {
+                Tensor::$method(self, rhs)
+            }
+        }
+        impl<T: Real> ops::$trait<Tensor<T>> for Tensor<T> {
+            type Output = Tensor<T>;
+            #[track_caller]
+            fn $method(self, rhs: Tensor<T>) -> Tensor<T> {
+                Tensor::$method(&self, &rhs)
+            }
+        }
+    };
+}
+
+operator!(Add, add);
+operator!(Sub, sub);
+operator!(Mul, mul);
+operator!(Div, div);
+
+impl<T: Real> ops::Neg for &Tensor<T> {
+    type Output = Tensor<T>;
+    fn neg(self) -> Tensor<T> {
+        Tensor::neg(self)
+    }
+}
+
+impl<T: Real> ops::Neg for Tensor<T> {
+    type Output = Tensor<T>;
+    fn neg(self) -> Tensor<T> {
+        Tensor::neg(&self)
+    }
+}

@@ -1,0 +1,70 @@
+//! Cross-entropy with integer class targets, fused with log-softmax (PyTorch's
+//! `F.cross_entropy` with `reduction='mean'`).
+//!
+//! For logits z [N, C] and targets t (each in 0..C):
+//!   loss = −(1/N) Σₙ log_softmax(zₙ)[tₙ]
+//!   ∂zₙᵢ = G · (softmax(zₙ)ᵢ − [i = tₙ]) / N
+//! Fusing the two avoids an N×C log-probability tensor in the graph and gives the short,
+//! stable gradient above. The softmax is kept from the forward pass for the backward.
+
+use crate::autograd::Backward;
+use crate::ops::softmax::log_softmax_rows;
+use crate::{Real, Tensor};
+
+struct CrossEntropyBackward<T> {
+    probs: Vec<T>,
+    targets: Vec<usize>,
+    c: usize,
+}
+
+impl<T: Real> Backward<T> for CrossEntropyBackward<T> {
+    fn name(&self) -> &'static str {
+        "cross_entropy"
+    }
+
+    fn backward(&self, g: &[T], _: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
+        vec![needs[0].then(|| {
+            let n = self.targets.len();
+            let s = g[0] / T::from_f64(n as f64);
+            let mut dz: Vec<T> = self.probs.iter().map(|&p| p * s).collect();
+            for (i, &t) in self.targets.iter().enumerate() {
+                dz[i * self.c + t] -= s;
+            }
+            dz
+        })]
+    }
+}
+
+impl<T: Real> Tensor<T> {
+    /// Mean cross-entropy of logits `[N, C]` against class indices `targets` (length N, each
+    /// < C). Panics naming the shapes, or the first target out of range.
+    #[track_caller]
+    pub fn cross_entropy(&self, targets: &[usize]) -> Tensor<T> {
+        let (n, c) = match self.shape() {
+            &[n, c] if n == targets.len() && n > 0 && c > 0 => (n, c),
+            s => panic!(
+                "cross_entropy: logits {s:?} and {} targets: need logits [N, C] with N = number of targets > 0",
+                targets.len()
+            ),
+        };
+        if let Some((i, &t)) = targets.iter().enumerate().find(|(_, &t)| t >= c) {
+            panic!(
+                "cross_entropy: target {t} at index {i} is outside 0..{c} (logits {:?})",
+                self.shape()
+            );
+        }
+        let log_p = log_softmax_rows(&self.data(), c);
+        let mut total = T::ZERO;
+        for (i, &t) in targets.iter().enumerate() {
+            total -= log_p[i * c + t];
+        }
+        let loss = total / T::from_f64(n as f64);
+        let probs = log_p.into_iter().map(|v| v.exp()).collect();
+        let op = CrossEntropyBackward {
+            probs,
+            targets: targets.to_vec(),
+            c,
+        };
+        Tensor::from_op(vec![loss], &[], &[self], op)
+    }
+}

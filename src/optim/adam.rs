@@ -1,0 +1,119 @@
+//! Adam and AdamW, `torch.optim.Adam` / `torch.optim.AdamW`, written as PyTorch computes
+//! them so the two agree to rounding.
+//!
+//! For each parameter p with gradient g, at step t (from 1):
+//!   g ← g + λ p                    (Adam only: L2 weight decay folded into the gradient)
+//!   p ← p (1 − η λ)                (AdamW only: decoupled weight decay)
+//!   m ← m + (1 − β₁)(g − m)        (first moment; PyTorch's lerp)
+//!   v ← β₂ v + (1 − β₂) g²         (second moment)
+//!   p ← p − (η / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
+//! Defaults: β₁ = 0.9, β₂ = 0.999, ε = 1e-8.
+
+use super::Optimizer;
+use crate::{Real, Tensor};
+
+/// Adam with optional L2 weight decay.
+pub struct Adam<T: Real = f32> {
+    params: Vec<Tensor<T>>,
+    lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    weight_decay: f64,
+    decoupled: bool,
+    step: u64,
+    exp_avg: Vec<Vec<T>>,
+    exp_avg_sq: Vec<Vec<T>>,
+}
+
+/// Adam with decoupled weight decay (Loshchilov & Hutter); PyTorch's default decay is 0.01.
+pub type AdamW<T = f32> = Adam<T>;
+
+impl<T: Real> Adam<T> {
+    pub fn new(params: Vec<Tensor<T>>, lr: f64) -> Self {
+        let exp_avg = params.iter().map(|p| vec![T::ZERO; p.numel()]).collect();
+        let exp_avg_sq = params.iter().map(|p| vec![T::ZERO; p.numel()]).collect();
+        Adam {
+            params,
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            decoupled: false,
+            step: 0,
+            exp_avg,
+            exp_avg_sq,
+        }
+    }
+
+    /// AdamW: Adam with decoupled weight decay `weight_decay`.
+    pub fn adamw(params: Vec<Tensor<T>>, lr: f64, weight_decay: f64) -> Self {
+        let mut a = Self::new(params, lr);
+        a.weight_decay = weight_decay;
+        a.decoupled = true;
+        a
+    }
+
+    /// L2 weight decay added to the gradient (Adam's `weight_decay`).
+    pub fn weight_decay(mut self, wd: f64) -> Self {
+        self.weight_decay = wd;
+        self
+    }
+
+    /// The number of steps taken.
+    pub fn steps(&self) -> u64 {
+        self.step
+    }
+}
+
+impl<T: Real> Optimizer for Adam<T> {
+    fn step(&mut self) {
+        self.step += 1;
+        let t = self.step as i32;
+        let bias_correction1 = 1.0 - self.beta1.powi(t);
+        let bias_correction2_sqrt = (1.0 - self.beta2.powi(t)).sqrt();
+        let step_size = T::from_f64(self.lr / bias_correction1);
+        let bc2 = T::from_f64(bias_correction2_sqrt);
+        let (b1c, b2, b2c) = (
+            T::from_f64(1.0 - self.beta1),
+            T::from_f64(self.beta2),
+            T::from_f64(1.0 - self.beta2),
+        );
+        let (eps, wd) = (T::from_f64(self.eps), T::from_f64(self.weight_decay));
+        let decay = T::from_f64(1.0 - self.lr * self.weight_decay);
+        for (i, p) in self.params.iter().enumerate() {
+            let grad = p.grad_lock();
+            let Some(g) = grad.as_ref() else { continue };
+            let mut w = p.data_mut();
+            let (m, v) = (&mut self.exp_avg[i], &mut self.exp_avg_sq[i]);
+            for j in 0..w.len() {
+                let mut gj = g[j];
+                if self.weight_decay != 0.0 {
+                    if self.decoupled {
+                        w[j] *= decay;
+                    } else {
+                        gj += wd * w[j];
+                    }
+                }
+                let mj = m[j];
+                m[j] = mj + b1c * (gj - mj);
+                v[j] = b2 * v[j] + b2c * gj * gj;
+                let denom = v[j].sqrt() / bc2 + eps;
+                w[j] -= step_size * (m[j] / denom);
+            }
+        }
+    }
+
+    fn zero_grad(&self) {
+        self.params.iter().for_each(|p| p.zero_grad());
+    }
+
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+}
