@@ -22,12 +22,15 @@
 #![forbid(unsafe_code)]
 
 pub mod autograd;
+pub mod checkpoint;
 pub mod data;
 pub mod gradcheck;
+pub mod models;
 pub mod nn;
 pub mod ops;
 pub mod optim;
 pub mod tensor;
+pub mod train;
 
 pub use autograd::{is_grad_enabled, no_grad, BackwardError, NoGradGuard};
 pub use gradcheck::{assert_gradcheck, gradcheck, GradcheckOptions, GradcheckReport};

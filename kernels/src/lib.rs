@@ -32,6 +32,7 @@ pub mod elementwise;
 pub mod gemm;
 pub mod isa;
 mod mode;
+pub mod optim;
 pub mod real;
 pub mod reduce;
 mod simd;

@@ -11,6 +11,7 @@ use std::iter::Sum;
 use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 
 use crate::gemm::GemmArgs;
+use crate::optim::AdamStep;
 
 /// A floating-point element type with the operations the kernels need.
 pub trait Real:
@@ -98,6 +99,16 @@ pub trait Real:
     fn gemm_fast(args: GemmArgs<'_, Self>) {
         crate::gemm::reference::gemm(args)
     }
+    /// One Adam step.
+    fn adam_step_fast(
+        w: &mut [Self],
+        m: &mut [Self],
+        v: &mut [Self],
+        g: &[Self],
+        h: &AdamStep<Self>,
+    ) {
+        crate::optim::reference::adam_step(w, m, v, g, h)
+    }
 }
 
 macro_rules! real_common {
@@ -171,6 +182,9 @@ impl Real for f32 {
     }
     fn gemm_fast(args: GemmArgs<'_, f32>) {
         crate::gemm::fast::sgemm(args)
+    }
+    fn adam_step_fast(w: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], h: &AdamStep<f32>) {
+        crate::optim::fast::adam_step(w, m, v, g, h)
     }
 }
 

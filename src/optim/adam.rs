@@ -9,6 +9,8 @@
 //!   p ← p − (η / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
 //! Defaults: β₁ = 0.9, β₂ = 0.999, ε = 1e-8.
 
+use stitch_kernels::optim::{adam_step, AdamStep};
+
 use super::Optimizer;
 use crate::{Real, Tensor};
 
@@ -71,37 +73,27 @@ impl<T: Real> Optimizer for Adam<T> {
     fn step(&mut self) {
         self.step += 1;
         let t = self.step as i32;
-        let bias_correction1 = 1.0 - self.beta1.powi(t);
-        let bias_correction2_sqrt = (1.0 - self.beta2.powi(t)).sqrt();
-        let step_size = T::from_f64(self.lr / bias_correction1);
-        let bc2 = T::from_f64(bias_correction2_sqrt);
-        let (b1c, b2, b2c) = (
-            T::from_f64(1.0 - self.beta1),
-            T::from_f64(self.beta2),
-            T::from_f64(1.0 - self.beta2),
-        );
-        let (eps, wd) = (T::from_f64(self.eps), T::from_f64(self.weight_decay));
-        let decay = T::from_f64(1.0 - self.lr * self.weight_decay);
+        let (decoupled, wd) = (self.decoupled, self.weight_decay);
+        let h = AdamStep {
+            step_size: T::from_f64(self.lr / (1.0 - self.beta1.powi(t))),
+            bias_correction2_sqrt: T::from_f64((1.0 - self.beta2.powi(t)).sqrt()),
+            one_minus_beta1: T::from_f64(1.0 - self.beta1),
+            beta2: T::from_f64(self.beta2),
+            one_minus_beta2: T::from_f64(1.0 - self.beta2),
+            eps: T::from_f64(self.eps),
+            l2: T::from_f64(if decoupled { 0.0 } else { wd }),
+            decay: T::from_f64(if decoupled { 1.0 - self.lr * wd } else { 1.0 }),
+        };
         for (i, p) in self.params.iter().enumerate() {
             let grad = p.grad_lock();
             let Some(g) = grad.as_ref() else { continue };
-            let mut w = p.data_mut();
-            let (m, v) = (&mut self.exp_avg[i], &mut self.exp_avg_sq[i]);
-            for j in 0..w.len() {
-                let mut gj = g[j];
-                if self.weight_decay != 0.0 {
-                    if self.decoupled {
-                        w[j] *= decay;
-                    } else {
-                        gj += wd * w[j];
-                    }
-                }
-                let mj = m[j];
-                m[j] = mj + b1c * (gj - mj);
-                v[j] = b2 * v[j] + b2c * gj * gj;
-                let denom = v[j].sqrt() / bc2 + eps;
-                w[j] -= step_size * (m[j] / denom);
-            }
+            adam_step(
+                &mut p.data_mut(),
+                &mut self.exp_avg[i],
+                &mut self.exp_avg_sq[i],
+                g,
+                &h,
+            );
         }
     }
 

@@ -37,7 +37,13 @@ macro_rules! gemm_impl {
             }
             let threads = rayon::current_num_threads();
             let row_major_c = c.cs == 1 && c.rs >= n;
-            if m * n * k < PAR_FLOPS || threads == 1 || !row_major_c || m < 2 * ROW_QUANTUM {
+            let mm_threads = cfg!(feature = "mm-threading");
+            if mm_threads
+                || m * n * k < PAR_FLOPS
+                || threads == 1
+                || !row_major_c
+                || m < 2 * ROW_QUANTUM
+            {
                 one_block(c.data, c.rs, c.cs, m, n, alpha, a, b, beta);
                 return;
             }

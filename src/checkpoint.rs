@@ -1,0 +1,411 @@
+//! Checkpoints: every parameter and buffer of a model by name, plus text metadata.
+//!
+//! ## Format, version 1 (all integers little-endian)
+//! ```text
+//! magic      8 bytes  "STITCHCK"
+//! version    u32      1
+//! n_meta     u32      number of metadata entries (the "model" key names the model)
+//! n_meta ×   key: u32 length + UTF-8 bytes, value: u32 length + UTF-8 bytes
+//! n_tensors  u32
+//! n_tensors × name: u32 length + UTF-8 bytes
+//!             kind: u8 (0 = parameter, 1 = buffer)
+//!             ndim: u8, then ndim × u32 dimensions
+//!             data: (product of dimensions) × f32
+//! crc32      u32      CRC-32 (IEEE, as zlib and PNG) of every byte before it
+//! ```
+//! A checkpoint is written to a temporary file in the same directory, flushed to disk and
+//! renamed over the target: a crash leaves the old file or the new one, never half of one.
+//! Reading checks the checksum first, then every length against the bytes that remain
+//! before allocating anything, so a damaged file gives an error, not a panic or a huge
+//! allocation.
+
+use std::fmt;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::nn::Module;
+use crate::Tensor;
+
+pub const MAGIC: &[u8; 8] = b"STITCHCK";
+pub const VERSION: u32 = 1;
+const MAX_STRING: usize = 1 << 16;
+const MAX_NDIM: usize = 8;
+
+/// Whether a saved tensor is trained or only tracked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TensorKind {
+    Parameter,
+    Buffer,
+}
+
+/// One saved tensor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SavedTensor {
+    pub name: String,
+    pub kind: TensorKind,
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+/// A checkpoint in memory.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Checkpoint {
+    pub meta: Vec<(String, String)>,
+    pub tensors: Vec<SavedTensor>,
+}
+
+/// What can be wrong with a checkpoint file.
+#[derive(Debug)]
+pub enum CheckpointError {
+    Io {
+        file: PathBuf,
+        message: String,
+    },
+    NotACheckpoint {
+        file: PathBuf,
+    },
+    UnsupportedVersion {
+        file: PathBuf,
+        found: u32,
+    },
+    Checksum {
+        file: PathBuf,
+        stored: u32,
+        computed: u32,
+    },
+    Malformed {
+        file: PathBuf,
+        what: String,
+    },
+    Mismatch {
+        file: PathBuf,
+        what: String,
+    },
+}
+
+impl fmt::Display for CheckpointError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CheckpointError::Io { file, message } => write!(f, "{}: {message}", file.display()),
+            CheckpointError::NotACheckpoint { file } => {
+                write!(f, "{}: not a stitch checkpoint (expected the magic bytes \"STITCHCK\")", file.display())
+            }
+            CheckpointError::UnsupportedVersion { file, found } => write!(
+                f,
+                "{}: checkpoint format version {found}, this stitch reads version {VERSION}",
+                file.display()
+            ),
+            CheckpointError::Checksum { file, stored, computed } => write!(
+                f,
+                "{}: checksum mismatch (stored 0x{stored:08x}, computed 0x{computed:08x}): the file is damaged or truncated",
+                file.display()
+            ),
+            CheckpointError::Malformed { file, what } => write!(f, "{}: malformed checkpoint: {what}", file.display()),
+            CheckpointError::Mismatch { file, what } => write!(f, "{}: {what}", file.display()),
+        }
+    }
+}
+
+impl std::error::Error for CheckpointError {}
+
+/// CRC-32 (IEEE 802.3), the checksum of zlib, gzip and PNG, via flate2.
+pub fn crc32(bytes: &[u8]) -> u32 {
+    let mut c = flate2::Crc::new();
+    c.update(bytes);
+    c.sum()
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+impl Checkpoint {
+    /// The parameters and buffers of `model` with the given metadata.
+    pub fn from_module(model: &dyn Module<f32>, meta: Vec<(String, String)>) -> Checkpoint {
+        let mut tensors = Vec::new();
+        for (kind, named) in [
+            (TensorKind::Parameter, model.named_parameters()),
+            (TensorKind::Buffer, model.named_buffers()),
+        ] {
+            for (name, t) in named {
+                tensors.push(SavedTensor {
+                    name,
+                    kind,
+                    shape: t.shape().to_vec(),
+                    data: t.to_vec(),
+                });
+            }
+        }
+        Checkpoint { meta, tensors }
+    }
+
+    /// The value of metadata key `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.meta
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The file's bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&(self.meta.len() as u32).to_le_bytes());
+        for (k, v) in &self.meta {
+            put_str(&mut out, k);
+            put_str(&mut out, v);
+        }
+        out.extend_from_slice(&(self.tensors.len() as u32).to_le_bytes());
+        for t in &self.tensors {
+            put_str(&mut out, &t.name);
+            out.push(match t.kind {
+                TensorKind::Parameter => 0,
+                TensorKind::Buffer => 1,
+            });
+            out.push(t.shape.len() as u8);
+            for &d in &t.shape {
+                out.extend_from_slice(&(d as u32).to_le_bytes());
+            }
+            for &v in &t.data {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        let crc = crc32(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    /// Writes the checkpoint atomically: temporary file in the same directory, flush, fsync,
+    /// rename.
+    pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
+        let io = |e: std::io::Error| CheckpointError::Io {
+            file: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let file_name = path.file_name().ok_or_else(|| CheckpointError::Io {
+            file: path.to_path_buf(),
+            message: "not a file path".into(),
+        })?;
+        let tmp = dir.join(format!(
+            ".{}.tmp-{}",
+            file_name.to_string_lossy(),
+            std::process::id()
+        ));
+        let result = (|| {
+            let mut f = fs::File::create(&tmp)?;
+            f.write_all(&self.to_bytes())?;
+            f.sync_all()?;
+            fs::rename(&tmp, path)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result.map_err(io)
+    }
+
+    /// Reads and validates a checkpoint file.
+    pub fn load(path: &Path) -> Result<Checkpoint, CheckpointError> {
+        let bytes = fs::read(path).map_err(|e| CheckpointError::Io {
+            file: path.into(),
+            message: e.to_string(),
+        })?;
+        Self::from_bytes(&bytes, path)
+    }
+
+    /// Parses checkpoint bytes; `file` names them in errors.
+    pub fn from_bytes(bytes: &[u8], file: &Path) -> Result<Checkpoint, CheckpointError> {
+        let malformed = |what: String| CheckpointError::Malformed {
+            file: file.into(),
+            what,
+        };
+        if bytes.len() < 8 || &bytes[..8] != MAGIC {
+            return Err(CheckpointError::NotACheckpoint { file: file.into() });
+        }
+        if bytes.len() < 16 {
+            return Err(malformed(format!(
+                "{} bytes is too short for a header and checksum",
+                bytes.len()
+            )));
+        }
+        let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+        if version != VERSION {
+            return Err(CheckpointError::UnsupportedVersion {
+                file: file.into(),
+                found: version,
+            });
+        }
+        let (body, tail) = bytes.split_at(bytes.len() - 4);
+        let stored = u32::from_le_bytes(tail.try_into().expect("4 bytes"));
+        let computed = crc32(body);
+        if stored != computed {
+            return Err(CheckpointError::Checksum {
+                file: file.into(),
+                stored,
+                computed,
+            });
+        }
+        let mut r = Reader {
+            bytes: body,
+            pos: 12,
+        };
+        let mut ck = Checkpoint::default();
+        let n_meta = r.u32().map_err(&malformed)? as usize;
+        for i in 0..n_meta {
+            let k = r
+                .string()
+                .map_err(|e| malformed(format!("metadata entry {i}: {e}")))?;
+            let v = r
+                .string()
+                .map_err(|e| malformed(format!("metadata entry {i}: {e}")))?;
+            ck.meta.push((k, v));
+        }
+        let n_tensors = r.u32().map_err(&malformed)? as usize;
+        for i in 0..n_tensors {
+            let t = r
+                .tensor()
+                .map_err(|e| malformed(format!("tensor {i}: {e}")))?;
+            ck.tensors.push(t);
+        }
+        if r.pos != body.len() {
+            return Err(malformed(format!(
+                "{} unexpected bytes after the last tensor",
+                body.len() - r.pos
+            )));
+        }
+        Ok(ck)
+    }
+
+    /// Copies the saved tensors into `model`, which must have exactly the same names and
+    /// shapes.
+    pub fn load_into(&self, model: &dyn Module<f32>, file: &Path) -> Result<(), CheckpointError> {
+        let mismatch = |what: String| CheckpointError::Mismatch {
+            file: file.into(),
+            what,
+        };
+        let mut expected: Vec<(String, Tensor<f32>)> = model.named_parameters();
+        expected.extend(model.named_buffers());
+        for (name, t) in &expected {
+            let saved = self
+                .tensors
+                .iter()
+                .find(|s| &s.name == name)
+                .ok_or_else(|| {
+                    mismatch(format!(
+                        "tensor {name} {:?} of the model is missing",
+                        t.shape()
+                    ))
+                })?;
+            if saved.shape != t.shape() {
+                return Err(mismatch(format!(
+                    "tensor {name} has shape {:?}, the model expects {:?}",
+                    saved.shape,
+                    t.shape()
+                )));
+            }
+        }
+        if let Some(extra) = self
+            .tensors
+            .iter()
+            .find(|s| !expected.iter().any(|(n, _)| n == &s.name))
+        {
+            return Err(mismatch(format!(
+                "tensor {} is not part of the model",
+                extra.name
+            )));
+        }
+        for (name, t) in &expected {
+            let saved = self
+                .tensors
+                .iter()
+                .find(|s| &s.name == name)
+                .expect("checked above");
+            t.data_mut().copy_from_slice(&saved.data);
+        }
+        Ok(())
+    }
+}
+
+/// A cursor that checks every length against the bytes that remain.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8], String> {
+        let left = self.bytes.len() - self.pos;
+        if n > left {
+            return Err(format!(
+                "needs {n} more bytes at offset {}, only {left} remain",
+                self.pos
+            ));
+        }
+        let s = &self.bytes[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+
+    fn u32(&mut self) -> Result<u32, String> {
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
+    }
+
+    fn u8(&mut self) -> Result<u8, String> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        let n = self.u32()? as usize;
+        if n > MAX_STRING {
+            return Err(format!("a string of {n} bytes (limit {MAX_STRING})"));
+        }
+        String::from_utf8(self.take(n)?.to_vec()).map_err(|_| "a string is not UTF-8".to_string())
+    }
+
+    fn tensor(&mut self) -> Result<SavedTensor, String> {
+        let name = self.string()?;
+        let kind = match self.u8()? {
+            0 => TensorKind::Parameter,
+            1 => TensorKind::Buffer,
+            k => {
+                return Err(format!(
+                    "{name}: kind {k}, expected 0 (parameter) or 1 (buffer)"
+                ))
+            }
+        };
+        let ndim = self.u8()? as usize;
+        if ndim > MAX_NDIM {
+            return Err(format!("{name}: {ndim} dimensions (limit {MAX_NDIM})"));
+        }
+        let shape: Vec<usize> = (0..ndim)
+            .map(|_| self.u32().map(|d| d as usize))
+            .collect::<Result<_, _>>()?;
+        let numel = shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .filter(|&n| n <= (self.bytes.len() - self.pos) / 4)
+            .ok_or_else(|| {
+                format!("{name}: shape {shape:?} needs more data than the file holds")
+            })?;
+        let raw = self.take(numel * 4)?;
+        let data = raw
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+            .collect();
+        Ok(SavedTensor {
+            name,
+            kind,
+            shape,
+            data,
+        })
+    }
+}

@@ -1,0 +1,60 @@
+//! `stitch eval`: accuracy, per-class accuracy and the confusion matrix of a checkpoint.
+
+use stitch::checkpoint::Checkpoint;
+use stitch::data::{FashionMnist, CLASS_NAMES};
+use stitch::models;
+use stitch::train::evaluate;
+
+use super::{setup, EvalArgs};
+
+pub fn run(a: EvalArgs) -> Result<(), String> {
+    setup(&a.run)?;
+    let ck = Checkpoint::load(&a.load).map_err(|e| e.to_string())?;
+    let name = ck
+        .get("model")
+        .ok_or_else(|| format!("{}: the checkpoint names no model", a.load.display()))?;
+    let mut model = models::build(name, 0).map_err(|e| format!("{}: {e}", a.load.display()))?;
+    ck.load_into(&model, &a.load).map_err(|e| e.to_string())?;
+    let data = FashionMnist::locate_and_load(a.run.data.as_deref()).map_err(|e| e.to_string())?;
+    let (loss, acc, preds) = evaluate(&mut model, &data.test);
+    println!(
+        "{}: model {name}, epoch {}: test accuracy {acc:.2}% (loss {loss:.4}) on {} images",
+        a.load.display(),
+        ck.get("epoch").unwrap_or("?"),
+        data.test.len()
+    );
+    let mut confusion = [[0usize; 10]; 10];
+    for (&p, &t) in preds.iter().zip(&data.test.labels) {
+        confusion[t as usize][p] += 1;
+    }
+    println!("\nper-class accuracy:");
+    for (c, row) in confusion.iter().enumerate() {
+        let total: usize = row.iter().sum();
+        println!(
+            "  {:<12} {:6.2}%  ({}/{})",
+            CLASS_NAMES[c],
+            100.0 * row[c] as f64 / total.max(1) as f64,
+            row[c],
+            total
+        );
+    }
+    println!("\nconfusion matrix (rows: true class, columns: predicted):");
+    print!("{:>12}", "");
+    for c in 0..10 {
+        print!(" {c:>5}");
+    }
+    println!();
+    for (c, row) in confusion.iter().enumerate() {
+        print!("{:>12}", format!("{c} {}", short(CLASS_NAMES[c])));
+        for v in row {
+            print!(" {v:>5}");
+        }
+        println!();
+    }
+    Ok(())
+}
+
+/// A class name cut to fit a column.
+fn short(name: &str) -> &str {
+    &name[..name.len().min(9)]
+}
