@@ -54,7 +54,7 @@ fn gemm(c: &mut Criterion) {
                 black_box(&out);
             })
         });
-        for threads in [1usize] {
+        for threads in [1usize, 2] {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
