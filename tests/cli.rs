@@ -1,0 +1,228 @@
+//! The `stitch` binary end to end on a small synthetic dataset: train, metrics, checkpoint,
+//! eval, and one clear line with a non-zero exit for every bad argument.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use stitch::data::write_idx;
+
+fn tmpdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("stitch-cli-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A tiny learnable dataset: class k is a bright horizontal band at rows 2k..2k+3.
+fn synthetic_dataset(dir: &Path, n_train: u32, n_test: u32) {
+    for (prefix, n) in [("train", n_train), ("t10k", n_test)] {
+        let mut px = Vec::new();
+        let mut lab = Vec::new();
+        for i in 0..n {
+            let k = (i % 10) as usize;
+            for r in 0..28 {
+                for c in 0..28 {
+                    let band = r >= 2 * k + 2 && r < 2 * k + 5;
+                    px.push(if band {
+                        200 + (c % 50) as u8
+                    } else {
+                        ((i as usize * 7 + r * 3 + c) % 40) as u8
+                    });
+                }
+            }
+            lab.push(k as u8);
+        }
+        write_idx(
+            &dir.join(format!("{prefix}-images-idx3-ubyte.gz")),
+            &[n, 28, 28],
+            &px,
+            true,
+        )
+        .unwrap();
+        write_idx(
+            &dir.join(format!("{prefix}-labels-idx1-ubyte")),
+            &[n],
+            &lab,
+            false,
+        )
+        .unwrap();
+    }
+}
+
+fn stitch(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stitch"))
+        .args(args)
+        .env_remove("STITCH_DATA")
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Fails unless the command failed with exactly one line on stderr, containing `want`.
+fn fails_with(args: &[&str], want: &str) {
+    let o = stitch(args);
+    let e = stderr(&o);
+    assert!(!o.status.success(), "{args:?} must fail");
+    assert_eq!(
+        e.trim_end().lines().count(),
+        1,
+        "{args:?}: one line, got:\n{e}"
+    );
+    assert!(
+        !e.contains("panicked") && !e.contains("backtrace"),
+        "{args:?}: {e}"
+    );
+    assert!(e.contains(want), "{args:?}: expected '{want}' in: {e}");
+}
+
+#[test]
+fn train_writes_metrics_and_a_checkpoint_that_eval_reads() {
+    let d = tmpdir("train");
+    synthetic_dataset(&d, 300, 50);
+    let ck = d.join("m.ckpt");
+    let metrics = d.join("m.jsonl");
+    let o = stitch(&[
+        "train",
+        "--model",
+        "dnn",
+        "--epochs",
+        "2",
+        "--batch",
+        "32",
+        "--data",
+        d.to_str().unwrap(),
+        "--save",
+        ck.to_str().unwrap(),
+        "--metrics",
+        metrics.to_str().unwrap(),
+        "--threads",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("epoch ")).count(),
+        2,
+        "{out}"
+    );
+    let m = std::fs::read_to_string(&metrics).unwrap();
+    let lines: Vec<&str> = m.lines().collect();
+    assert_eq!(lines.len(), 2);
+    for l in &lines {
+        let keys: Vec<&str> = l
+            .trim_matches(|c| c == '{' || c == '}')
+            .split(", ")
+            .map(|kv| kv.split(':').next().unwrap().trim_matches('"'))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "epoch",
+                "train_loss",
+                "train_acc",
+                "test_loss",
+                "test_acc",
+                "epoch_seconds",
+                "samples_per_second"
+            ]
+        );
+    }
+    let o = stitch(&[
+        "eval",
+        "--load",
+        ck.to_str().unwrap(),
+        "--data",
+        d.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("test accuracy")
+            && out.contains("confusion matrix")
+            && out.contains("Ankle boot"),
+        "{out}"
+    );
+    // The synthetic classes are easy: the model must have learned them.
+    let acc: f64 = out
+        .split("test accuracy ")
+        .nth(1)
+        .unwrap()
+        .split('%')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(acc > 80.0, "{out}");
+}
+
+#[test]
+fn invalid_arguments_get_one_line_and_a_non_zero_exit() {
+    let d = tmpdir("bad");
+    synthetic_dataset(&d, 20, 10);
+    let data = d.to_str().unwrap();
+    fails_with(
+        &["train", "--batch", "0", "--data", data],
+        "--batch must be at least 1",
+    );
+    fails_with(
+        &["train", "--lr", "-1", "--data", data],
+        "--lr must be a positive finite number",
+    );
+    fails_with(
+        &["train", "--lr", "NaN", "--data", data],
+        "--lr must be a positive finite number",
+    );
+    fails_with(
+        &["train", "--model", "resnet", "--data", data],
+        "unknown model 'resnet'",
+    );
+    fails_with(
+        &["train", "--threads", "0", "--data", data],
+        "--threads must be at least 1",
+    );
+    fails_with(
+        &["train", "--limit-train", "21", "--data", data],
+        "--limit-train 21 is larger than the training set (20 images)",
+    );
+    fails_with(
+        &["train", "--data", "/nonexistent/dir"],
+        "sudo apt-get install -y dataset-fashion-mnist",
+    );
+    fails_with(
+        &["eval", "--load", "/nonexistent/ck", "--data", data],
+        "/nonexistent/ck",
+    );
+    let junk = d.join("junk.ckpt");
+    std::fs::write(&junk, b"hello").unwrap();
+    fails_with(
+        &["eval", "--load", junk.to_str().unwrap(), "--data", data],
+        "not a stitch checkpoint",
+    );
+}
+
+#[test]
+fn a_bad_data_file_is_one_line_naming_it() {
+    let d = tmpdir("badfile");
+    synthetic_dataset(&d, 20, 10);
+    std::fs::write(
+        d.join("t10k-labels-idx1-ubyte"),
+        [0, 0, 8, 1, 0, 0, 0, 2, 4, 12],
+    )
+    .unwrap();
+    fails_with(
+        &["train", "--data", d.to_str().unwrap()],
+        "t10k-labels-idx1-ubyte: label 12 at index 1 is outside 0..=9",
+    );
+}
+
+#[test]
+fn models_lists_every_model() {
+    let o = stitch(&["models"]);
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    for (name, _) in stitch::models::MODELS {
+        assert!(out.lines().any(|l| l.starts_with(name)), "{out}");
+    }
+}
