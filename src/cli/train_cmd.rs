@@ -29,9 +29,10 @@ pub fn run(a: TrainArgs) -> Result<(), String> {
     config.validate(usize::MAX)?;
     let data = FashionMnist::locate_and_load(a.run.data.as_deref()).map_err(|e| e.to_string())?;
     config.validate(data.train.len())?;
+    let FashionMnist { dir, train, test } = data;
     let train = match config.limit_train {
-        Some(n) => data.train.truncated(n),
-        None => data.train.clone(),
+        Some(n) => train.truncated(n),
+        None => train,
     };
     let mut metrics = match &a.metrics {
         Some(p) => {
@@ -45,8 +46,8 @@ pub fn run(a: TrainArgs) -> Result<(), String> {
         config.model,
         trainer.model.num_parameters(),
         train.len(),
-        data.test.len(),
-        data.dir.display(),
+        test.len(),
+        dir.display(),
         threads,
         stitch_kernels::mode().name(),
         stitch_kernels::isa::isa().name(),
@@ -54,7 +55,7 @@ pub fn run(a: TrainArgs) -> Result<(), String> {
     let mut progress = Progress::new(a.quiet);
     for _ in 0..config.epochs {
         let m = trainer
-            .run_epoch(&train, &data.test, &mut progress)
+            .run_epoch(&train, &test, &mut progress)
             .map_err(|e| e.to_string())?;
         if let Some(f) = metrics.as_mut() {
             writeln!(f, "{}", m.to_json(&[]))
