@@ -28,16 +28,21 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod batch_norm;
+pub mod conv2d;
+pub mod dropout;
 pub mod elementwise;
 pub mod gemm;
 pub mod isa;
+pub mod max_pool2d;
 mod mode;
 pub mod optim;
 pub mod real;
 pub mod reduce;
+mod scratch;
 mod simd;
 
-pub use mode::{mode, set_mode, Mode};
+pub use mode::{mode, op_mode, set_mode, set_op_mode, KernelOp, Mode};
 pub use real::Real;
 
 /// Below this many elements an elementwise kernel runs on the calling thread: handing work

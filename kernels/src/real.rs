@@ -10,7 +10,10 @@ use std::fmt::{Debug, Display};
 use std::iter::Sum;
 use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 
+use crate::batch_norm::{BatchNormParams, BatchNormShape};
+use crate::conv2d::Conv2dShape;
 use crate::gemm::GemmArgs;
+use crate::max_pool2d::Pool2dShape;
 use crate::optim::AdamStep;
 
 /// A floating-point element type with the operations the kernels need.
@@ -109,6 +112,73 @@ pub trait Real:
     ) {
         crate::optim::reference::adam_step(w, m, v, g, h)
     }
+    fn conv2d_forward_fast(
+        out: &mut [Self],
+        x: &[Self],
+        w: &[Self],
+        b: Option<&[Self]>,
+        sh: &Conv2dShape,
+    ) {
+        crate::conv2d::reference::conv2d_forward(out, x, w, b, sh)
+    }
+    fn conv2d_backward_input_fast(d_x: &mut [Self], g: &[Self], w: &[Self], sh: &Conv2dShape) {
+        crate::conv2d::reference::conv2d_backward_input(d_x, g, w, sh)
+    }
+    fn conv2d_backward_weight_fast(d_w: &mut [Self], g: &[Self], x: &[Self], sh: &Conv2dShape) {
+        crate::conv2d::reference::conv2d_backward_weight(d_w, g, x, sh)
+    }
+    fn conv2d_backward_bias_fast(d_b: &mut [Self], g: &[Self], sh: &Conv2dShape) {
+        crate::conv2d::reference::conv2d_backward_bias(d_b, g, sh)
+    }
+    fn max_pool2d_forward_fast(out: &mut [Self], argmax: &mut [u32], x: &[Self], sh: &Pool2dShape) {
+        crate::max_pool2d::reference::max_pool2d_forward(out, argmax, x, sh)
+    }
+    fn max_pool2d_backward_fast(d_x: &mut [Self], g: &[Self], argmax: &[u32], sh: &Pool2dShape) {
+        crate::max_pool2d::reference::max_pool2d_backward(d_x, g, argmax, sh)
+    }
+    fn batch_norm_forward_train_fast(
+        out: &mut [Self],
+        save_mean: &mut [Self],
+        save_invstd: &mut [Self],
+        x: &[Self],
+        p: BatchNormParams<'_, Self>,
+        sh: &BatchNormShape,
+    ) {
+        crate::batch_norm::reference::batch_norm_forward_train(
+            out,
+            save_mean,
+            save_invstd,
+            x,
+            p,
+            sh,
+        )
+    }
+    fn channel_affine_fast(
+        out: &mut [Self],
+        x: &[Self],
+        scale: &[Self],
+        shift: &[Self],
+        sh: &BatchNormShape,
+    ) {
+        crate::batch_norm::reference::channel_affine(out, x, scale, shift, sh)
+    }
+    #[allow(clippy::too_many_arguments)]
+    fn batch_norm_backward_fast(
+        d_x: &mut [Self],
+        d_w: &mut [Self],
+        d_b: &mut [Self],
+        g: &[Self],
+        x: &[Self],
+        w: &[Self],
+        mean: &[Self],
+        invstd: &[Self],
+        sh: &BatchNormShape,
+    ) {
+        crate::batch_norm::reference::batch_norm_backward(d_x, d_w, d_b, g, x, w, mean, invstd, sh)
+    }
+    fn dropout_apply_fast(out: &mut [Self], x: &[Self], p: f64, key: u64) {
+        crate::dropout::reference::dropout_apply(out, x, p, key)
+    }
 }
 
 macro_rules! real_common {
@@ -185,6 +255,65 @@ impl Real for f32 {
     }
     fn adam_step_fast(w: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], h: &AdamStep<f32>) {
         crate::optim::fast::adam_step(w, m, v, g, h)
+    }
+    fn conv2d_forward_fast(
+        out: &mut [f32],
+        x: &[f32],
+        w: &[f32],
+        b: Option<&[f32]>,
+        sh: &Conv2dShape,
+    ) {
+        crate::conv2d::fast::conv2d_forward(out, x, w, b, sh)
+    }
+    fn conv2d_backward_input_fast(d_x: &mut [f32], g: &[f32], w: &[f32], sh: &Conv2dShape) {
+        crate::conv2d::fast::conv2d_backward_input(d_x, g, w, sh)
+    }
+    fn conv2d_backward_weight_fast(d_w: &mut [f32], g: &[f32], x: &[f32], sh: &Conv2dShape) {
+        crate::conv2d::fast::conv2d_backward_weight(d_w, g, x, sh)
+    }
+    fn conv2d_backward_bias_fast(d_b: &mut [f32], g: &[f32], sh: &Conv2dShape) {
+        crate::conv2d::fast::conv2d_backward_bias(d_b, g, sh)
+    }
+    fn max_pool2d_forward_fast(out: &mut [f32], argmax: &mut [u32], x: &[f32], sh: &Pool2dShape) {
+        crate::max_pool2d::fast::max_pool2d_forward(out, argmax, x, sh)
+    }
+    fn max_pool2d_backward_fast(d_x: &mut [f32], g: &[f32], argmax: &[u32], sh: &Pool2dShape) {
+        crate::max_pool2d::fast::max_pool2d_backward(d_x, g, argmax, sh)
+    }
+    fn batch_norm_forward_train_fast(
+        out: &mut [f32],
+        save_mean: &mut [f32],
+        save_invstd: &mut [f32],
+        x: &[f32],
+        p: BatchNormParams<'_, f32>,
+        sh: &BatchNormShape,
+    ) {
+        crate::batch_norm::fast::batch_norm_forward_train(out, save_mean, save_invstd, x, p, sh)
+    }
+    fn channel_affine_fast(
+        out: &mut [f32],
+        x: &[f32],
+        scale: &[f32],
+        shift: &[f32],
+        sh: &BatchNormShape,
+    ) {
+        crate::batch_norm::fast::channel_affine(out, x, scale, shift, sh)
+    }
+    fn batch_norm_backward_fast(
+        d_x: &mut [f32],
+        d_w: &mut [f32],
+        d_b: &mut [f32],
+        g: &[f32],
+        x: &[f32],
+        w: &[f32],
+        mean: &[f32],
+        invstd: &[f32],
+        sh: &BatchNormShape,
+    ) {
+        crate::batch_norm::fast::batch_norm_backward(d_x, d_w, d_b, g, x, w, mean, invstd, sh)
+    }
+    fn dropout_apply_fast(out: &mut [f32], x: &[f32], p: f64, key: u64) {
+        crate::dropout::fast::dropout_apply(out, x, p, key)
     }
 }
 

@@ -10,7 +10,7 @@
 pub mod fast;
 pub mod reference;
 
-use crate::{mode, Mode, Real};
+use crate::{op_mode, KernelOp, Mode, Real};
 
 #[track_caller]
 fn check_len(kernel: &str, what: &str, expected: usize, got: usize) {
@@ -25,7 +25,7 @@ fn check_len(kernel: &str, what: &str, expected: usize, got: usize) {
 pub fn add<T: Real>(out: &mut [T], a: &[T], b: &[T]) {
     check_len("add", "a", out.len(), a.len());
     check_len("add", "b", out.len(), b.len());
-    match mode() {
+    match op_mode(KernelOp::Elementwise) {
         Mode::Reference => reference::add(out, a, b),
         Mode::Fast => T::add_fast(out, a, b),
     }
@@ -36,7 +36,7 @@ pub fn add<T: Real>(out: &mut [T], a: &[T], b: &[T]) {
 pub fn mul<T: Real>(out: &mut [T], a: &[T], b: &[T]) {
     check_len("mul", "a", out.len(), a.len());
     check_len("mul", "b", out.len(), b.len());
-    match mode() {
+    match op_mode(KernelOp::Elementwise) {
         Mode::Reference => reference::mul(out, a, b),
         Mode::Fast => T::mul_fast(out, a, b),
     }
@@ -46,7 +46,7 @@ pub fn mul<T: Real>(out: &mut [T], a: &[T], b: &[T]) {
 #[track_caller]
 pub fn axpy<T: Real>(y: &mut [T], alpha: T, x: &[T]) {
     check_len("axpy", "x", y.len(), x.len());
-    match mode() {
+    match op_mode(KernelOp::Elementwise) {
         Mode::Reference => reference::axpy(y, alpha, x),
         Mode::Fast => T::axpy_fast(y, alpha, x),
     }
@@ -56,7 +56,7 @@ pub fn axpy<T: Real>(y: &mut [T], alpha: T, x: &[T]) {
 #[track_caller]
 pub fn scale<T: Real>(out: &mut [T], alpha: T, x: &[T]) {
     check_len("scale", "x", out.len(), x.len());
-    match mode() {
+    match op_mode(KernelOp::Elementwise) {
         Mode::Reference => reference::scale(out, alpha, x),
         Mode::Fast => T::scale_fast(out, alpha, x),
     }
@@ -66,7 +66,7 @@ pub fn scale<T: Real>(out: &mut [T], alpha: T, x: &[T]) {
 #[track_caller]
 pub fn relu_forward<T: Real>(out: &mut [T], x: &[T]) {
     check_len("relu_forward", "x", out.len(), x.len());
-    match mode() {
+    match op_mode(KernelOp::Elementwise) {
         Mode::Reference => reference::relu_forward(out, x),
         Mode::Fast => T::relu_forward_fast(out, x),
     }
@@ -77,7 +77,7 @@ pub fn relu_forward<T: Real>(out: &mut [T], x: &[T]) {
 pub fn relu_backward<T: Real>(d_input: &mut [T], d_out: &[T], x: &[T]) {
     check_len("relu_backward", "d_out", d_input.len(), d_out.len());
     check_len("relu_backward", "x", d_input.len(), x.len());
-    match mode() {
+    match op_mode(KernelOp::Elementwise) {
         Mode::Reference => reference::relu_backward(d_input, d_out, x),
         Mode::Fast => T::relu_backward_fast(d_input, d_out, x),
     }

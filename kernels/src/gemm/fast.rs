@@ -69,6 +69,22 @@ macro_rules! gemm_impl {
 }
 
 gemm_impl!(sgemm, f32);
+
+/// `sgemm` on the calling thread only: for callers that already run one task per image on
+/// rayon's pool (a nested split would only add hand-offs).
+pub fn sgemm_serial(args: GemmArgs<'_, f32>) {
+    let GemmArgs {
+        c,
+        alpha,
+        a,
+        b,
+        beta,
+    } = args;
+    if c.rows == 0 || c.cols == 0 {
+        return;
+    }
+    one_block(c.data, c.rs, c.cs, c.rows, c.cols, alpha, a, b, beta);
+}
 gemm_impl!(dgemm, f64);
 
 /// One matrixmultiply call on a block of rows.

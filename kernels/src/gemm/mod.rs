@@ -15,7 +15,7 @@
 pub mod fast;
 pub mod reference;
 
-use crate::{mode, Mode, Real};
+use crate::{op_mode, KernelOp, Mode, Real};
 
 /// A read-only strided view of a matrix.
 #[derive(Clone, Copy, Debug)]
@@ -132,7 +132,7 @@ pub fn gemm<T: Real>(c: MatMut<'_, T>, alpha: T, a: MatRef<'_, T>, b: MatRef<'_,
         b,
         beta,
     };
-    match mode() {
+    match op_mode(KernelOp::Gemm) {
         Mode::Reference => reference::gemm(args),
         Mode::Fast => T::gemm_fast(args),
     }

@@ -17,7 +17,7 @@
 pub mod fast;
 pub mod reference;
 
-use crate::{mode, Mode, Real};
+use crate::{op_mode, KernelOp, Mode, Real};
 
 /// The scalars of one Adam step, already bias-corrected for step t.
 #[derive(Clone, Copy, Debug)]
@@ -55,7 +55,7 @@ pub fn adam_step<T: Real>(
         exp_avg_sq.len(),
         grad.len()
     );
-    match mode() {
+    match op_mode(KernelOp::Optim) {
         Mode::Reference => reference::adam_step(weight, exp_avg, exp_avg_sq, grad, h),
         Mode::Fast => T::adam_step_fast(weight, exp_avg, exp_avg_sq, grad, h),
     }

@@ -9,11 +9,11 @@
 pub mod fast;
 pub mod reference;
 
-use crate::{mode, Mode, Real};
+use crate::{op_mode, KernelOp, Mode, Real};
 
 /// `Σᵢ x[i]`; 0 for an empty slice.
 pub fn sum<T: Real>(x: &[T]) -> T {
-    match mode() {
+    match op_mode(KernelOp::Reduce) {
         Mode::Reference => reference::sum(x),
         Mode::Fast => T::sum_fast(x),
     }

@@ -39,3 +39,20 @@ pub fn worst(a: &[f32], b: &[f32]) -> (usize, f32) {
     }
     w
 }
+
+/// Normwise relative error: max |a − b| / max |b| (1 if b is all zero), with the worst index.
+pub fn normwise(a: &[f32], b: &[f32]) -> (usize, f32) {
+    assert_eq!(a.len(), b.len());
+    let scale = b
+        .iter()
+        .fold(0.0f32, |m, v| m.max(v.abs()))
+        .max(f32::MIN_POSITIVE);
+    let mut w = (0, 0.0f32);
+    for i in 0..a.len() {
+        let e = (a[i] - b[i]).abs() / scale;
+        if e > w.1 || e.is_nan() {
+            w = (i, if e.is_nan() { f32::INFINITY } else { e });
+        }
+    }
+    w
+}

@@ -1,0 +1,278 @@
+//! Fast `f32` batch norm. Equals `reference::*` up to rounding; differs by: two parallel
+//! phases instead of one loop per channel. Phase 1 reduces each channel's statistics on its
+//! own rayon task (one task per channel, the N blocks of that channel summed in order with
+//! SIMD, so the bits do not depend on the thread count). Phase 2 applies a per-channel
+//! affine map to each [n, c] block, in parallel over blocks:
+//!   forward:  y = a x + b,        a = γ invstd,  b = β − μ a
+//!   backward: ∂x = A G + B x + C, from expanding (γ invstd / M)(M G − ∂β − x̂ ∂γ) with
+//!             x̂ = (x − μ) invstd: A = γ invstd, B = −γ invstd² ∂γ / M,
+//!             C = −γ invstd ∂β / M − B μ.
+
+use rayon::prelude::*;
+
+use super::reference::update_running;
+use super::{BatchNormParams, BatchNormShape};
+use crate::isa::{isa, Isa};
+use crate::simd::{dispatch, usable};
+
+/// Σ over channel c's blocks of f(block) (each block reduced by `f`, blocks added in order).
+fn per_channel_sum(
+    sh: &BatchNormShape,
+    c: usize,
+    f: impl Fn(std::ops::Range<usize>) -> f32,
+) -> f32 {
+    (0..sh.n)
+        .map(|n| f(super::reference::block(n, c, sh)))
+        .fold(0.0, |a, b| a + b)
+}
+
+pub fn batch_norm_forward_train(
+    out: &mut [f32],
+    save_mean: &mut [f32],
+    save_invstd: &mut [f32],
+    x: &[f32],
+    mut p: BatchNormParams<'_, f32>,
+    sh: &BatchNormShape,
+) {
+    let isa = usable(isa());
+    let m = sh.per_channel() as f32;
+    // Phase 1: μ and σ² of each channel, one task per channel.
+    let stats: Vec<(f32, f32)> = (0..sh.c)
+        .into_par_iter()
+        .map(|c| {
+            let mean = per_channel_sum(sh, c, |r| dispatch!(isa, sum(&x[r]))) / m;
+            let var = per_channel_sum(sh, c, |r| dispatch!(isa, sum_sq_dev(&x[r], mean))) / m;
+            (mean, var)
+        })
+        .collect();
+    let mut scale = vec![0.0f32; sh.c];
+    let mut shift = vec![0.0f32; sh.c];
+    for (c, &(mean, var)) in stats.iter().enumerate() {
+        let invstd = 1.0 / (var + p.eps).sqrt();
+        save_mean[c] = mean;
+        save_invstd[c] = invstd;
+        scale[c] = p.weight[c] * invstd;
+        shift[c] = p.bias[c] - mean * scale[c];
+        update_running(&mut p, c, mean, var, sh.per_channel());
+    }
+    // Phase 2: y = a x + b per block.
+    channel_affine_with(isa, out, x, &scale, &shift, sh);
+}
+
+pub fn channel_affine(
+    out: &mut [f32],
+    x: &[f32],
+    scale: &[f32],
+    shift: &[f32],
+    sh: &BatchNormShape,
+) {
+    channel_affine_with(isa(), out, x, scale, shift, sh)
+}
+
+pub fn channel_affine_with(
+    isa: Isa,
+    out: &mut [f32],
+    x: &[f32],
+    scale: &[f32],
+    shift: &[f32],
+    sh: &BatchNormShape,
+) {
+    let isa = usable(isa);
+    if sh.hw == 0 {
+        return;
+    }
+    out.par_chunks_mut(sh.hw)
+        .zip(x.par_chunks(sh.hw))
+        .enumerate()
+        .for_each(|(b, (o, xb))| {
+            let c = b % sh.c;
+            dispatch!(isa, affine(o, xb, scale[c], shift[c]));
+        });
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn batch_norm_backward(
+    d_x: &mut [f32],
+    d_w: &mut [f32],
+    d_b: &mut [f32],
+    g: &[f32],
+    x: &[f32],
+    w: &[f32],
+    mean: &[f32],
+    invstd: &[f32],
+    sh: &BatchNormShape,
+) {
+    let isa = usable(isa());
+    if sh.hw == 0 {
+        return;
+    }
+    let m = sh.per_channel() as f32;
+    // Phase 1: ∂β = Σ G and ∂γ = invstd · Σ G (x − μ), one task per channel.
+    let sums: Vec<(f32, f32)> = (0..sh.c)
+        .into_par_iter()
+        .map(|c| {
+            let sum_g = per_channel_sum(sh, c, |r| dispatch!(isa, sum(&g[r])));
+            let sum_gxc = per_channel_sum(sh, c, |r| {
+                dispatch!(isa, dot_dev(&g[r.clone()], &x[r], mean[c]))
+            });
+            (sum_g, sum_gxc * invstd[c])
+        })
+        .collect();
+    let coef: Vec<[f32; 3]> = (0..sh.c)
+        .map(|c| {
+            let (sum_g, sum_gx) = sums[c];
+            d_b[c] = sum_g;
+            d_w[c] = sum_gx;
+            let a = w[c] * invstd[c];
+            let b = -a * invstd[c] * sum_gx / m;
+            let cc = -a * sum_g / m - b * mean[c];
+            [a, b, cc]
+        })
+        .collect();
+    // Phase 2: ∂x = A G + B x + C per block.
+    d_x.par_chunks_mut(sh.hw)
+        .zip(g.par_chunks(sh.hw))
+        .zip(x.par_chunks(sh.hw))
+        .enumerate()
+        .for_each(|(blk, ((dx, gb), xb))| {
+            let [a, b, c] = coef[blk % sh.c];
+            dispatch!(isa, affine2(dx, gb, xb, a, b, c));
+        });
+}
+
+/// Scalar bodies: the same operations one element at a time.
+mod scalar {
+    pub fn sum(x: &[f32]) -> f32 {
+        x.iter().fold(0.0, |s, &v| s + v)
+    }
+    pub fn sum_sq_dev(x: &[f32], mean: f32) -> f32 {
+        x.iter().fold(0.0, |s, &v| s + (v - mean) * (v - mean))
+    }
+    pub fn dot_dev(g: &[f32], x: &[f32], mean: f32) -> f32 {
+        g.iter().zip(x).fold(0.0, |s, (&g, &x)| s + g * (x - mean))
+    }
+    pub fn affine(out: &mut [f32], x: &[f32], a: f32, b: f32) {
+        for (o, &v) in out.iter_mut().zip(x) {
+            *o = a * v + b;
+        }
+    }
+    pub fn affine2(out: &mut [f32], g: &[f32], x: &[f32], a: f32, b: f32, c: f32) {
+        for ((o, &gv), &xv) in out.iter_mut().zip(g).zip(x) {
+            *o = a * gv + (b * xv + c);
+        }
+    }
+}
+
+/// The SIMD bodies for one ISA: `$l` lanes, vector type ops named by the arguments.
+macro_rules! bn_simd {
+    ($feat:literal, $l:literal, $zero:ident, $set1:ident, $load:ident, $store:ident, $add:ident, $sub:ident, $mul:ident, $fmadd:ident, $reduce:path) => {
+        use super::scalar;
+        use std::arch::x86_64::*;
+
+        // Callers guarantee: the CPU has the feature; slices of one call have one length.
+        // Each `unsafe` block reads or writes lanes i..i + $l with i + $l <= n.
+
+        #[target_feature(enable = $feat)]
+        pub unsafe fn sum(x: &[f32]) -> f32 {
+            let (n, p) = (x.len() / $l * $l, x.as_ptr());
+            let mut acc = $zero();
+            for i in (0..n).step_by($l) {
+                // SAFETY: i + lanes <= n <= x.len().
+                acc = $add(acc, unsafe { $load(p.add(i)) });
+            }
+            $reduce(acc) + scalar::sum(&x[n..])
+        }
+
+        #[target_feature(enable = $feat)]
+        pub unsafe fn sum_sq_dev(x: &[f32], mean: f32) -> f32 {
+            let (n, p) = (x.len() / $l * $l, x.as_ptr());
+            let (mut acc, mv) = ($zero(), $set1(mean));
+            for i in (0..n).step_by($l) {
+                // SAFETY: i + lanes <= n <= x.len().
+                let d = $sub(unsafe { $load(p.add(i)) }, mv);
+                acc = $fmadd(d, d, acc);
+            }
+            $reduce(acc) + scalar::sum_sq_dev(&x[n..], mean)
+        }
+
+        #[target_feature(enable = $feat)]
+        pub unsafe fn dot_dev(g: &[f32], x: &[f32], mean: f32) -> f32 {
+            let (n, pg, px) = (x.len() / $l * $l, g.as_ptr(), x.as_ptr());
+            let (mut acc, mv) = ($zero(), $set1(mean));
+            for i in (0..n).step_by($l) {
+                // SAFETY: i + lanes <= n <= x.len() = g.len().
+                let (gv, xv) = unsafe { ($load(pg.add(i)), $load(px.add(i))) };
+                acc = $fmadd(gv, $sub(xv, mv), acc);
+            }
+            $reduce(acc) + scalar::dot_dev(&g[n..], &x[n..], mean)
+        }
+
+        #[target_feature(enable = $feat)]
+        pub unsafe fn affine(out: &mut [f32], x: &[f32], a: f32, b: f32) {
+            let (n, po, px) = (x.len() / $l * $l, out.as_mut_ptr(), x.as_ptr());
+            let (av, bv) = ($set1(a), $set1(b));
+            for i in (0..n).step_by($l) {
+                // SAFETY: i + lanes <= n <= x.len() = out.len().
+                unsafe { $store(po.add(i), $fmadd(av, $load(px.add(i)), bv)) };
+            }
+            scalar::affine(&mut out[n..], &x[n..], a, b);
+        }
+
+        #[target_feature(enable = $feat)]
+        pub unsafe fn affine2(out: &mut [f32], g: &[f32], x: &[f32], a: f32, b: f32, c: f32) {
+            let (n, po, pg, px) = (x.len() / $l * $l, out.as_mut_ptr(), g.as_ptr(), x.as_ptr());
+            let (av, bv, cv) = ($set1(a), $set1(b), $set1(c));
+            for i in (0..n).step_by($l) {
+                // SAFETY: i + lanes <= n <= x.len() = g.len() = out.len().
+                unsafe {
+                    let t = $fmadd(bv, $load(px.add(i)), cv);
+                    $store(po.add(i), $fmadd(av, $load(pg.add(i)), t));
+                }
+            }
+            scalar::affine2(&mut out[n..], &g[n..], &x[n..], a, b, c);
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    bn_simd!(
+        "avx512f",
+        16,
+        _mm512_setzero_ps,
+        _mm512_set1_ps,
+        _mm512_loadu_ps,
+        _mm512_storeu_ps,
+        _mm512_add_ps,
+        _mm512_sub_ps,
+        _mm512_mul_ps,
+        _mm512_fmadd_ps,
+        _mm512_reduce_add_ps
+    );
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    bn_simd!(
+        "avx2,fma",
+        8,
+        _mm256_setzero_ps,
+        _mm256_set1_ps,
+        _mm256_loadu_ps,
+        _mm256_storeu_ps,
+        _mm256_add_ps,
+        _mm256_sub_ps,
+        _mm256_mul_ps,
+        _mm256_fmadd_ps,
+        hsum256
+    );
+
+    /// Horizontal sum of 8 lanes in a fixed order.
+    #[target_feature(enable = "avx2,fma")]
+    fn hsum256(v: __m256) -> f32 {
+        let h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        let h = _mm_add_ss(h, _mm_shuffle_ps::<0b01>(h, h));
+        _mm_cvtss_f32(h)
+    }
+}

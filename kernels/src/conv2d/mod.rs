@@ -1,0 +1,268 @@
+//! 2-D convolution (cross-correlation, as PyTorch's `F.conv2d`), NCHW.
+//!
+//! Shapes: input x [N, C, H, W], weight w [K, C, R, S], bias b [K], output y [N, K, P, Q]
+//! with P = ⌊(H + 2·pad_h − dil_h·(R − 1) − 1) / stride_h⌋ + 1 and Q likewise from W.
+//!
+//! Forward:
+//!   y[n,k,p,q] = b[k] + Σ_{c,r,s} x[n, c, p·sh − ph + r·dh, q·sw − pw + s·dw] · w[k,c,r,s]
+//! where an input index outside the image reads 0 (zero padding).
+//! Backward, with G = ∂L/∂y, each from the same index map:
+//!   ∂x[n,c,i,j] = Σ_{k,r,s,p,q : i = p·sh − ph + r·dh, j = q·sw − pw + s·dw} G[n,k,p,q] · w[k,c,r,s]
+//!   ∂w[k,c,r,s] = Σ_{n,p,q} G[n,k,p,q] · x[n, c, p·sh − ph + r·dh, q·sw − pw + s·dw]
+//!   ∂b[k]       = Σ_{n,p,q} G[n,k,p,q]
+//!
+//! The reference loops are these sums written out. The fast path lowers each image to a
+//! matrix product with `im2col` (see `im2col.rs`) and runs matrixmultiply's packed SIMD
+//! kernels, one image per rayon task.
+
+pub mod fast;
+pub mod im2col;
+pub mod reference;
+
+use crate::{op_mode, KernelOp, Mode, Real};
+
+/// Every size of one convolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2dShape {
+    /// Batch.
+    pub n: usize,
+    /// Input channels.
+    pub c: usize,
+    /// Input height and width.
+    pub h: usize,
+    pub w: usize,
+    /// Output channels.
+    pub k: usize,
+    /// Kernel height and width.
+    pub r: usize,
+    pub s: usize,
+    /// [height, width] of each.
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+    pub dilation: [usize; 2],
+}
+
+impl Conv2dShape {
+    /// A square-kernel convolution with the same stride, padding and dilation both ways.
+    #[allow(clippy::too_many_arguments)]
+    pub fn square(
+        n: usize,
+        c: usize,
+        h: usize,
+        w: usize,
+        k: usize,
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        dilation: usize,
+    ) -> Self {
+        Conv2dShape {
+            n,
+            c,
+            h,
+            w,
+            k,
+            r: kernel,
+            s: kernel,
+            stride: [stride; 2],
+            padding: [padding; 2],
+            dilation: [dilation; 2],
+        }
+    }
+
+    /// Checks that the convolution is well defined: non-zero kernel, stride and dilation,
+    /// and a dilated kernel no larger than the padded input.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.r == 0 || self.s == 0 {
+            return Err(format!(
+                "conv2d: kernel {}x{} must be at least 1x1",
+                self.r, self.s
+            ));
+        }
+        if self.stride.contains(&0) {
+            return Err(format!(
+                "conv2d: stride {:?} must be at least 1",
+                self.stride
+            ));
+        }
+        if self.dilation.contains(&0) {
+            return Err(format!(
+                "conv2d: dilation {:?} must be at least 1",
+                self.dilation
+            ));
+        }
+        let eff = [
+            self.dilation[0] * (self.r - 1) + 1,
+            self.dilation[1] * (self.s - 1) + 1,
+        ];
+        let padded = [self.h + 2 * self.padding[0], self.w + 2 * self.padding[1]];
+        if eff[0] > padded[0] || eff[1] > padded[1] {
+            return Err(format!(
+                "conv2d: the kernel {}x{} (dilated to {}x{}) is larger than the padded input {}x{} (input {}x{}, padding {:?})",
+                self.r, self.s, eff[0], eff[1], padded[0], padded[1], self.h, self.w, self.padding
+            ));
+        }
+        Ok(())
+    }
+
+    /// Output height P.
+    pub fn out_h(&self) -> usize {
+        (self.h + 2 * self.padding[0] - self.dilation[0] * (self.r - 1) - 1) / self.stride[0] + 1
+    }
+
+    /// Output width Q.
+    pub fn out_w(&self) -> usize {
+        (self.w + 2 * self.padding[1] - self.dilation[1] * (self.s - 1) - 1) / self.stride[1] + 1
+    }
+
+    pub fn input_len(&self) -> usize {
+        self.n * self.c * self.h * self.w
+    }
+
+    pub fn weight_len(&self) -> usize {
+        self.k * self.c * self.r * self.s
+    }
+
+    pub fn output_len(&self) -> usize {
+        self.n * self.k * self.out_h() * self.out_w()
+    }
+
+    /// Multiply-adds of the forward pass (each backward product has as many).
+    pub fn macs(&self) -> usize {
+        self.output_len() * self.c * self.r * self.s
+    }
+}
+
+#[track_caller]
+fn check(kernel: &str, what: &str, got: usize, want: usize, sh: &Conv2dShape) {
+    assert!(
+        got == want,
+        "{kernel}: {what} has {got} elements, expected {want} for {sh:?}"
+    );
+}
+
+#[track_caller]
+fn checked(kernel: &str, sh: &Conv2dShape) {
+    if let Err(e) = sh.validate() {
+        panic!("{e} ({kernel})");
+    }
+}
+
+/// y = conv2d(x, w) + b.
+#[track_caller]
+pub fn conv2d_forward<T: Real>(
+    out: &mut [T],
+    input: &[T],
+    weight: &[T],
+    bias: Option<&[T]>,
+    sh: &Conv2dShape,
+) {
+    checked("conv2d_forward", sh);
+    check("conv2d_forward", "out", out.len(), sh.output_len(), sh);
+    check("conv2d_forward", "input", input.len(), sh.input_len(), sh);
+    check(
+        "conv2d_forward",
+        "weight",
+        weight.len(),
+        sh.weight_len(),
+        sh,
+    );
+    if let Some(b) = bias {
+        check("conv2d_forward", "bias", b.len(), sh.k, sh);
+    }
+    match op_mode(KernelOp::Conv2d) {
+        Mode::Reference => reference::conv2d_forward(out, input, weight, bias, sh),
+        Mode::Fast => T::conv2d_forward_fast(out, input, weight, bias, sh),
+    }
+}
+
+/// ∂L/∂x from ∂L/∂y (overwrites `d_input`).
+#[track_caller]
+pub fn conv2d_backward_input<T: Real>(
+    d_input: &mut [T],
+    d_out: &[T],
+    weight: &[T],
+    sh: &Conv2dShape,
+) {
+    checked("conv2d_backward_input", sh);
+    check(
+        "conv2d_backward_input",
+        "d_input",
+        d_input.len(),
+        sh.input_len(),
+        sh,
+    );
+    check(
+        "conv2d_backward_input",
+        "d_out",
+        d_out.len(),
+        sh.output_len(),
+        sh,
+    );
+    check(
+        "conv2d_backward_input",
+        "weight",
+        weight.len(),
+        sh.weight_len(),
+        sh,
+    );
+    match op_mode(KernelOp::Conv2d) {
+        Mode::Reference => reference::conv2d_backward_input(d_input, d_out, weight, sh),
+        Mode::Fast => T::conv2d_backward_input_fast(d_input, d_out, weight, sh),
+    }
+}
+
+/// ∂L/∂w from ∂L/∂y (overwrites `d_weight`). The sum over the batch is taken in a fixed
+/// order, so the result does not depend on the thread count.
+#[track_caller]
+pub fn conv2d_backward_weight<T: Real>(
+    d_weight: &mut [T],
+    d_out: &[T],
+    input: &[T],
+    sh: &Conv2dShape,
+) {
+    checked("conv2d_backward_weight", sh);
+    check(
+        "conv2d_backward_weight",
+        "d_weight",
+        d_weight.len(),
+        sh.weight_len(),
+        sh,
+    );
+    check(
+        "conv2d_backward_weight",
+        "d_out",
+        d_out.len(),
+        sh.output_len(),
+        sh,
+    );
+    check(
+        "conv2d_backward_weight",
+        "input",
+        input.len(),
+        sh.input_len(),
+        sh,
+    );
+    match op_mode(KernelOp::Conv2d) {
+        Mode::Reference => reference::conv2d_backward_weight(d_weight, d_out, input, sh),
+        Mode::Fast => T::conv2d_backward_weight_fast(d_weight, d_out, input, sh),
+    }
+}
+
+/// ∂L/∂b from ∂L/∂y (overwrites `d_bias`).
+#[track_caller]
+pub fn conv2d_backward_bias<T: Real>(d_bias: &mut [T], d_out: &[T], sh: &Conv2dShape) {
+    checked("conv2d_backward_bias", sh);
+    check("conv2d_backward_bias", "d_bias", d_bias.len(), sh.k, sh);
+    check(
+        "conv2d_backward_bias",
+        "d_out",
+        d_out.len(),
+        sh.output_len(),
+        sh,
+    );
+    match op_mode(KernelOp::Conv2d) {
+        Mode::Reference => reference::conv2d_backward_bias(d_bias, d_out, sh),
+        Mode::Fast => T::conv2d_backward_bias_fast(d_bias, d_out, sh),
+    }
+}

@@ -1,0 +1,146 @@
+//! Fast `f32` dropout. Equals `reference::dropout_apply` bit for bit; differs by: the two
+//! hash rounds on 16 (AVX-512) or 8 (AVX2) indices at once with integer SIMD, and rayon over
+//! fixed chunks (each element's draw depends only on its index, so any split is the same).
+
+use rayon::prelude::*;
+
+use super::{draw, keep_threshold};
+use crate::isa::{isa, Isa};
+use crate::simd::{dispatch, usable};
+use crate::{CHUNK, PAR_THRESHOLD};
+
+pub fn dropout_apply(out: &mut [f32], x: &[f32], p: f64, key: u64) {
+    dropout_apply_with(isa(), out, x, p, key)
+}
+
+pub fn dropout_apply_with(isa: Isa, out: &mut [f32], x: &[f32], p: f64, key: u64) {
+    let isa = usable(isa);
+    let t = keep_threshold(p);
+    let scale = (1.0 / (1.0 - p)) as f32;
+    if out.len() < PAR_THRESHOLD {
+        dispatch!(isa, apply(out, x, 0, t, scale, key));
+    } else {
+        out.par_chunks_mut(CHUNK)
+            .zip(x.par_chunks(CHUNK))
+            .enumerate()
+            .for_each(|(c, (o, xc))| {
+                dispatch!(isa, apply(o, xc, (c * CHUNK) as u32, t, scale, key));
+            });
+    }
+}
+
+mod scalar {
+    use super::draw;
+
+    /// Elements `first..first + out.len()` of the whole tensor.
+    pub fn apply(out: &mut [f32], x: &[f32], first: u32, t: u32, scale: f32, key: u64) {
+        for (i, (o, &v)) in out.iter_mut().zip(x).enumerate() {
+            *o = if draw(key, first + i as u32) < t {
+                v * scale
+            } else {
+                0.0
+            };
+        }
+    }
+}
+
+macro_rules! dropout_simd {
+    ($feat:literal, $l:literal, $vi:ty, $set1i:ident, $setr:expr, $addi:ident, $mullo:ident, $xor:ident, $srli:ident, $keep:expr, $set1:ident, $load:ident, $store:ident, $mul:ident) => {
+        use super::scalar;
+        use std::arch::x86_64::*;
+
+        /// fmix32 on every lane.
+        #[target_feature(enable = $feat)]
+        fn fmix(h: $vi) -> $vi {
+            let h = $xor(h, $srli::<16>(h));
+            let h = $mullo(h, $set1i(0x85eb_ca6bu32 as i32));
+            let h = $xor(h, $srli::<13>(h));
+            let h = $mullo(h, $set1i(0xc2b2_ae35u32 as i32));
+            $xor(h, $srli::<16>(h))
+        }
+
+        /// Callers guarantee the CPU has the feature and `out.len() == x.len()`.
+        #[target_feature(enable = $feat)]
+        pub unsafe fn apply(out: &mut [f32], x: &[f32], first: u32, t: u32, scale: f32, key: u64) {
+            let n = out.len() / $l * $l;
+            let (po, px) = (out.as_mut_ptr(), x.as_ptr());
+            let (k0, k1) = ($set1i(key as u32 as i32), $set1i((key >> 32) as u32 as i32));
+            let golden = $set1i(0x9E37_79B9u32 as i32);
+            let thr = $set1i(t as i32);
+            let sv = $set1(scale);
+            let lane: $vi = $setr;
+            for i in (0..n).step_by($l) {
+                let idx = $addi($set1i((first as usize + i) as u32 as i32), lane);
+                let h = fmix($xor($mullo(idx, golden), k0));
+                // 24-bit draws are non-negative as i32, so a signed compare is exact.
+                let d = $srli::<8>(fmix($xor(h, k1)));
+                // SAFETY: i + lanes <= n <= x.len() = out.len().
+                unsafe {
+                    let v = $mul($load(px.add(i)), sv);
+                    $store(po.add(i), $keep(d, thr, v));
+                }
+            }
+            scalar::apply(&mut out[n..], &x[n..], first + n as u32, t, scale, key);
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    dropout_simd!(
+        "avx512f",
+        16,
+        __m512i,
+        _mm512_set1_epi32,
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_add_epi32,
+        _mm512_mullo_epi32,
+        _mm512_xor_si512,
+        _mm512_srli_epi32,
+        |d, thr, v| _mm512_maskz_mov_ps(_mm512_cmplt_epi32_mask(d, thr), v),
+        _mm512_set1_ps,
+        _mm512_loadu_ps,
+        _mm512_storeu_ps,
+        _mm512_mul_ps
+    );
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    dropout_simd!(
+        "avx2,fma",
+        8,
+        __m256i,
+        _mm256_set1_epi32,
+        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+        _mm256_add_epi32,
+        _mm256_mullo_epi32,
+        _mm256_xor_si256,
+        _mm256_srli_epi32,
+        |d, thr, v| _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(thr, d)), v),
+        _mm256_set1_ps,
+        _mm256_loadu_ps,
+        _mm256_storeu_ps,
+        _mm256_mul_ps
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn scalar_body_matches_draw() {
+        let x = vec![1.0f32; 40];
+        let mut out = vec![0.0; 40];
+        super::scalar::apply(&mut out, &x, 5, super::keep_threshold(0.5), 2.0, 99);
+        for (i, o) in out.iter().enumerate() {
+            assert_eq!(
+                *o,
+                if super::draw(99, 5 + i as u32) < super::keep_threshold(0.5) {
+                    2.0
+                } else {
+                    0.0
+                }
+            );
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! The plain dropout loop: forward and backward are the same map.
+
+use super::{draw, keep_threshold};
+use crate::Real;
+
+/// out_i = x_i · [draw(key, i) < threshold] / (1 − p)
+pub fn dropout_apply<T: Real>(out: &mut [T], x: &[T], p: f64, key: u64) {
+    let t = keep_threshold(p);
+    let scale = T::from_f64(1.0 / (1.0 - p));
+    for i in 0..out.len() {
+        out[i] = if draw(key, i as u32) < t {
+            x[i] * scale
+        } else {
+            T::ZERO
+        };
+    }
+}

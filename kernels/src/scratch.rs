@@ -1,0 +1,38 @@
+//! Per-thread scratch buffers, reused across calls so the hot kernels do not allocate.
+//!
+//! Each rayon worker keeps its own buffers for as long as it lives. A kernel borrows one for
+//! the duration of a task that makes no rayon call of its own (so no other task can run on
+//! the same thread meanwhile); should a buffer be busy anyway, a fresh one is used.
+
+use std::cell::RefCell;
+
+thread_local! {
+    static COLS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    static PARTIALS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+fn with(
+    key: &'static std::thread::LocalKey<RefCell<Vec<f32>>>,
+    len: usize,
+    f: impl FnOnce(&mut [f32]),
+) {
+    key.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut v) => {
+            if v.len() < len {
+                v.resize(len, 0.0);
+            }
+            f(&mut v[..len])
+        }
+        Err(_) => f(&mut vec![0.0; len]),
+    })
+}
+
+/// A buffer of at least `len` floats for im2col columns (contents unspecified).
+pub(crate) fn with_cols(len: usize, f: impl FnOnce(&mut [f32])) {
+    with(&COLS, len, f)
+}
+
+/// A buffer for per-chunk partial results of a reduction (contents unspecified).
+pub(crate) fn with_partials(len: usize, f: impl FnOnce(&mut [f32])) {
+    with(&PARTIALS, len, f)
+}

@@ -1,0 +1,158 @@
+//! Fast batch norm against the reference (in f64 and f32), and running statistics against a
+//! hand computation.
+
+mod common;
+use common::{data, normwise};
+use stitch_kernels::batch_norm::{fast, reference, BatchNormParams, BatchNormShape};
+
+fn to64(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&x| x as f64).collect()
+}
+
+fn compare(sh: &BatchNormShape) {
+    let x: Vec<f32> = data(sh.len(), 1).iter().map(|v| 3.0 * v + 0.5).collect();
+    let g = data(sh.len(), 2);
+    let w = data(sh.c, 3);
+    let b = data(sh.c, 4);
+    let (rm0, rv0) = (
+        data(sh.c, 5),
+        data(sh.c, 6)
+            .iter()
+            .map(|v| v.abs() + 0.5)
+            .collect::<Vec<_>>(),
+    );
+    let label = format!("{sh:?}");
+
+    // Reference in f64 on the same values.
+    let (x64, g64, w64, b64) = (to64(&x), to64(&g), to64(&w), to64(&b));
+    let (mut rm64, mut rv64) = (to64(&rm0), to64(&rv0));
+    let mut y64 = vec![f64::NAN; sh.len()];
+    let (mut mean64, mut inv64) = (vec![0.0; sh.c], vec![0.0; sh.c]);
+    let p64 = BatchNormParams {
+        weight: &w64,
+        bias: &b64,
+        running_mean: &mut rm64,
+        running_var: &mut rv64,
+        momentum: 0.1,
+        eps: 1e-5,
+    };
+    reference::batch_norm_forward_train(&mut y64, &mut mean64, &mut inv64, &x64, p64, sh);
+
+    let (mut rm, mut rv) = (rm0.clone(), rv0.clone());
+    let mut y = vec![f32::NAN; sh.len()];
+    let (mut mean, mut inv) = (vec![0.0; sh.c], vec![0.0; sh.c]);
+    let p = BatchNormParams {
+        weight: &w,
+        bias: &b,
+        running_mean: &mut rm,
+        running_var: &mut rv,
+        momentum: 0.1,
+        eps: 1e-5,
+    };
+    fast::batch_norm_forward_train(&mut y, &mut mean, &mut inv, &x, p, sh);
+    let y64f: Vec<f32> = y64.iter().map(|&v| v as f32).collect();
+    let (i, e) = normwise(&y, &y64f);
+    assert!(e <= 1e-5, "forward {label}: {e} at {i}");
+    let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<_>>();
+    assert!(
+        normwise(&rm, &f(&rm64)).1 <= 1e-5 && normwise(&rv, &f(&rv64)).1 <= 1e-5,
+        "running stats {label}"
+    );
+
+    let (mut dx64, mut dw64, mut db64) =
+        (vec![f64::NAN; sh.len()], vec![0.0; sh.c], vec![0.0; sh.c]);
+    reference::batch_norm_backward(
+        &mut dx64, &mut dw64, &mut db64, &g64, &x64, &w64, &mean64, &inv64, sh,
+    );
+    let (mut dx, mut dw, mut db) = (vec![f32::NAN; sh.len()], vec![0.0; sh.c], vec![0.0; sh.c]);
+    fast::batch_norm_backward(&mut dx, &mut dw, &mut db, &g, &x, &w, &mean, &inv, sh);
+    for (what, got, want) in [
+        ("d_input", &dx, f(&dx64)),
+        ("d_weight", &dw, f(&dw64)),
+        ("d_bias", &db, f(&db64)),
+    ] {
+        let (i, e) = normwise(got, &want);
+        assert!(e <= 1e-5, "{what} {label}: {e} at {i}");
+    }
+
+    // And the f32 reference loop agrees with the fast one on small shapes.
+    if sh.len() < 100_000 {
+        let (mut rm, mut rv) = (rm0.clone(), rv0.clone());
+        let mut y32 = vec![f32::NAN; sh.len()];
+        let (mut m32, mut i32_) = (vec![0.0; sh.c], vec![0.0; sh.c]);
+        let p = BatchNormParams {
+            weight: &w,
+            bias: &b,
+            running_mean: &mut rm,
+            running_var: &mut rv,
+            momentum: 0.1,
+            eps: 1e-5,
+        };
+        reference::batch_norm_forward_train(&mut y32, &mut m32, &mut i32_, &x, p, sh);
+        assert!(
+            normwise(&y, &y32).1 <= 1e-5,
+            "forward vs f32 reference {label}"
+        );
+    }
+}
+
+#[test]
+fn fast_matches_reference() {
+    for n in [1, 3] {
+        for c in [1, 2, 3, 17] {
+            for hw in [1, 7, 35, 784] {
+                if n * hw >= 2 {
+                    compare(&BatchNormShape { n, c, hw });
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn fast_matches_reference_on_the_ladder_shapes_at_batch_128() {
+    compare(&BatchNormShape {
+        n: 128,
+        c: 32,
+        hw: 28 * 28,
+    });
+    compare(&BatchNormShape {
+        n: 128,
+        c: 64,
+        hw: 14 * 14,
+    });
+    compare(&BatchNormShape {
+        n: 128,
+        c: 10,
+        hw: 1,
+    });
+}
+
+#[test]
+fn running_statistics_after_three_steps_equal_a_hand_computation() {
+    // One channel, 2 examples × 2 values. Batches: [1,2,3,4], [2,2,2,6], [0,0,0,0].
+    let sh = BatchNormShape { n: 2, c: 1, hw: 2 };
+    let (mut rm, mut rv) = (vec![0.0f64], vec![1.0f64]);
+    for x in [[1.0, 2.0, 3.0, 4.0], [2.0, 2.0, 2.0, 6.0], [0.0; 4]] {
+        let mut y = vec![0.0; 4];
+        let (mut m, mut i) = (vec![0.0], vec![0.0]);
+        let p = BatchNormParams {
+            weight: &[1.0],
+            bias: &[0.0],
+            running_mean: &mut rm,
+            running_var: &mut rv,
+            momentum: 0.1,
+            eps: 1e-5,
+        };
+        reference::batch_norm_forward_train(&mut y, &mut m, &mut i, &x, p, &sh);
+    }
+    // Step 1: μ = 2.5, unbiased σ² = 5/3:  rm = 0.25,   rv = 0.9 + 1/6 = 1.0666…
+    // Step 2: μ = 3,   unbiased σ² = 4:    rm = 0.525,  rv = 0.96 + 0.4 = 1.36
+    // Step 3: μ = 0,   σ² = 0:             rm = 0.4725, rv = 1.224
+    assert!((rm[0] - 0.4725).abs() < 1e-12, "{rm:?}");
+    assert!(
+        (rv[0] - (0.9 * (0.9 * (0.9 + 0.1 * 5.0 / 3.0) + 0.4))).abs() < 1e-12,
+        "{rv:?}"
+    );
+    assert!((rv[0] - 1.224).abs() < 1e-3);
+}
