@@ -7,9 +7,12 @@
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::time::Duration;
+use stitch_kernels::batch_norm::{BatchNormParams, BatchNormShape};
+use stitch_kernels::conv2d::Conv2dShape;
 use stitch_kernels::gemm::{fast, reference, GemmArgs, MatMut, MatRef};
 use stitch_kernels::isa::Isa;
-use stitch_kernels::{elementwise, reduce};
+use stitch_kernels::max_pool2d::Pool2dShape;
+use stitch_kernels::{batch_norm, conv2d, dropout, elementwise, max_pool2d, reduce};
 
 fn data(n: usize) -> Vec<f32> {
     (0..n)
@@ -153,5 +156,122 @@ fn elementwise_kernels(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, gemm, elementwise_kernels);
+/// The ladder's convolutions at batch 128: (name, shape).
+fn conv_shapes() -> Vec<(&'static str, Conv2dShape)> {
+    vec![
+        (
+            "1to32_28x28",
+            Conv2dShape::square(128, 1, 28, 28, 32, 3, 1, 1, 1),
+        ),
+        (
+            "32to64_14x14",
+            Conv2dShape::square(128, 32, 14, 14, 64, 3, 1, 1, 1),
+        ),
+    ]
+}
+
+fn conv(c: &mut Criterion) {
+    let mut g = c.benchmark_group("conv2d");
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_millis(500));
+    for (name, sh) in conv_shapes() {
+        let x = data(sh.input_len());
+        let w = data(sh.weight_len());
+        let b = data(sh.k);
+        let gr = data(sh.output_len());
+        let mut y = vec![0.0f32; sh.output_len()];
+        let mut dx = vec![0.0f32; sh.input_len()];
+        let mut dw = vec![0.0f32; sh.weight_len()];
+        g.throughput(Throughput::Elements(2 * sh.macs() as u64));
+        g.bench_function(BenchmarkId::new("forward_fast", name), |bn| {
+            bn.iter(|| conv2d::fast::conv2d_forward(&mut y, &x, &w, Some(&b), &sh))
+        });
+        g.bench_function(BenchmarkId::new("backward_input_fast", name), |bn| {
+            bn.iter(|| conv2d::fast::conv2d_backward_input(&mut dx, &gr, &w, &sh))
+        });
+        g.bench_function(BenchmarkId::new("backward_weight_fast", name), |bn| {
+            bn.iter(|| conv2d::fast::conv2d_backward_weight(&mut dw, &gr, &x, &sh))
+        });
+        if sh.c == 1 {
+            g.bench_function(BenchmarkId::new("forward_reference", name), |bn| {
+                bn.iter(|| conv2d::reference::conv2d_forward(&mut y, &x, &w, Some(&b), &sh))
+            });
+        }
+    }
+    g.finish();
+}
+
+/// Memory-bound kernels at the first block's shape, batch 128: bytes = what each must read
+/// and write at least once.
+fn memory_bound(c: &mut Criterion) {
+    let mut g = c.benchmark_group("memory_bound");
+    g.sample_size(20)
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(300));
+    let (n, ch, h, w) = (128, 32, 28, 28);
+    let len = n * ch * h * w;
+    let x = data(len);
+    let gr = data(len);
+    let ps = Pool2dShape::square(n, ch, h, w, 2, 2, 0);
+    let mut y = vec![0.0f32; ps.output_len()];
+    let mut am = vec![0u32; ps.output_len()];
+    let mut dx = vec![0.0f32; len];
+    // forward reads x, writes y and the argmax; backward reads G and the argmax, writes ∂x.
+    g.throughput(Throughput::Bytes((4 * len + 8 * ps.output_len()) as u64));
+    g.bench_function("max_pool2d_forward_fast", |bn| {
+        bn.iter(|| max_pool2d::fast::max_pool2d_forward(&mut y, &mut am, &x, &ps))
+    });
+    g.bench_function("max_pool2d_forward_reference", |bn| {
+        bn.iter(|| max_pool2d::reference::max_pool2d_forward(&mut y, &mut am, &x, &ps))
+    });
+    let gp = data(ps.output_len());
+    g.bench_function("max_pool2d_backward_fast", |bn| {
+        bn.iter(|| max_pool2d::fast::max_pool2d_backward(&mut dx, &gp, &am, &ps))
+    });
+    let bs = BatchNormShape {
+        n,
+        c: ch,
+        hw: h * w,
+    };
+    let (wt, bi) = (vec![1.0f32; ch], vec![0.0f32; ch]);
+    let (mut rm, mut rv) = (vec![0.0f32; ch], vec![1.0f32; ch]);
+    let (mut mean, mut inv) = (vec![0.0f32; ch], vec![0.0f32; ch]);
+    let mut out = vec![0.0f32; len];
+    // forward: two statistics passes over x and one read + write: 16 bytes per element.
+    g.throughput(Throughput::Bytes(16 * len as u64));
+    g.bench_function("batch_norm_forward_fast", |bn| {
+        bn.iter(|| {
+            let p = BatchNormParams {
+                weight: &wt,
+                bias: &bi,
+                running_mean: &mut rm,
+                running_var: &mut rv,
+                momentum: 0.1,
+                eps: 1e-5,
+            };
+            batch_norm::fast::batch_norm_forward_train(&mut out, &mut mean, &mut inv, &x, p, &bs)
+        })
+    });
+    let (mut dwt, mut dbi) = (vec![0.0f32; ch], vec![0.0f32; ch]);
+    // backward: reads G and x twice, writes ∂x: 20 bytes per element.
+    g.throughput(Throughput::Bytes(20 * len as u64));
+    g.bench_function("batch_norm_backward_fast", |bn| {
+        bn.iter(|| {
+            batch_norm::fast::batch_norm_backward(
+                &mut dx, &mut dwt, &mut dbi, &gr, &x, &wt, &mean, &inv, &bs,
+            )
+        })
+    });
+    g.throughput(Throughput::Bytes(8 * len as u64));
+    g.bench_function("dropout_fast", |bn| {
+        bn.iter(|| dropout::fast::dropout_apply(&mut out, &x, 0.3, 7))
+    });
+    g.bench_function("dropout_reference", |bn| {
+        bn.iter(|| dropout::reference::dropout_apply(&mut out, &x, 0.3, 7))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, gemm, elementwise_kernels, conv, memory_bound);
 criterion_main!(benches);

@@ -29,6 +29,7 @@ pub mod models;
 pub mod nn;
 pub mod ops;
 pub mod optim;
+pub mod profile;
 pub mod tensor;
 pub mod train;
 

@@ -2,6 +2,10 @@
 
 mod cli;
 
+/// Reuses the large per-step buffers instead of mapping fresh pages every step.
+#[global_allocator]
+static ALLOC: stitch_kernels::alloc::CachingAlloc = stitch_kernels::alloc::CachingAlloc;
+
 fn main() {
     // A bug must still end in one line, not a backtrace.
     std::panic::set_hook(Box::new(|info| {

@@ -345,7 +345,11 @@ impl Trainer {
 /// Mean cross-entropy, accuracy (percent) and the predicted class of every example, in
 /// evaluation mode with no graph.
 pub fn evaluate(model: &mut Sequential, split: &Split) -> (f64, f64, Vec<usize>) {
-    const EVAL_BATCH: usize = 1000;
+    // Small enough that the activations of one batch stay in cache and the peak memory low.
+    const EVAL_BATCH: usize = 256;
+    // The profiler measures training steps only.
+    let profiling = crate::profile::is_enabled();
+    crate::profile::enable(false);
     model.eval();
     let _g = no_grad();
     let (mut loss_sum, mut correct) = (0.0f64, 0usize);
@@ -359,6 +363,7 @@ pub fn evaluate(model: &mut Sequential, split: &Split) -> (f64, f64, Vec<usize>)
         correct += p.iter().zip(&y).filter(|(p, t)| p == t).count();
         preds.extend(p);
     }
+    crate::profile::enable(profiling);
     let n = split.len().max(1) as f64;
     (loss_sum / n, 100.0 * correct as f64 / n, preds)
 }

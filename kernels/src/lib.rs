@@ -28,6 +28,7 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod alloc;
 pub mod batch_norm;
 pub mod conv2d;
 pub mod dropout;

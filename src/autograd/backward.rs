@@ -91,7 +91,10 @@ impl<T: Real> Tensor<T> {
                 return Err(BackwardError::GraphFreed { op: "?".into() });
             };
             let needs: Vec<bool> = node.inputs.iter().map(|i| i.requires_grad()).collect();
-            let grads = node.op.backward(&d_out, &node.inputs, &needs);
+            let grads = {
+                let _p = crate::profile::scope(node.op.name(), crate::profile::Pass::Backward);
+                node.op.backward(&d_out, &node.inputs, &needs)
+            };
             debug_assert_eq!(
                 grads.len(),
                 node.inputs.len(),

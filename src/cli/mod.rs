@@ -99,6 +99,9 @@ pub struct TrainArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Time every op and print the profile table at the end.
+    #[arg(long)]
+    pub profile: bool,
     #[command(flatten)]
     pub run: RunArgs,
 }

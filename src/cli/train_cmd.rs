@@ -53,6 +53,7 @@ pub fn run(a: TrainArgs) -> Result<(), String> {
         stitch_kernels::isa::isa().name(),
     );
     let mut progress = Progress::new(a.quiet);
+    stitch::profile::enable(a.profile);
     for _ in 0..config.epochs {
         let m = trainer
             .run_epoch(&train, &test, &mut progress)
@@ -71,6 +72,9 @@ pub fn run(a: TrainArgs) -> Result<(), String> {
     }
     if let Some(path) = &a.save {
         println!("saved {}", path.display());
+    }
+    if a.profile {
+        print!("\n{}", stitch::profile::table(&stitch::profile::rows()));
     }
     Ok(())
 }

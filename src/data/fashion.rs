@@ -73,6 +73,7 @@ impl Split {
 
     /// The examples at `indices` as a normalized `[B, 1, 28, 28]` f32 tensor and their labels.
     pub fn batch(&self, indices: &[usize]) -> (Tensor<f32>, Vec<usize>) {
+        let _p = crate::profile::scope("batch", crate::profile::Pass::Data);
         let mut x = Vec::with_capacity(indices.len() * PIXELS);
         let scale = 1.0 / (255.0 * STD);
         let shift = MEAN / STD;

@@ -8,6 +8,9 @@ use crate::{Real, Tensor};
 pub struct ReLU;
 
 impl<T: Real> Module<T> for ReLU {
+    fn kind(&self) -> super::LayerKind {
+        super::LayerKind::Relu
+    }
     fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
         x.relu()
     }

@@ -4,18 +4,44 @@
 //! summaries use the same names a PyTorch user expects.
 
 mod activation;
+mod batch_norm;
+mod conv;
+mod dropout;
 pub mod init;
 mod linear;
+mod pool;
 mod sequential;
 
 pub use activation::{Flatten, ReLU};
+pub use batch_norm::{BatchNorm, BatchNorm1d, BatchNorm2d};
+pub use conv::Conv2d;
+pub use dropout::{splitmix64, Dropout};
 pub use linear::Linear;
+pub use pool::MaxPool2d;
 pub use sequential::Sequential;
 
 use crate::{Real, Tensor};
 
+/// What a layer is, as far as [`Sequential`]'s fusions care: a ReLU directly followed by a
+/// max-pool runs as the one fused op `max_pool2d_relu`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayerKind {
+    Relu,
+    MaxPool2d {
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    },
+    Other,
+}
+
 /// A layer or a network.
 pub trait Module<T: Real = f32>: Send + Sync {
+    /// See [`LayerKind`].
+    fn kind(&self) -> LayerKind {
+        LayerKind::Other
+    }
+
     /// The layer applied to a batch.
     fn forward(&self, x: &Tensor<T>) -> Tensor<T>;
 

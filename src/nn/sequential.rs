@@ -1,16 +1,25 @@
 //! `Sequential`: modules applied in order, parameters named `"<index>.<name>"`.
 
-use super::Module;
+use super::{LayerKind, Module};
 use crate::{Real, Tensor};
 
 /// A chain of modules.
+///
+/// `forward` fuses a [`ReLU`](super::ReLU) directly followed by a
+/// [`MaxPool2d`](super::MaxPool2d) into the single op `max_pool2d_relu` (equal results,
+/// one full-size pass and buffer fewer); [`Sequential::set_fusion`]`(false)` runs every
+/// layer on its own, and `forward_all` never fuses (it returns every layer's output).
 pub struct Sequential<T: Real = f32> {
     layers: Vec<Box<dyn Module<T>>>,
+    fusion: bool,
 }
 
 impl<T: Real> Default for Sequential<T> {
     fn default() -> Self {
-        Sequential { layers: Vec::new() }
+        Sequential {
+            layers: Vec::new(),
+            fusion: true,
+        }
     }
 }
 
@@ -24,6 +33,11 @@ impl<T: Real> Sequential<T> {
     pub fn add(mut self, layer: impl Module<T> + 'static) -> Self {
         self.layers.push(Box::new(layer));
         self
+    }
+
+    /// Turns the ReLU + max-pool fusion on (the default) or off.
+    pub fn set_fusion(&mut self, on: bool) {
+        self.fusion = on;
     }
 
     pub fn layers(&self) -> &[Box<dyn Module<T>>] {
@@ -51,8 +65,23 @@ fn prefixed<T: Real>(
 impl<T: Real> Module<T> for Sequential<T> {
     fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
         let mut h = x.clone();
-        for l in &self.layers {
-            h = l.forward(&h);
+        let mut i = 0;
+        while i < self.layers.len() {
+            if self.fusion && i + 1 < self.layers.len() && self.layers[i].kind() == LayerKind::Relu
+            {
+                if let LayerKind::MaxPool2d {
+                    kernel,
+                    stride,
+                    padding,
+                } = self.layers[i + 1].kind()
+                {
+                    h = h.max_pool2d_relu(kernel, stride, padding);
+                    i += 2;
+                    continue;
+                }
+            }
+            h = self.layers[i].forward(&h);
+            i += 1;
         }
         h
     }

@@ -86,6 +86,7 @@ impl<T: Real> Backward<T> for ArithBackward {
 impl<T: Real> Tensor<T> {
     #[track_caller]
     fn arith(&self, other: &Tensor<T>, kind: Arith) -> Tensor<T> {
+        let _p = crate::profile::scope(kind.name(), crate::profile::Pass::Forward);
         let Some(out_shape) = broadcast_shapes(self.shape(), other.shape()) else {
             panic!(
                 "{}: shapes {:?} and {:?} cannot be broadcast together",
@@ -148,12 +149,14 @@ impl<T: Real> Tensor<T> {
 
     /// `self + c`;  ∂self = g.
     pub fn add_scalar(&self, c: T) -> Tensor<T> {
+        let _p = crate::profile::scope("add_scalar", crate::profile::Pass::Forward);
         let data = self.data().iter().map(|&v| v + c).collect();
         Tensor::from_op(data, self.shape(), &[self], AddScalarBackward)
     }
 
     /// `c · self`;  ∂self = c · g.
     pub fn mul_scalar(&self, c: T) -> Tensor<T> {
+        let _p = crate::profile::scope("mul_scalar", crate::profile::Pass::Forward);
         let mut data = vec![T::ZERO; self.numel()];
         elementwise::scale(&mut data, c, &self.data());
         Tensor::from_op(data, self.shape(), &[self], MulScalarBackward { c })

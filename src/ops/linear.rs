@@ -70,6 +70,7 @@ impl<T: Real> Tensor<T> {
     /// `self Wᵀ + b` for `self` of shape [N, in], `weight` [out, in], `bias` [out].
     #[track_caller]
     pub fn linear(&self, weight: &Tensor<T>, bias: Option<&Tensor<T>>) -> Tensor<T> {
+        let _p = crate::profile::scope("linear", crate::profile::Pass::Forward);
         let (n, fan_in, fan_out) = match (self.shape(), weight.shape()) {
             (&[n, i], &[o, i2]) if i == i2 => (n, i, o),
             (x, w) => panic!(

@@ -40,6 +40,7 @@ impl<T: Real> Tensor<T> {
     /// < C). Panics naming the shapes, or the first target out of range.
     #[track_caller]
     pub fn cross_entropy(&self, targets: &[usize]) -> Tensor<T> {
+        let _p = crate::profile::scope("cross_entropy", crate::profile::Pass::Forward);
         let (n, c) = match self.shape() {
             &[n, c] if n == targets.len() && n > 0 && c > 0 => (n, c),
             s => panic!(

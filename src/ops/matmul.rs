@@ -72,6 +72,7 @@ impl<T: Real> Tensor<T> {
     /// The matrix product `self @ other`.
     #[track_caller]
     pub fn matmul(&self, other: &Tensor<T>) -> Tensor<T> {
+        let _p = crate::profile::scope("matmul", crate::profile::Pass::Forward);
         let (batch, m, k, n) = dims(self.shape(), other.shape());
         let mut out = vec![T::ZERO; batch * m * n];
         {

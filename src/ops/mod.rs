@@ -12,16 +12,26 @@
 //! | `softmax.rs` | `log_softmax`, `softmax` over the last axis |
 //! | `loss.rs` | `cross_entropy` with integer class targets |
 //! | `metrics.rs` | `argmax`, `accuracy` (no gradient) |
+//! | `conv2d.rs` | `conv2d`: stride, padding, dilation, optional bias |
+//! | `max_pool2d.rs` | `max_pool2d` |
+//! | `batch_norm.rs` | `batch_norm`: training (batch statistics) and evaluation |
+//! | `dropout.rs` | `dropout`: inverted, mask from a key |
 
 mod arith;
+mod batch_norm;
 pub(crate) mod broadcast;
+mod conv2d;
+mod dropout;
 mod linear;
 mod loss;
 mod matmul;
+mod max_pool2d;
 mod metrics;
 mod reduce;
 mod shape_ops;
 mod softmax;
 mod unary;
 
+pub use batch_norm::BatchNormOptions;
+pub use conv2d::Conv2dOptions;
 pub use metrics::{accuracy, argmax};

@@ -41,6 +41,7 @@ impl<T: Real> Backward<T> for ReduceBackward<T> {
 impl<T: Real> Tensor<T> {
     /// Σ of all elements, as a scalar tensor (shape `[]`).
     pub fn sum(&self) -> Tensor<T> {
+        let _p = crate::profile::scope("sum", crate::profile::Pass::Forward);
         let s = reduce::sum(&self.data());
         let op = ReduceBackward {
             name: "sum",
@@ -54,6 +55,7 @@ impl<T: Real> Tensor<T> {
 
     /// Mean of all elements, as a scalar tensor. NaN for an empty tensor.
     pub fn mean(&self) -> Tensor<T> {
+        let _p = crate::profile::scope("mean", crate::profile::Pass::Forward);
         let n = self.numel();
         let scale = T::ONE / T::from_f64(n as f64);
         let s = reduce::sum(&self.data()) * scale;
@@ -81,6 +83,7 @@ impl<T: Real> Tensor<T> {
 
     #[track_caller]
     fn reduce_axis(&self, axis: usize, keepdim: bool, name: &'static str, mean: bool) -> Tensor<T> {
+        let _p = crate::profile::scope(name, crate::profile::Pass::Forward);
         let shape = self.shape();
         assert!(
             axis < shape.len(),

@@ -81,6 +81,7 @@ impl<T: Real> Tensor<T> {
     /// The transpose of a 2-D tensor.
     #[track_caller]
     pub fn t(&self) -> Tensor<T> {
+        let _p = crate::profile::scope("t", crate::profile::Pass::Forward);
         let (rows, cols) = match self.shape() {
             &[r, c] => (r, c),
             s => panic!("t: needs a 2-D tensor, got shape {s:?}"),

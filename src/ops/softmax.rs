@@ -82,6 +82,7 @@ impl<T: Real> Tensor<T> {
     /// log(softmax(x)) over the last axis.
     #[track_caller]
     pub fn log_softmax(&self) -> Tensor<T> {
+        let _p = crate::profile::scope("log_softmax", crate::profile::Pass::Forward);
         let c = self.last_axis_len("log_softmax");
         let y = log_softmax_rows(&self.data(), c);
         Tensor::from_op(
@@ -95,6 +96,7 @@ impl<T: Real> Tensor<T> {
     /// softmax(x) over the last axis.
     #[track_caller]
     pub fn softmax(&self) -> Tensor<T> {
+        let _p = crate::profile::scope("softmax", crate::profile::Pass::Forward);
         let c = self.last_axis_len("softmax");
         let y = log_softmax_rows(&self.data(), c)
             .into_iter()

@@ -52,6 +52,7 @@ impl<T: Real> Backward<T> for UnaryBackward {
 impl<T: Real> Tensor<T> {
     /// `max(x, 0)` elementwise.
     pub fn relu(&self) -> Tensor<T> {
+        let _p = crate::profile::scope("relu", crate::profile::Pass::Forward);
         let mut y = vec![T::ZERO; self.numel()];
         elementwise::relu_forward(&mut y, &self.data());
         Tensor::from_op(y, self.shape(), &[self], UnaryBackward(Unary::Relu))
@@ -59,12 +60,14 @@ impl<T: Real> Tensor<T> {
 
     /// `eˣ` elementwise.
     pub fn exp(&self) -> Tensor<T> {
+        let _p = crate::profile::scope("exp", crate::profile::Pass::Forward);
         let y = self.data().iter().map(|v| v.exp()).collect();
         Tensor::from_op(y, self.shape(), &[self], UnaryBackward(Unary::Exp))
     }
 
     /// Natural logarithm elementwise.
     pub fn log(&self) -> Tensor<T> {
+        let _p = crate::profile::scope("log", crate::profile::Pass::Forward);
         let y = self.data().iter().map(|v| v.ln()).collect();
         Tensor::from_op(y, self.shape(), &[self], UnaryBackward(Unary::Log))
     }

@@ -71,6 +71,7 @@ impl<T: Real> Adam<T> {
 
 impl<T: Real> Optimizer for Adam<T> {
     fn step(&mut self) {
+        let _p = crate::profile::scope("adam", crate::profile::Pass::Optimizer);
         self.step += 1;
         let t = self.step as i32;
         let (decoupled, wd) = (self.decoupled, self.weight_decay);

@@ -51,6 +51,7 @@ impl<T: Real> Sgd<T> {
 
 impl<T: Real> Optimizer for Sgd<T> {
     fn step(&mut self) {
+        let _p = crate::profile::scope("sgd", crate::profile::Pass::Optimizer);
         let (lr, mu, wd) = (
             T::from_f64(self.lr),
             T::from_f64(self.momentum),

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use super::reference::update_running;
 use super::{BatchNormParams, BatchNormShape};
 use crate::isa::{isa, Isa};
-use crate::simd::{dispatch, usable};
+use crate::simd::{blocks_per_task, dispatch, usable};
 
 /// Σ over channel c's blocks of f(block) (each block reduced by `f`, blocks added in order).
 fn per_channel_sum(
@@ -83,6 +83,7 @@ pub fn channel_affine_with(
     }
     out.par_chunks_mut(sh.hw)
         .zip(x.par_chunks(sh.hw))
+        .with_min_len(blocks_per_task(sh.hw))
         .enumerate()
         .for_each(|(b, (o, xb))| {
             let c = b % sh.c;
@@ -133,6 +134,7 @@ pub fn batch_norm_backward(
     d_x.par_chunks_mut(sh.hw)
         .zip(g.par_chunks(sh.hw))
         .zip(x.par_chunks(sh.hw))
+        .with_min_len(blocks_per_task(sh.hw))
         .enumerate()
         .for_each(|(blk, ((dx, gb), xb))| {
             let [a, b, c] = coef[blk % sh.c];

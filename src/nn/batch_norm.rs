@@ -1,0 +1,90 @@
+//! `BatchNorm2d(C)` and `BatchNorm1d(C)`: PyTorch's layers with γ = 1, β = 0, running mean 0
+//! and running variance 1 at the start, momentum 0.1 and ε = 1e-5. The running statistics
+//! are buffers: saved in checkpoints, not trained.
+
+use super::Module;
+use crate::ops::BatchNormOptions;
+use crate::{Real, Tensor};
+
+/// Batch norm over N (and H, W for 4-D inputs) per channel.
+pub struct BatchNorm<T: Real = f32> {
+    pub weight: Tensor<T>,
+    pub bias: Tensor<T>,
+    pub running_mean: Tensor<T>,
+    pub running_var: Tensor<T>,
+    pub options: BatchNormOptions,
+    pub training: bool,
+    dims: usize,
+}
+
+/// Batch norm of [N, C, H, W] inputs.
+pub type BatchNorm2d<T = f32> = BatchNorm<T>;
+/// Batch norm of [N, C] inputs.
+pub type BatchNorm1d<T = f32> = BatchNorm<T>;
+
+impl<T: Real> BatchNorm<T> {
+    fn with_dims(channels: usize, dims: usize) -> Self {
+        BatchNorm {
+            weight: Tensor::ones(&[channels]).requires_grad_(),
+            bias: Tensor::zeros(&[channels]).requires_grad_(),
+            running_mean: Tensor::zeros(&[channels]),
+            running_var: Tensor::ones(&[channels]),
+            options: BatchNormOptions::default(),
+            training: true,
+            dims,
+        }
+    }
+
+    /// For [N, C, H, W] inputs.
+    pub fn new_2d(channels: usize) -> Self {
+        Self::with_dims(channels, 4)
+    }
+
+    /// For [N, C] inputs.
+    pub fn new_1d(channels: usize) -> Self {
+        Self::with_dims(channels, 2)
+    }
+}
+
+impl<T: Real> Module<T> for BatchNorm<T> {
+    #[track_caller]
+    fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
+        assert!(
+            x.ndim() == self.dims,
+            "BatchNorm{}d: input {:?} must have {} dimensions",
+            self.dims - 2,
+            x.shape(),
+            self.dims
+        );
+        x.batch_norm(
+            &self.weight,
+            &self.bias,
+            &self.running_mean,
+            &self.running_var,
+            self.training,
+            self.options,
+        )
+    }
+
+    fn describe(&self) -> String {
+        format!("BatchNorm{}d({})", self.dims - 2, self.weight.numel())
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Tensor<T>)> {
+        vec![
+            ("weight".into(), self.weight.clone()),
+            ("bias".into(), self.bias.clone()),
+        ]
+    }
+
+    fn named_buffers(&self) -> Vec<(String, Tensor<T>)> {
+        vec![
+            ("running_mean".into(), self.running_mean.clone()),
+            ("running_var".into(), self.running_var.clone()),
+        ]
+    }
+
+    fn set_training(&mut self, training: bool) {
+        self.training = training;
+    }
+}

@@ -1,0 +1,137 @@
+//! 2-D convolution as an autograd op; the math is in `stitch_kernels::conv2d`.
+//!
+//!   y = conv2d(x, w) + b
+//!   ∂x = conv2d_backward_input(G, w),  ∂w = conv2d_backward_weight(G, x),  ∂b = Σ_{n,p,q} G
+
+use stitch_kernels::conv2d::{
+    conv2d_backward_bias, conv2d_backward_input, conv2d_backward_weight, conv2d_forward,
+    Conv2dShape,
+};
+
+use crate::autograd::Backward;
+use crate::{Real, Tensor};
+
+/// Stride, padding and dilation, each as [height, width]; PyTorch's defaults are 1, 0, 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2dOptions {
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+    pub dilation: [usize; 2],
+}
+
+impl Default for Conv2dOptions {
+    fn default() -> Self {
+        Conv2dOptions {
+            stride: [1, 1],
+            padding: [0, 0],
+            dilation: [1, 1],
+        }
+    }
+}
+
+impl Conv2dOptions {
+    /// The same stride, padding and dilation along both axes.
+    pub fn square(stride: usize, padding: usize, dilation: usize) -> Self {
+        Conv2dOptions {
+            stride: [stride; 2],
+            padding: [padding; 2],
+            dilation: [dilation; 2],
+        }
+    }
+}
+
+struct Conv2dBackward {
+    shape: Conv2dShape,
+}
+
+impl<T: Real> Backward<T> for Conv2dBackward {
+    fn name(&self) -> &'static str {
+        "conv2d"
+    }
+
+    fn backward(&self, g: &[T], inputs: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
+        let sh = &self.shape;
+        let dx = needs[0].then(|| {
+            let mut dx = vec![T::ZERO; sh.input_len()];
+            conv2d_backward_input(&mut dx, g, &inputs[1].data(), sh);
+            dx
+        });
+        let dw = needs[1].then(|| {
+            let mut dw = vec![T::ZERO; sh.weight_len()];
+            conv2d_backward_weight(&mut dw, g, &inputs[0].data(), sh);
+            dw
+        });
+        let mut grads = vec![dx, dw];
+        if inputs.len() == 3 {
+            grads.push(needs[2].then(|| {
+                let mut db = vec![T::ZERO; sh.k];
+                conv2d_backward_bias(&mut db, g, sh);
+                db
+            }));
+        }
+        grads
+    }
+}
+
+impl<T: Real> Tensor<T> {
+    /// Convolution of `self` [N, C, H, W] with `weight` [K, C, R, S] plus `bias` [K].
+    #[track_caller]
+    pub fn conv2d(
+        &self,
+        weight: &Tensor<T>,
+        bias: Option<&Tensor<T>>,
+        opts: Conv2dOptions,
+    ) -> Tensor<T> {
+        let _p = crate::profile::scope("conv2d", crate::profile::Pass::Forward);
+        let sh = match (self.shape(), weight.shape()) {
+            (&[n, c, h, w], &[k, c2, r, s]) if c == c2 => Conv2dShape {
+                n,
+                c,
+                h,
+                w,
+                k,
+                r,
+                s,
+                stride: opts.stride,
+                padding: opts.padding,
+                dilation: opts.dilation,
+            },
+            (x, w) => panic!("conv2d: input {x:?} and weight {w:?}: need input [N, C, H, W] and weight [K, C, R, S]"),
+        };
+        if let Err(e) = sh.validate() {
+            panic!(
+                "{e} (input {:?}, weight {:?})",
+                self.shape(),
+                weight.shape()
+            );
+        }
+        if let Some(b) = bias {
+            assert!(
+                b.shape() == [sh.k],
+                "conv2d: bias {:?} must be [{}] for weight {:?}",
+                b.shape(),
+                sh.k,
+                weight.shape()
+            );
+        }
+        let mut y = vec![T::ZERO; sh.output_len()];
+        {
+            let b = bias.map(|b| b.data());
+            conv2d_forward(
+                &mut y,
+                &self.data(),
+                &weight.data(),
+                b.as_deref().map(|v| &v[..]),
+                &sh,
+            );
+        }
+        let mut inputs = vec![self, weight];
+        inputs.extend(bias);
+        Tensor::from_op(
+            y,
+            &[sh.n, sh.k, sh.out_h(), sh.out_w()],
+            &inputs,
+            Conv2dBackward { shape: sh },
+        )
+    }
+}

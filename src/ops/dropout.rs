@@ -1,0 +1,42 @@
+//! Inverted dropout as an autograd op; the mask is a function of `key` and the element
+//! index (see `stitch_kernels::dropout`), so the backward pass recomputes it from the key
+//! and nothing but the key is kept.
+//!   y = x · keep / (1 − p)      ∂x = G · keep / (1 − p)
+
+use stitch_kernels::dropout::{dropout_backward, dropout_forward, validate_p};
+
+use crate::autograd::Backward;
+use crate::{Real, Tensor};
+
+struct DropoutBackward {
+    p: f64,
+    key: u64,
+}
+
+impl<T: Real> Backward<T> for DropoutBackward {
+    fn name(&self) -> &'static str {
+        "dropout"
+    }
+
+    fn backward(&self, g: &[T], _: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
+        vec![needs[0].then(|| {
+            let mut dx = vec![T::ZERO; g.len()];
+            dropout_backward(&mut dx, g, self.p, self.key);
+            dx
+        })]
+    }
+}
+
+impl<T: Real> Tensor<T> {
+    /// Training-mode dropout with probability `p` ∈ [0, 1) and mask key `key`.
+    #[track_caller]
+    pub fn dropout(&self, p: f64, key: u64) -> Tensor<T> {
+        let _p = crate::profile::scope("dropout", crate::profile::Pass::Forward);
+        if let Err(e) = validate_p(p) {
+            panic!("{e}");
+        }
+        let mut y = vec![T::ZERO; self.numel()];
+        dropout_forward(&mut y, &self.data(), p, key);
+        Tensor::from_op(y, self.shape(), &[self], DropoutBackward { p, key })
+    }
+}

@@ -1,0 +1,144 @@
+//! Max pooling as an autograd op; the math and the tie rule are in
+//! `stitch_kernels::max_pool2d`. The forward pass keeps each window's argmax (4 bytes per
+//! output) for the backward pass, which routes each gradient to its window's winner.
+
+use stitch_kernels::max_pool2d::{max_pool2d_backward, max_pool2d_forward, Pool2dShape};
+
+use crate::autograd::{is_grad_enabled, Backward};
+use crate::{Real, Tensor};
+
+struct MaxPool2dBackward {
+    shape: Pool2dShape,
+    argmax: Vec<u32>,
+}
+
+impl<T: Real> Backward<T> for MaxPool2dBackward {
+    fn name(&self) -> &'static str {
+        "max_pool2d"
+    }
+
+    fn backward(&self, g: &[T], _: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
+        vec![needs[0].then(|| {
+            let mut dx = vec![T::ZERO; self.shape.input_len()];
+            max_pool2d_backward(&mut dx, g, &self.argmax, &self.shape);
+            dx
+        })]
+    }
+}
+
+impl<T: Real> Tensor<T> {
+    /// Max pooling of `self` [N, C, H, W] with a `kernel` window, `stride` and zero `padding`
+    /// (each [height, width]).
+    #[track_caller]
+    pub fn max_pool2d(
+        &self,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    ) -> Tensor<T> {
+        let _p = crate::profile::scope("max_pool2d", crate::profile::Pass::Forward);
+        let sh = match self.shape() {
+            &[n, c, h, w] => Pool2dShape {
+                n,
+                c,
+                h,
+                w,
+                kernel,
+                stride,
+                padding,
+            },
+            s => panic!("max_pool2d: input {s:?} must be [N, C, H, W]"),
+        };
+        if let Err(e) = sh.validate() {
+            panic!("{e} (input {:?})", self.shape());
+        }
+        let mut y = vec![T::ZERO; sh.output_len()];
+        let mut argmax = vec![0u32; sh.output_len()];
+        max_pool2d_forward(&mut y, &mut argmax, &self.data(), &sh);
+        let out_shape = [sh.n, sh.c, sh.out_h(), sh.out_w()];
+        Tensor::from_op(
+            y,
+            &out_shape,
+            &[self],
+            MaxPool2dBackward { shape: sh, argmax },
+        )
+    }
+}
+
+/// The fused `max_pool2d(relu(x))`. ReLU is monotonic, so the maximum of the rectified
+/// window is the rectified maximum: max(relu(x)) = relu(max(x)), with the same winner. The
+/// fused op pools first and rectifies the 4× smaller output, which saves the full-size
+/// ReLU output (a write, a read, and its memory until backward). Backward: the gradient
+/// reaches the winner only where the pooled value was positive,
+///   ∂x[argmax] += G · [y > 0]
+/// (where y ≤ 0 every rectified window value was 0, and ReLU's derivative there is 0).
+struct MaxPool2dReluBackward<T> {
+    shape: Pool2dShape,
+    argmax: Vec<u32>,
+    out: Vec<T>,
+}
+
+impl<T: Real> Backward<T> for MaxPool2dReluBackward<T> {
+    fn name(&self) -> &'static str {
+        "max_pool2d_relu"
+    }
+
+    fn backward(&self, g: &[T], _: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
+        vec![needs[0].then(|| {
+            let mut g_pos = vec![T::ZERO; g.len()];
+            stitch_kernels::elementwise::relu_backward(&mut g_pos, g, &self.out);
+            let mut dx = vec![T::ZERO; self.shape.input_len()];
+            max_pool2d_backward(&mut dx, &g_pos, &self.argmax, &self.shape);
+            dx
+        })]
+    }
+}
+
+impl<T: Real> Tensor<T> {
+    /// `max_pool2d(relu(self))` in one op (see [`MaxPool2dReluBackward`] for why it is equal).
+    #[track_caller]
+    pub fn max_pool2d_relu(
+        &self,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    ) -> Tensor<T> {
+        let _p = crate::profile::scope("max_pool2d_relu", crate::profile::Pass::Forward);
+        let sh = match self.shape() {
+            &[n, c, h, w] => Pool2dShape {
+                n,
+                c,
+                h,
+                w,
+                kernel,
+                stride,
+                padding,
+            },
+            s => panic!("max_pool2d_relu: input {s:?} must be [N, C, H, W]"),
+        };
+        if let Err(e) = sh.validate() {
+            panic!("{e} (input {:?})", self.shape());
+        }
+        let mut pooled = vec![T::ZERO; sh.output_len()];
+        let mut argmax = vec![0u32; sh.output_len()];
+        max_pool2d_forward(&mut pooled, &mut argmax, &self.data(), &sh);
+        let mut y = vec![T::ZERO; sh.output_len()];
+        stitch_kernels::elementwise::relu_forward(&mut y, &pooled);
+        let out_shape = [sh.n, sh.c, sh.out_h(), sh.out_w()];
+        let keep = if is_grad_enabled() && self.requires_grad() {
+            y.clone()
+        } else {
+            Vec::new()
+        };
+        Tensor::from_op(
+            y,
+            &out_shape,
+            &[self],
+            MaxPool2dReluBackward {
+                shape: sh,
+                argmax,
+                out: keep,
+            },
+        )
+    }
+}
