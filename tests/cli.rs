@@ -226,3 +226,40 @@ fn models_lists_every_model() {
         assert!(out.lines().any(|l| l.starts_with(name)), "{out}");
     }
 }
+
+#[test]
+fn ladder_trains_every_step_and_tags_metrics_with_the_model() {
+    let d = tmpdir("ladder");
+    synthetic_dataset(&d, 64, 20);
+    let metrics = d.join("ladder.jsonl");
+    let o = stitch(&[
+        "ladder",
+        "--epochs",
+        "1",
+        "--batch",
+        "32",
+        "--data",
+        d.to_str().unwrap(),
+        "--metrics",
+        metrics.to_str().unwrap(),
+        "--threads",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    for (step, model, seed) in [
+        (1, "dnn", "88.66"),
+        (2, "conv", "88.37"),
+        (3, "conv-pool", "91.22"),
+        (4, "cnn", "~93"),
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&format!("{step}     {model} ")))
+            .unwrap_or_else(|| panic!("{out}"));
+        assert!(line.contains(seed), "{line}");
+    }
+    let m = std::fs::read_to_string(&metrics).unwrap();
+    let models: Vec<&str> = m.lines().map(|l| l.split('"').nth(3).unwrap()).collect();
+    assert_eq!(models, ["dnn", "conv", "conv-pool", "cnn"]);
+}

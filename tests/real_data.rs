@@ -28,3 +28,44 @@ fn dnn_reaches_84_percent_after_one_epoch() {
     // The loss falls from ln 10 ≈ 2.30 at the start to well below 0.6 on average.
     assert!(m.train_loss < 0.6, "{m:?}");
 }
+
+/// Trains `cnn` on 512 images for one epoch on a pool of `threads` threads and returns the
+/// checkpoint bytes and the epoch's loss.
+fn cnn_512(data: &FashionMnist, threads: usize) -> (Vec<u8>, f64) {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    pool.install(|| {
+        let cfg = TrainConfig {
+            model: "cnn".into(),
+            epochs: 1,
+            seed: 3,
+            limit_train: Some(512),
+            ..TrainConfig::default()
+        };
+        let mut t = Trainer::new(cfg).unwrap();
+        let train = data.train.truncated(512);
+        let test = data.test.truncated(256);
+        let m = t.run_epoch(&train, &test, &mut Silent).unwrap();
+        let ck = stitch::checkpoint::Checkpoint::from_module(
+            &t.model,
+            vec![("model".into(), "cnn".into())],
+        );
+        (ck.to_bytes(), m.train_loss)
+    })
+}
+
+#[test]
+fn cnn_training_is_bitwise_identical_on_1_2_and_4_threads() {
+    let data = real_data();
+    let (one, loss) = cnn_512(&data, 1);
+    assert!(loss.is_finite(), "{loss}");
+    for threads in [2, 4] {
+        let (other, _) = cnn_512(&data, threads);
+        assert!(
+            one == other,
+            "checkpoint after {threads} threads differs from 1 thread"
+        );
+    }
+}

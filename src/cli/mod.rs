@@ -1,6 +1,7 @@
 //! Argument parsing (clap) and the subcommands.
 
 mod eval_cmd;
+mod ladder_cmd;
 mod progress;
 mod train_cmd;
 
@@ -27,6 +28,8 @@ enum Command {
     Train(TrainArgs),
     /// Evaluate a checkpoint on the test split: accuracy, per-class accuracy, confusion matrix.
     Eval(EvalArgs),
+    /// Train the four steps of the ladder in turn and compare with the seed's accuracies.
+    Ladder(LadderArgs),
     /// List the models with one line each.
     Models,
 }
@@ -107,6 +110,30 @@ pub struct TrainArgs {
 }
 
 #[derive(Args)]
+pub struct LadderArgs {
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 128)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
+    pub lr: f64,
+    #[arg(long, value_enum, default_value = "constant")]
+    pub schedule: ScheduleArg,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Train on the first N training images only.
+    #[arg(long)]
+    pub limit_train: Option<usize>,
+    /// Write one JSON object per model and epoch (with a "model" key) to this file.
+    #[arg(long)]
+    pub metrics: Option<std::path::PathBuf>,
+    #[arg(long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Args)]
 pub struct EvalArgs {
     /// The checkpoint to evaluate.
     #[arg(long)]
@@ -158,6 +185,7 @@ pub fn run() -> Result<(), String> {
     match cli.command {
         Command::Train(a) => train_cmd::run(a),
         Command::Eval(a) => eval_cmd::run(a),
+        Command::Ladder(a) => ladder_cmd::run(a),
         Command::Models => {
             for (name, about) in stitch::models::MODELS {
                 println!("{name:<10} {about}");

@@ -113,3 +113,9 @@ impl<T: Real> Module<T> for Sequential<T> {
         }
     }
 }
+
+impl<T: Real> std::fmt::Debug for Sequential<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}

@@ -1,0 +1,196 @@
+//! f64 gradient checks of the convolution-network ops over the grid of configurations:
+//! kernel 1, 3, 5; stride 1, 2; padding 0, 1, 2; dilation 1, 2 (conv); batch 1 and 3;
+//! channels 1, 2, 3; a non-square 7×5 input.
+
+mod common;
+use common::{head, rand64, rng};
+use rand::seq::SliceRandom;
+use stitch::ops::{BatchNormOptions, Conv2dOptions};
+use stitch::{assert_gradcheck, Tensor};
+
+#[test]
+fn gradcheck_conv2d_over_the_grid() {
+    let mut checked = 0;
+    for kernel in [1, 3, 5] {
+        for stride in [1, 2] {
+            for padding in [0, 1, 2] {
+                for dilation in [1, 2] {
+                    for n in [1, 3] {
+                        for c in [1, 2, 3] {
+                            let (h, w) = (7, 5);
+                            let eff = dilation * (kernel - 1) + 1;
+                            if eff > h + 2 * padding || eff > w + 2 * padding {
+                                continue;
+                            }
+                            let seed = checked as u64;
+                            let x = rand64(&[n, c, h, w], seed);
+                            let wt = rand64(&[2, c, kernel, kernel], seed + 1000);
+                            let b = rand64(&[2], seed + 2000);
+                            let opts = Conv2dOptions::square(stride, padding, dilation);
+                            assert_gradcheck(
+                                |t| head(&t[0].conv2d(&t[1], Some(&t[2]), opts), seed),
+                                &[x, wt, b],
+                            );
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked >= 150, "{checked} configurations");
+}
+
+#[test]
+fn gradcheck_conv2d_without_bias_and_non_square_kernels() {
+    let x = rand64(&[2, 3, 6, 7], 1);
+    let w = rand64(&[4, 3, 3, 2], 2);
+    let opts = Conv2dOptions {
+        stride: [2, 1],
+        padding: [1, 0],
+        dilation: [1, 2],
+    };
+    assert_gradcheck(|t| head(&t[0].conv2d(&t[1], None, opts), 3), &[x, w]);
+}
+
+/// Values that are all distinct by at least 0.01, so no window has a near-tie that a
+/// finite-difference step of 1e-6 could flip.
+fn distinct(shape: &[usize], seed: u64) -> Tensor<f64> {
+    let n: usize = shape.iter().product();
+    // Offset by half a step so no value sits at ReLU's kink at 0 either.
+    let mut v: Vec<f64> = (0..n)
+        .map(|i| (i as f64 - (n / 2) as f64) * 0.01 + 0.003)
+        .collect();
+    v.shuffle(&mut rng(seed));
+    Tensor::from_vec(v, shape)
+}
+
+#[test]
+fn gradcheck_max_pool2d_over_the_grid() {
+    let mut checked = 0;
+    for kernel in [1, 2, 3, 5] {
+        for stride in [1, 2] {
+            for padding in [0, 1, 2] {
+                if padding > kernel / 2 || kernel > 5 + 2 * padding {
+                    continue;
+                }
+                for n in [1, 3] {
+                    for c in [1, 2, 3] {
+                        let seed = checked as u64;
+                        let x = distinct(&[n, c, 7, 5], seed);
+                        let k = [kernel; 2];
+                        assert_gradcheck(
+                            |t| head(&t[0].max_pool2d(k, [stride; 2], [padding; 2]), seed),
+                            std::slice::from_ref(&x),
+                        );
+                        assert_gradcheck(
+                            |t| head(&t[0].max_pool2d_relu(k, [stride; 2], [padding; 2]), seed),
+                            &[x],
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked >= 60, "{checked}");
+}
+
+#[test]
+fn fused_max_pool_relu_equals_relu_then_max_pool() {
+    let x = rand64(&[3, 2, 8, 6], 5).mul_scalar(2.0).requires_grad_();
+    let a = x.max_pool2d_relu([2, 2], [2, 2], [0, 0]);
+    let b = x.relu().max_pool2d([2, 2], [2, 2], [0, 0]);
+    assert_eq!(a.to_vec(), b.to_vec());
+    let r = rand64(a.shape(), 6);
+    a.mul(&r).sum().backward();
+    let ga = x.grad().unwrap().to_vec();
+    x.zero_grad();
+    b.mul(&r).sum().backward();
+    assert_eq!(ga, x.grad().unwrap().to_vec());
+}
+
+#[test]
+fn max_pool_ties_send_the_gradient_to_the_first_element_only() {
+    let x = Tensor::<f64>::full(&[1, 1, 2, 2], 3.0).requires_grad_();
+    x.max_pool2d([2, 2], [2, 2], [0, 0]).sum().backward();
+    assert_eq!(x.grad().unwrap().to_vec(), vec![1.0, 0.0, 0.0, 0.0]);
+}
+
+#[test]
+fn gradcheck_batch_norm_training_and_eval() {
+    for (i, shape) in [
+        vec![1, 2, 3, 3],
+        vec![3, 1, 7, 5],
+        vec![3, 3, 2, 1],
+        vec![4, 3],
+        vec![2, 1],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let c = shape[1];
+        let seed = i as u64 * 10;
+        let x = rand64(&shape, seed).mul_scalar(2.0).add_scalar(0.3);
+        let w = rand64(&[c], seed + 1).add_scalar(1.5);
+        let b = rand64(&[c], seed + 2);
+        let (rm, rv) = (Tensor::<f64>::zeros(&[c]), Tensor::<f64>::ones(&[c]));
+        let opts = BatchNormOptions::default();
+        assert_gradcheck(
+            |t| head(&t[0].batch_norm(&t[1], &t[2], &rm, &rv, true, opts), seed),
+            &[x.clone(), w.clone(), b.clone()],
+        );
+        let (rm, rv) = (
+            rand64(&[c], seed + 3),
+            rand64(&[c], seed + 4).add_scalar(2.0),
+        );
+        assert_gradcheck(
+            |t| head(&t[0].batch_norm(&t[1], &t[2], &rm, &rv, false, opts), seed),
+            &[x, w, b],
+        );
+    }
+}
+
+#[test]
+fn gradcheck_dropout_with_a_fixed_key() {
+    for (i, shape) in [vec![5], vec![2, 3, 4, 1], vec![1, 1]]
+        .into_iter()
+        .enumerate()
+    {
+        for p in [0.0, 0.3, 0.5] {
+            assert_gradcheck(
+                |t| head(&t[0].dropout(p, 42 + i as u64), i as u64),
+                &[rand64(&shape, i as u64)],
+            );
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "dropout: probability p = 1 must be in [0, 1)")]
+fn dropout_refuses_p_of_one() {
+    let _ = rand64(&[3], 1).dropout(1.0, 0);
+}
+
+#[test]
+#[should_panic(
+    expected = "batch_norm: weight [3] does not match the 2 channels of input [4, 2, 3, 3]"
+)]
+fn batch_norm_reports_mismatched_channels() {
+    let x = rand64(&[4, 2, 3, 3], 1);
+    let _ = x.batch_norm(
+        &Tensor::ones(&[3]),
+        &Tensor::zeros(&[2]),
+        &Tensor::zeros(&[2]),
+        &Tensor::ones(&[2]),
+        true,
+        BatchNormOptions::default(),
+    );
+}
+
+#[test]
+#[should_panic(expected = "conv2d: input [1, 2, 5, 5] and weight [4, 3, 3, 3]")]
+fn conv2d_reports_mismatched_channels() {
+    let _ =
+        rand64(&[1, 2, 5, 5], 1).conv2d(&rand64(&[4, 3, 3, 3], 2), None, Conv2dOptions::default());
+}
