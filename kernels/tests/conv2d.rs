@@ -5,6 +5,7 @@
 
 mod common;
 use common::{data, normwise};
+use stitch_kernels::conv2d::fast::ConvAlgo;
 use stitch_kernels::conv2d::{fast, reference, Conv2dShape};
 
 const TOL: f32 = 1e-5;
@@ -36,6 +37,12 @@ fn agree(what: &str, sh: &Conv2dShape, got: &[f32], want32: &[f32], want64: &[f6
 }
 
 fn compare(sh: &Conv2dShape) {
+    for algo in [ConvAlgo::Auto, ConvAlgo::Im2colGemm] {
+        compare_with(algo, sh);
+    }
+}
+
+fn compare_with(algo: ConvAlgo, sh: &Conv2dShape) {
     let x = data(sh.input_len(), 1);
     let w = data(sh.weight_len(), 2);
     let b = data(sh.k, 3);
@@ -51,7 +58,7 @@ fn compare(sh: &Conv2dShape) {
         if small {
             reference::conv2d_forward(&mut want, &x, &w, bias.then_some(&b[..]), sh);
         }
-        fast::conv2d_forward(&mut got, &x, &w, bias.then_some(&b[..]), sh);
+        fast::conv2d_forward_with(algo, &mut got, &x, &w, bias.then_some(&b[..]), sh);
         agree(
             if bias {
                 "forward"
@@ -72,8 +79,14 @@ fn compare(sh: &Conv2dShape) {
     if small {
         reference::conv2d_backward_input(&mut want, &g, &w, sh);
     }
-    fast::conv2d_backward_input(&mut got, &g, &w, sh);
-    agree("backward_input", sh, &got, &want, &want64);
+    fast::conv2d_backward_input_with(algo, &mut got, &g, &w, sh);
+    agree(
+        &format!("{algo:?} backward_input"),
+        sh,
+        &got,
+        &want,
+        &want64,
+    );
 
     let mut want64 = vec![f64::NAN; sh.weight_len()];
     let mut want = vec![f32::NAN; sh.weight_len()];
@@ -82,8 +95,14 @@ fn compare(sh: &Conv2dShape) {
     if small {
         reference::conv2d_backward_weight(&mut want, &g, &x, sh);
     }
-    fast::conv2d_backward_weight(&mut got, &g, &x, sh);
-    agree("backward_weight", sh, &got, &want, &want64);
+    fast::conv2d_backward_weight_with(algo, &mut got, &g, &x, sh);
+    agree(
+        &format!("{algo:?} backward_weight"),
+        sh,
+        &got,
+        &want,
+        &want64,
+    );
 
     let mut want64 = vec![f64::NAN; sh.k];
     let mut want = vec![f32::NAN; sh.k];
@@ -165,6 +184,23 @@ fn fast_matches_reference_on_non_square_kernels_and_strides() {
         dilation: [2, 1],
     };
     compare(&sh);
+}
+
+#[test]
+fn fast_matches_reference_with_many_input_channels() {
+    // Eight or more input channels take the direct input-gradient tile; rows wider than 16
+    // take two vectors per row; 17 output channels leave a partial tile.
+    for (c, k, h, w, kernel, pad) in [
+        (9, 3, 7, 5, 3, 1),
+        (8, 17, 6, 20, 3, 0),
+        (12, 5, 9, 9, 5, 2),
+        (16, 8, 1, 1, 1, 0),
+        (8, 2, 17, 7, 3, 2),
+    ] {
+        for n in [1, 3] {
+            compare(&Conv2dShape::square(n, c, h, w, k, kernel, 1, pad, 1));
+        }
+    }
 }
 
 #[test]

@@ -9,10 +9,35 @@
 
 use rayon::prelude::*;
 
+#[cfg(target_arch = "x86_64")]
+use super::direct;
 use super::im2col::{col2im, im2col};
 use super::Conv2dShape;
 use crate::gemm::{fast::sgemm_serial, GemmArgs, MatMut, MatRef};
+use crate::isa::{isa, Isa};
 use crate::scratch::{with_cols, with_partials};
+
+/// How the fast path computes a convolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvAlgo {
+    /// The direct AVX-512 kernels where they apply (stride 1, dilation 1), else im2col.
+    Auto,
+    /// Always im2col + gemm.
+    Im2colGemm,
+}
+
+/// Whether `algo` picks the direct kernels for `sh` on this CPU.
+fn use_direct(algo: ConvAlgo, sh: &Conv2dShape) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        algo == ConvAlgo::Auto && isa() == Isa::Avx512 && direct::applies(sh)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (algo, sh);
+        false
+    }
+}
 
 /// Images per partial weight-gradient sum: 128 images give 32 partials, enough tasks for
 /// any core count here, and the final sum of 32 small matrices costs little.
@@ -36,7 +61,7 @@ fn with_lowered(x_n: &[f32], sh: &Conv2dShape, f: impl FnOnce(&[f32])) {
     }
 }
 
-pub fn conv2d_forward(
+fn conv2d_forward_im2col(
     out: &mut [f32],
     x: &[f32],
     w: &[f32],
@@ -72,7 +97,7 @@ pub fn conv2d_forward(
         });
 }
 
-pub fn conv2d_backward_input(d_x: &mut [f32], g: &[f32], w: &[f32], sh: &Conv2dShape) {
+fn conv2d_backward_input_im2col(d_x: &mut [f32], g: &[f32], w: &[f32], sh: &Conv2dShape) {
     let (k, crs, pq) = (sh.k, sh.c * sh.r * sh.s, sh.out_h() * sh.out_w());
     let chw = sh.c * sh.h * sh.w;
     if d_x.is_empty() {
@@ -106,7 +131,7 @@ pub fn conv2d_backward_input(d_x: &mut [f32], g: &[f32], w: &[f32], sh: &Conv2dS
         });
 }
 
-pub fn conv2d_backward_weight(d_w: &mut [f32], g: &[f32], x: &[f32], sh: &Conv2dShape) {
+fn conv2d_backward_weight_im2col(d_w: &mut [f32], g: &[f32], x: &[f32], sh: &Conv2dShape) {
     let (k, crs, pq) = (sh.k, sh.c * sh.r * sh.s, sh.out_h() * sh.out_w());
     let chw = sh.c * sh.h * sh.w;
     let wlen = k * crs;
@@ -155,5 +180,156 @@ pub fn conv2d_backward_bias(d_b: &mut [f32], g: &[f32], sh: &Conv2dShape) {
             acc += crate::reduce::fast::sum(&g[(n * sh.k + k) * pq..(n * sh.k + k + 1) * pq]);
         }
         *db = acc;
+    });
+}
+
+pub fn conv2d_forward(
+    out: &mut [f32],
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    sh: &Conv2dShape,
+) {
+    conv2d_forward_with(ConvAlgo::Auto, out, x, w, bias, sh)
+}
+
+pub fn conv2d_forward_with(
+    algo: ConvAlgo,
+    out: &mut [f32],
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    sh: &Conv2dShape,
+) {
+    if !use_direct(algo, sh) {
+        return conv2d_forward_im2col(out, x, w, bias, sh);
+    }
+    #[cfg(target_arch = "x86_64")]
+    direct_forward(out, x, w, bias, sh, false);
+}
+
+pub fn conv2d_backward_input(d_x: &mut [f32], g: &[f32], w: &[f32], sh: &Conv2dShape) {
+    conv2d_backward_input_with(ConvAlgo::Auto, d_x, g, w, sh)
+}
+
+pub fn conv2d_backward_input_with(
+    algo: ConvAlgo,
+    d_x: &mut [f32],
+    g: &[f32],
+    w: &[f32],
+    sh: &Conv2dShape,
+) {
+    // The direct tile computes 8 channels of ∂x at a time: with fewer than 8 input
+    // channels most of its arithmetic would be padding, so im2col does better there.
+    if !use_direct(algo, sh) || sh.c < 8 {
+        return conv2d_backward_input_im2col(d_x, g, w, sh);
+    }
+    // ∂x is the stride-1 convolution of G with the flipped, transposed weights.
+    #[cfg(target_arch = "x86_64")]
+    direct_forward(d_x, g, w, None, sh, true);
+}
+
+pub fn conv2d_backward_weight(d_w: &mut [f32], g: &[f32], x: &[f32], sh: &Conv2dShape) {
+    conv2d_backward_weight_with(ConvAlgo::Auto, d_w, g, x, sh)
+}
+
+pub fn conv2d_backward_weight_with(
+    algo: ConvAlgo,
+    d_w: &mut [f32],
+    g: &[f32],
+    x: &[f32],
+    sh: &Conv2dShape,
+) {
+    if !use_direct(algo, sh) {
+        return conv2d_backward_weight_im2col(d_w, g, x, sh);
+    }
+    #[cfg(target_arch = "x86_64")]
+    direct_weight(d_w, g, x, sh);
+}
+
+/// The direct forward tile over every image: of `sh` itself, or with `input_grad` of the
+/// convolution whose output is `sh`'s input gradient (input G, output ∂x).
+#[cfg(target_arch = "x86_64")]
+fn direct_forward(
+    out: &mut [f32],
+    input: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    sh: &Conv2dShape,
+    input_grad: bool,
+) {
+    let conv = if input_grad {
+        direct::input_grad_shape(sh)
+    } else {
+        *sh
+    };
+    let grid = direct::Grid::new(&conv);
+    let (in_len, out_len) = (
+        conv.c * conv.h * conv.w,
+        conv.k * conv.out_h() * conv.out_w(),
+    );
+    if sh.n == 0 || out_len == 0 {
+        return;
+    }
+    with_partials(direct::packed_weight_len(&conv), |wp| {
+        direct::pack_weight(wp, w, sh, input_grad);
+        let wp = &*wp;
+        out.par_chunks_mut(out_len)
+            .zip(input.par_chunks(in_len))
+            .for_each(|(y_n, x_n)| {
+                with_cols(conv.c * grid.plane, |xp| {
+                    direct::pad_input(xp, x_n, conv.c, &conv, &grid);
+                    // SAFETY: `use_direct` checked AVX-512F; xp holds C padded planes, wp the
+                    // packed weights, y_n the K·P·Q outputs of one image.
+                    unsafe { direct::forward_image(y_n, xp, wp, bias, &conv, &grid) };
+                })
+            });
+    });
+}
+
+/// The direct weight gradient: one partial ∂wᵀ per fixed group of images (images added in
+/// order), groups in parallel, then the partials added in group order and transposed.
+#[cfg(target_arch = "x86_64")]
+fn direct_weight(d_w: &mut [f32], g: &[f32], x: &[f32], sh: &Conv2dShape) {
+    let grid = direct::Grid::new(sh);
+    let (chw, kpq) = (sh.c * sh.h * sh.w, sh.k * grid.p * grid.q);
+    let taps = sh.c * sh.r * sh.s;
+    let kp = direct::kpad16(sh.k);
+    let plen = taps * kp;
+    let (xp_len, gt_len) = (sh.c * grid.plane, grid.p * grid.q * kp);
+    let groups = sh.n.div_ceil(direct::DIRECT_GROUP);
+    if groups == 0 {
+        d_w.fill(0.0);
+        return;
+    }
+    with_partials(groups * plen, |partials| {
+        partials
+            .par_chunks_mut(plen)
+            .enumerate()
+            .for_each(|(gi, part)| {
+                let first = gi * direct::DIRECT_GROUP;
+                let last = (first + direct::DIRECT_GROUP).min(sh.n);
+                part.fill(0.0);
+                with_cols(xp_len + gt_len, |scratch| {
+                    let (xp, gt) = scratch.split_at_mut(xp_len);
+                    for n in first..last {
+                        direct::pad_input(xp, &x[n * chw..(n + 1) * chw], sh.c, sh, &grid);
+                        direct::transpose_grad(gt, &g[n * kpq..(n + 1) * kpq], sh.k, &grid);
+                        // SAFETY: `use_direct` checked AVX-512F; the buffers have the sizes
+                        // `weight_image` needs.
+                        unsafe { direct::weight_image(part, gt, xp, sh, &grid) };
+                    }
+                })
+            });
+        // Σ of the partials in group order, read transposed: ∂w[k][tap] = Σ_g ∂wᵀ_g[tap][k].
+        for k in 0..sh.k {
+            for t in 0..taps {
+                let mut v = 0.0f32;
+                for part in partials.chunks_exact(plen) {
+                    v += part[t * kp + k];
+                }
+                d_w[k * taps + t] = v;
+            }
+        }
     });
 }

@@ -15,6 +15,8 @@
 //! matrix product with `im2col` (see `im2col.rs`) and runs matrixmultiply's packed SIMD
 //! kernels, one image per rayon task.
 
+#[cfg(target_arch = "x86_64")]
+pub mod direct;
 pub mod fast;
 pub mod im2col;
 pub mod reference;

@@ -1,0 +1,421 @@
+//! Direct convolution for stride 1 and dilation 1, AVX-512: no im2col, no gemm packing.
+//!
+//! ## The padded-row layout
+//! Each input plane is copied once into a zero-padded buffer whose rows are `L` floats
+//! apart, L = W + 2·pad rounded up to a multiple of 16. Output positions are numbered on the
+//! same grid, f = p·L + j (j < L), so for kernel tap (r, s) output f reads input f + r·L + s:
+//! sixteen consecutive outputs of a row read sixteen consecutive inputs, one vector load,
+//! for every tap. Lanes with j ≥ Q (past the real output width) compute garbage that is
+//! never stored; reads past a row run into the next row or the plane's zeroed slack.
+//! (A 14-wide output row fills 14 of 16 lanes: 12.5 % of the arithmetic is thrown away, in
+//! exchange for no packing pass at all.)
+//!
+//! ## Forward: y[k, f] = b[k] + Σ_{c,r,s} w[k,c,r,s] · xp[c, f + r·L + s]
+//! A register tile holds 8 output channels × NV vectors of 16 positions (24 accumulators
+//! for NV = 3); each tap costs NV loads, 8 broadcasts of w and 8·NV FMAs.
+//!
+//! ## Input gradient
+//! With stride 1 the input gradient is itself a stride-1 convolution: of G (K channels,
+//! padded by R−1−pad) with the weights flipped in space and transposed in channels,
+//! w'[c,k,r,s] = w[k,c,R−1−r,S−1−s]. The forward tile computes it.
+//!
+//! ## Weight gradient: ∂wᵀ[(c,r,s), k] = Σ_n Σ_{p,q} xp[n, c, (p+r)·L + q + s] · Gᵀ[n, (p,q), k]
+//! Lanes run over the output channels k (Gᵀ is G transposed per image, 16 channels a
+//! vector) and each input value is a broadcast: a register tile holds 6 taps × 4 vectors of
+//! channels (24 accumulators, 10 loads per 24 FMAs), summed over a block of 64 positions
+//! whose Gᵀ rows stay in L1, and is added into the image group's ∂wᵀ in memory.
+
+use std::arch::x86_64::*;
+
+use super::Conv2dShape;
+
+/// Output channels per register tile.
+const MR: usize = 8;
+/// Images per partial weight gradient (a fixed grouping: the sum does not depend on the
+/// thread count).
+pub const DIRECT_GROUP: usize = 8;
+
+/// Whether the direct kernels handle this convolution.
+/// (Taps wider than 17 columns would read past a plane's 32 floats of slack.)
+pub fn applies(sh: &Conv2dShape) -> bool {
+    sh.stride == [1, 1]
+        && sh.dilation == [1, 1]
+        && sh.padding[0] < sh.r
+        && sh.padding[1] < sh.s
+        && sh.s <= 17
+}
+
+/// The stride-1 convolution whose forward pass is this one's input gradient: input G with
+/// K channels and P×Q pixels, C output channels, padding R−1−pad (see the module docs).
+pub fn input_grad_shape(sh: &Conv2dShape) -> Conv2dShape {
+    Conv2dShape {
+        n: 1,
+        c: sh.k,
+        h: sh.out_h(),
+        w: sh.out_w(),
+        k: sh.c,
+        r: sh.r,
+        s: sh.s,
+        stride: [1, 1],
+        padding: [sh.r - 1 - sh.padding[0], sh.s - 1 - sh.padding[1]],
+        dilation: [1, 1],
+    }
+}
+
+/// The padded-row geometry of one convolution.
+#[derive(Clone, Copy, Debug)]
+pub struct Grid {
+    /// Row pitch L (a multiple of 16).
+    pub l: usize,
+    /// Padded input rows H + 2·pad_h.
+    pub hp: usize,
+    /// Floats per padded plane, with 32 floats of zeroed slack after the last row.
+    pub plane: usize,
+    /// Output rows P and columns Q.
+    pub p: usize,
+    pub q: usize,
+    /// Output vectors per plane: P·L / 16.
+    pub nvec: usize,
+}
+
+impl Grid {
+    pub fn new(sh: &Conv2dShape) -> Grid {
+        let l = (sh.w + 2 * sh.padding[1]).div_ceil(16) * 16;
+        let hp = sh.h + 2 * sh.padding[0];
+        let p = sh.out_h();
+        Grid {
+            l,
+            hp,
+            plane: hp * l + 32,
+            p,
+            q: sh.out_w(),
+            nvec: p * l / 16,
+        }
+    }
+}
+
+/// Copies one image x [C, H, W] into the zero-padded layout (`xp` has C·plane floats).
+pub fn pad_input(xp: &mut [f32], x: &[f32], c: usize, sh: &Conv2dShape, g: &Grid) {
+    xp.fill(0.0);
+    for ci in 0..c {
+        for i in 0..sh.h {
+            let dst = ci * g.plane + (i + sh.padding[0]) * g.l + sh.padding[1];
+            let src = (ci * sh.h + i) * sh.w;
+            xp[dst..dst + sh.w].copy_from_slice(&x[src..src + sh.w]);
+        }
+    }
+}
+
+/// The floats `pack_weight` writes for `sh` (the convolution the tiles compute).
+pub fn packed_weight_len(sh: &Conv2dShape) -> usize {
+    sh.c * sh.r * sh.s * sh.k.div_ceil(MR) * MR
+}
+
+/// Weights w [K, C, R, S] as [K/8][C·R·S][8]: a register tile's 8 channels are contiguous
+/// per tap and its taps follow each other, one contiguous stream per tile (the whole
+/// [C·R·S][K] matrix, 72 KB for the 32→64 layer, would not stay in L1 beside the input). With `for_input_grad`, `sh` is the original convolution and the
+/// packing is of w'[c, k, r, s] = w[k, c, R−1−r, S−1−s] for `input_grad_shape(sh)`.
+/// Returns the padded channel count.
+pub fn pack_weight(wp: &mut [f32], w: &[f32], sh: &Conv2dShape, for_input_grad: bool) -> usize {
+    let (out_ch, in_ch) = if for_input_grad {
+        (sh.c, sh.k)
+    } else {
+        (sh.k, sh.c)
+    };
+    let kpad = out_ch.div_ceil(MR) * MR;
+    let taps = in_ch * sh.r * sh.s;
+    wp[..taps * kpad].fill(0.0);
+    for k in 0..sh.k {
+        for c in 0..sh.c {
+            for r in 0..sh.r {
+                for s in 0..sh.s {
+                    let v = w[((k * sh.c + c) * sh.r + r) * sh.s + s];
+                    let (tap, ch) = if for_input_grad {
+                        ((k * sh.r + (sh.r - 1 - r)) * sh.s + (sh.s - 1 - s), c)
+                    } else {
+                        ((c * sh.r + r) * sh.s + s, k)
+                    };
+                    wp[((ch / MR) * taps + tap) * MR + ch % MR] = v;
+                }
+            }
+        }
+    }
+    kpad
+}
+
+/// The forward tile: channels k0..k0+8 (of `k_out` real ones) at output vectors
+/// v0..v0+NV, written into y [k_out, P, Q].
+///
+/// # Safety
+/// The CPU has AVX-512F; `xp` holds C padded planes of `g.plane` floats; `wp` holds the
+/// packed weights of kpad channels with k0 + 8 ≤ kpad; v0 + NV ≤ g.nvec; `y` has k_out·P·Q.
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn forward_tile<const NV: usize>(
+    y: &mut [f32],
+    xp: &[f32],
+    wp: &[f32],
+    bias: Option<&[f32]>,
+    sh: &Conv2dShape,
+    g: &Grid,
+    k0: usize,
+    v0: usize,
+    k_out: usize,
+) {
+    let mut acc = [[_mm512_setzero_ps(); NV]; MR];
+    if let Some(b) = bias {
+        for (i, row) in acc.iter_mut().enumerate() {
+            if k0 + i < k_out {
+                *row = [_mm512_set1_ps(b[k0 + i]); NV];
+            }
+        }
+    }
+    let (xptr, wptr) = (xp.as_ptr(), wp.as_ptr());
+    let taps = sh.c * sh.r * sh.s;
+    for c in 0..sh.c {
+        for r in 0..sh.r {
+            for s in 0..sh.s {
+                let tap = (c * sh.r + r) * sh.s + s;
+                // SAFETY: the input offset is at most (C−1)·plane + (P·L − 16) + (R−1)·L + S−1
+                // + 15 < C·plane, since P + R − 1 = H + 2·pad rows and the plane keeps 32
+                // floats of slack; the weight offset ((k0/8)·taps + tap)·8 + 7 < taps·kpad.
+                unsafe {
+                    let xb = xptr.add(c * g.plane + v0 * 16 + r * g.l + s);
+                    let mut xv = [_mm512_setzero_ps(); NV];
+                    for (v, x) in xv.iter_mut().enumerate() {
+                        *x = _mm512_loadu_ps(xb.add(16 * v));
+                    }
+                    let wb = wptr.add(((k0 / MR) * taps + tap) * MR);
+                    for (i, row) in acc.iter_mut().enumerate() {
+                        let wv = _mm512_set1_ps(*wb.add(i));
+                        for v in 0..NV {
+                            row[v] = _mm512_fmadd_ps(wv, xv[v], row[v]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let plane_out = g.p * g.q;
+    for (i, row) in acc.iter().enumerate() {
+        let k = k0 + i;
+        if k >= k_out {
+            break;
+        }
+        for (v, val) in row.iter().enumerate() {
+            let f = (v0 + v) * 16;
+            let (pi, j0) = (f / g.l, f % g.l);
+            if j0 >= g.q {
+                continue;
+            }
+            let lanes = (g.q - j0).min(16);
+            let mask: __mmask16 = if lanes == 16 {
+                0xFFFF
+            } else {
+                ((1u32 << lanes) - 1) as u16
+            };
+            // SAFETY: lanes j0..j0 + lanes < Q of row pi < P of channel k < k_out.
+            unsafe {
+                _mm512_mask_storeu_ps(
+                    y.as_mut_ptr().add(k * plane_out + pi * g.q + j0),
+                    mask,
+                    *val,
+                )
+            };
+        }
+    }
+}
+
+/// y [k_out, P, Q] = conv(xp, w) + b for one image already in the padded layout.
+///
+/// # Safety
+/// The CPU has AVX-512F and the buffers have the sizes `forward_tile` states.
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn forward_image(
+    y: &mut [f32],
+    xp: &[f32],
+    wp: &[f32],
+    bias: Option<&[f32]>,
+    sh: &Conv2dShape,
+    g: &Grid,
+) {
+    let k_out = sh.k;
+    for k0 in (0..k_out).step_by(MR) {
+        let mut v0 = 0;
+        // SAFETY: forwarded; v0 + NV ≤ nvec in each call.
+        unsafe {
+            while v0 + 3 <= g.nvec {
+                forward_tile::<3>(y, xp, wp, bias, sh, g, k0, v0, k_out);
+                v0 += 3;
+            }
+            match g.nvec - v0 {
+                2 => forward_tile::<2>(y, xp, wp, bias, sh, g, k0, v0, k_out),
+                1 => forward_tile::<1>(y, xp, wp, bias, sh, g, k0, v0, k_out),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Positions per block of the weight-gradient loop: a block of Gᵀ (64 positions × 64
+/// channels, 16 KB) stays in L1 while every tap tile streams over it.
+const FB: usize = 64;
+/// Taps per weight-gradient register tile (× up to 4 vectors of 16 channels = 24 FMAs per
+/// position for 10 loads).
+const MT: usize = 6;
+
+/// The output channels rounded up to whole vectors of 16.
+pub fn kpad16(k: usize) -> usize {
+    k.div_ceil(16) * 16
+}
+
+/// Gᵀ of one image: gt[p·Q + q][k] = G[k, p, q], zero for k ≥ K (`gt` has P·Q·kpad16).
+pub fn transpose_grad(gt: &mut [f32], g_n: &[f32], k: usize, g: &Grid) {
+    let (pq, kp) = (g.p * g.q, kpad16(k));
+    gt[..pq * kp].fill(0.0);
+    for ki in 0..k {
+        for (f, &v) in g_n[ki * pq..(ki + 1) * pq].iter().enumerate() {
+            gt[f * kp + ki] = v;
+        }
+    }
+}
+
+/// One register tile of ∂wᵀ: taps t0..t0+NT × channel vectors kv0..kv0+KV, positions
+/// f0..f1, accumulated into `dwt` [taps][kpad16] (loaded, updated, stored).
+///
+/// # Safety
+/// The CPU has AVX-512F; `gt` holds P·Q·kpad16 floats; `xp` C padded planes; t0 + NT ≤
+/// taps; (kv0 + KV)·16 ≤ kpad16; f1 ≤ P·Q.
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn weight_tile<const NT: usize, const KV: usize>(
+    dwt: &mut [f32],
+    gt: &[f32],
+    xp: &[f32],
+    sh: &Conv2dShape,
+    g: &Grid,
+    t0: usize,
+    kv0: usize,
+    f0: usize,
+    f1: usize,
+) {
+    let kp = kpad16(sh.k);
+    let mut offs = [0usize; NT];
+    for (m, o) in offs.iter_mut().enumerate() {
+        let t = t0 + m;
+        let (c, rs) = (t / (sh.r * sh.s), t % (sh.r * sh.s));
+        *o = c * g.plane + (rs / sh.s) * g.l + rs % sh.s;
+    }
+    let d = dwt.as_mut_ptr();
+    let mut acc = [[_mm512_setzero_ps(); KV]; NT];
+    for (m, row) in acc.iter_mut().enumerate() {
+        for (j, a) in row.iter_mut().enumerate() {
+            // SAFETY: (t0 + m)·kp + (kv0 + j)·16 + 15 < taps·kp.
+            *a = unsafe { _mm512_loadu_ps(d.add((t0 + m) * kp + (kv0 + j) * 16)) };
+        }
+    }
+    let (gp, xptr) = (gt.as_ptr(), xp.as_ptr());
+    for f in f0..f1 {
+        let xoff = (f / g.q) * g.l + f % g.q;
+        // SAFETY: f·kp + (kv0 + KV)·16 ≤ P·Q·kp; the input offsets are within the padded
+        // planes (a valid output position plus a tap lands inside the padded image).
+        unsafe {
+            let mut gv = [_mm512_setzero_ps(); KV];
+            for (j, v) in gv.iter_mut().enumerate() {
+                *v = _mm512_loadu_ps(gp.add(f * kp + (kv0 + j) * 16));
+            }
+            for (m, row) in acc.iter_mut().enumerate() {
+                let xb = _mm512_set1_ps(*xptr.add(offs[m] + xoff));
+                for j in 0..KV {
+                    row[j] = _mm512_fmadd_ps(xb, gv[j], row[j]);
+                }
+            }
+        }
+    }
+    for (m, row) in acc.iter().enumerate() {
+        for (j, a) in row.iter().enumerate() {
+            // SAFETY: as for the loads above.
+            unsafe { _mm512_storeu_ps(d.add((t0 + m) * kp + (kv0 + j) * 16), *a) };
+        }
+    }
+}
+
+/// Picks the tile variant for `nt` taps and `kv` channel vectors.
+///
+/// # Safety
+/// As `weight_tile`, with 1 ≤ nt ≤ MT and 1 ≤ kv ≤ 4.
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn weight_tile_dyn(
+    dwt: &mut [f32],
+    gt: &[f32],
+    xp: &[f32],
+    sh: &Conv2dShape,
+    g: &Grid,
+    t0: usize,
+    nt: usize,
+    kv0: usize,
+    kv: usize,
+    f0: usize,
+    f1: usize,
+) {
+    macro_rules! go {
+        ($nt:literal, $kv:literal) => {
+            // SAFETY: forwarded.
+            unsafe { weight_tile::<$nt, $kv>(dwt, gt, xp, sh, g, t0, kv0, f0, f1) }
+        };
+    }
+    macro_rules! by_kv {
+        ($nt:literal) => {
+            match kv {
+                4 => go!($nt, 4),
+                3 => go!($nt, 3),
+                2 => go!($nt, 2),
+                _ => go!($nt, 1),
+            }
+        };
+    }
+    match nt {
+        6 => by_kv!(6),
+        5 => by_kv!(5),
+        4 => by_kv!(4),
+        3 => by_kv!(3),
+        2 => by_kv!(2),
+        _ => by_kv!(1),
+    }
+}
+
+/// Adds one image's ∂wᵀ into `dwt` [C·R·S][kpad16]: Σ over positions of x̃ ⊗ Gᵀ.
+///
+/// # Safety
+/// The CPU has AVX-512F; `gt` is the image's `transpose_grad`, `xp` its `pad_input`,
+/// `dwt` holds taps·kpad16 floats.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn weight_image(dwt: &mut [f32], gt: &[f32], xp: &[f32], sh: &Conv2dShape, g: &Grid) {
+    let taps = sh.c * sh.r * sh.s;
+    let (pq, kvs) = (g.p * g.q, kpad16(sh.k) / 16);
+    for f0 in (0..pq).step_by(FB) {
+        let f1 = (f0 + FB).min(pq);
+        for t0 in (0..taps).step_by(MT) {
+            for kv0 in (0..kvs).step_by(4) {
+                // SAFETY: forwarded; the tile's taps, vectors and positions are in range.
+                unsafe {
+                    weight_tile_dyn(
+                        dwt,
+                        gt,
+                        xp,
+                        sh,
+                        g,
+                        t0,
+                        MT.min(taps - t0),
+                        kv0,
+                        4.min(kvs - kv0),
+                        f0,
+                        f1,
+                    )
+                };
+            }
+        }
+    }
+}
