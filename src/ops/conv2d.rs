@@ -52,11 +52,13 @@ impl<T: Real> Backward<T> for Conv2dBackward {
     fn backward(&self, g: &[T], inputs: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
         let sh = &self.shape;
         let dx = needs[0].then(|| {
+            let _p = crate::profile::scope("conv2d.d_input", crate::profile::Pass::Backward);
             let mut dx = vec![T::ZERO; sh.input_len()];
             conv2d_backward_input(&mut dx, g, &inputs[1].data(), sh);
             dx
         });
         let dw = needs[1].then(|| {
+            let _p = crate::profile::scope("conv2d.d_weight", crate::profile::Pass::Backward);
             let mut dw = vec![T::ZERO; sh.weight_len()];
             conv2d_backward_weight(&mut dw, g, &inputs[0].data(), sh);
             dw
@@ -64,6 +66,7 @@ impl<T: Real> Backward<T> for Conv2dBackward {
         let mut grads = vec![dx, dw];
         if inputs.len() == 3 {
             grads.push(needs[2].then(|| {
+                let _p = crate::profile::scope("conv2d.d_bias", crate::profile::Pass::Backward);
                 let mut db = vec![T::ZERO; sh.k];
                 conv2d_backward_bias(&mut db, g, sh);
                 db

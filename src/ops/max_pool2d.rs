@@ -4,7 +4,7 @@
 
 use stitch_kernels::max_pool2d::{max_pool2d_backward, max_pool2d_forward, Pool2dShape};
 
-use crate::autograd::{is_grad_enabled, Backward};
+use crate::autograd::Backward;
 use crate::{Real, Tensor};
 
 struct MaxPool2dBackward {
@@ -72,21 +72,25 @@ impl<T: Real> Tensor<T> {
 /// reaches the winner only where the pooled value was positive,
 ///   ∂x[argmax] += G · [y > 0]
 /// (where y ≤ 0 every rectified window value was 0, and ReLU's derivative there is 0).
-struct MaxPool2dReluBackward<T> {
+struct MaxPool2dReluBackward {
     shape: Pool2dShape,
     argmax: Vec<u32>,
-    out: Vec<T>,
+    /// Whether each pooled value was positive (1 byte per output instead of a copy of it).
+    positive: Vec<bool>,
 }
 
-impl<T: Real> Backward<T> for MaxPool2dReluBackward<T> {
+impl<T: Real> Backward<T> for MaxPool2dReluBackward {
     fn name(&self) -> &'static str {
         "max_pool2d_relu"
     }
 
     fn backward(&self, g: &[T], _: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
         vec![needs[0].then(|| {
-            let mut g_pos = vec![T::ZERO; g.len()];
-            stitch_kernels::elementwise::relu_backward(&mut g_pos, g, &self.out);
+            let g_pos: Vec<T> = g
+                .iter()
+                .zip(&self.positive)
+                .map(|(&gv, &pos)| if pos { gv } else { T::ZERO })
+                .collect();
             let mut dx = vec![T::ZERO; self.shape.input_len()];
             max_pool2d_backward(&mut dx, &g_pos, &self.argmax, &self.shape);
             dx
@@ -122,14 +126,14 @@ impl<T: Real> Tensor<T> {
         let mut pooled = vec![T::ZERO; sh.output_len()];
         let mut argmax = vec![0u32; sh.output_len()];
         max_pool2d_forward(&mut pooled, &mut argmax, &self.data(), &sh);
-        let mut y = vec![T::ZERO; sh.output_len()];
-        stitch_kernels::elementwise::relu_forward(&mut y, &pooled);
+        // ReLU on the pooled values, in place: max(relu(x)) = relu(max(x)).
+        let mut y = pooled;
+        for v in y.iter_mut() {
+            let keep = *v > T::ZERO || v.is_nan_value();
+            *v = if keep { *v } else { T::ZERO };
+        }
+        let positive = y.iter().map(|&v| v > T::ZERO).collect();
         let out_shape = [sh.n, sh.c, sh.out_h(), sh.out_w()];
-        let keep = if is_grad_enabled() && self.requires_grad() {
-            y.clone()
-        } else {
-            Vec::new()
-        };
         Tensor::from_op(
             y,
             &out_shape,
@@ -137,7 +141,7 @@ impl<T: Real> Tensor<T> {
             MaxPool2dReluBackward {
                 shape: sh,
                 argmax,
-                out: keep,
+                positive,
             },
         )
     }

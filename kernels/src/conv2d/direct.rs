@@ -271,22 +271,106 @@ pub fn kpad16(k: usize) -> usize {
 }
 
 /// Gᵀ of one image: gt[p·Q + q][k] = G[k, p, q], zero for k ≥ K (`gt` has P·Q·kpad16).
+/// Full 16×16 blocks are transposed in registers; the edges go element by element.
 pub fn transpose_grad(gt: &mut [f32], g_n: &[f32], k: usize, g: &Grid) {
     let (pq, kp) = (g.p * g.q, kpad16(k));
-    gt[..pq * kp].fill(0.0);
+    if kp != k {
+        gt[..pq * kp].fill(0.0);
+    }
+    let simd = crate::isa::Isa::Avx512.is_supported();
+    let (full_f, full_k) = if simd {
+        (pq / 16 * 16, k / 16 * 16)
+    } else {
+        (0, 0)
+    };
+    for f0 in (0..full_f).step_by(16) {
+        for k0 in (0..full_k).step_by(16) {
+            // SAFETY: checked AVX-512F above; rows k0..k0+16 of G hold floats f0..f0+16
+            // (f0 + 16 ≤ P·Q); rows f0..f0+16 of Gᵀ hold floats k0..k0+16 (k0 + 16 ≤ K ≤ kp).
+            unsafe {
+                transpose16(
+                    gt.as_mut_ptr().add(f0 * kp + k0),
+                    kp,
+                    g_n.as_ptr().add(k0 * pq + f0),
+                    pq,
+                )
+            };
+        }
+    }
     for ki in 0..k {
-        for (f, &v) in g_n[ki * pq..(ki + 1) * pq].iter().enumerate() {
-            gt[f * kp + ki] = v;
+        let f_start = if ki < full_k { full_f } else { 0 };
+        for f in f_start..pq {
+            gt[f * kp + ki] = g_n[ki * pq + f];
         }
     }
 }
 
-/// One register tile of ∂wᵀ: taps t0..t0+NT × channel vectors kv0..kv0+KV, positions
-/// f0..f1, accumulated into `dwt` [taps][kpad16] (loaded, updated, stored).
+/// dst[j·dst_stride + i] = src[i·src_stride + j] for i, j < 16: a 16×16 transpose in
+/// registers (unpack pairs, then 128-bit lane shuffles).
+///
+/// # Safety
+/// The CPU has AVX-512F; the 16 rows of 16 floats at both addresses are valid.
+#[target_feature(enable = "avx512f")]
+unsafe fn transpose16(dst: *mut f32, dst_stride: usize, src: *const f32, src_stride: usize) {
+    let mut r = [_mm512_setzero_ps(); 16];
+    for (i, v) in r.iter_mut().enumerate() {
+        // SAFETY: row i of the source block.
+        *v = unsafe { _mm512_loadu_ps(src.add(i * src_stride)) };
+    }
+    let mut t = [_mm512_setzero_ps(); 16];
+    for i in 0..8 {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for i in 0..4 {
+        r[4 * i] = _mm512_shuffle_ps::<0x44>(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 1] = _mm512_shuffle_ps::<0xEE>(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 2] = _mm512_shuffle_ps::<0x44>(t[4 * i + 1], t[4 * i + 3]);
+        r[4 * i + 3] = _mm512_shuffle_ps::<0xEE>(t[4 * i + 1], t[4 * i + 3]);
+    }
+    for i in 0..2 {
+        for j in 0..4 {
+            t[8 * i + j] = _mm512_shuffle_f32x4::<0x88>(r[8 * i + j], r[8 * i + j + 4]);
+            t[8 * i + j + 4] = _mm512_shuffle_f32x4::<0xDD>(r[8 * i + j], r[8 * i + j + 4]);
+        }
+    }
+    for i in 0..8 {
+        r[i] = _mm512_shuffle_f32x4::<0x88>(t[i], t[i + 8]);
+        r[i + 8] = _mm512_shuffle_f32x4::<0xDD>(t[i], t[i + 8]);
+    }
+    for (i, v) in r.iter().enumerate() {
+        // SAFETY: row i of the destination block.
+        unsafe { _mm512_storeu_ps(dst.add(i * dst_stride), *v) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transpose16_matches_the_definition() {
+        if !crate::isa::Isa::Avx512.is_supported() {
+            return; // nothing to run this path on; the scalar fallback is tested elsewhere
+        }
+        let src: Vec<f32> = (0..16 * 20).map(|i| i as f32).collect();
+        let mut dst = vec![0.0f32; 16 * 18];
+        // SAFETY: AVX-512F checked above; 16 rows of 20 and of 18 floats.
+        unsafe { transpose16(dst.as_mut_ptr(), 18, src.as_ptr(), 20) };
+        for i in 0..16 {
+            for j in 0..16 {
+                assert_eq!(dst[j * 18 + i], src[i * 20 + j], "({i}, {j})");
+            }
+        }
+    }
+}
+
+/// One register tile of ∂wᵀ: taps t0..t0+NT × channel vectors kv0..kv0+KV, output rows
+/// p0..p1, accumulated into `dwt` [taps][kpad16] (loaded, updated, stored).
 ///
 /// # Safety
 /// The CPU has AVX-512F; `gt` holds P·Q·kpad16 floats; `xp` C padded planes; t0 + NT ≤
-/// taps; (kv0 + KV)·16 ≤ kpad16; f1 ≤ P·Q.
+/// taps; (kv0 + KV)·16 ≤ kpad16; p1 ≤ P.
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::too_many_arguments)]
 unsafe fn weight_tile<const NT: usize, const KV: usize>(
@@ -297,15 +381,19 @@ unsafe fn weight_tile<const NT: usize, const KV: usize>(
     g: &Grid,
     t0: usize,
     kv0: usize,
-    f0: usize,
-    f1: usize,
+    p0: usize,
+    p1: usize,
 ) {
     let kp = kpad16(sh.k);
-    let mut offs = [0usize; NT];
-    for (m, o) in offs.iter_mut().enumerate() {
+    // The input pointer of each tap at output (0, 0).
+    let base = xp.as_ptr();
+    let mut tap_ptr = [base; NT];
+    for (m, ptr) in tap_ptr.iter_mut().enumerate() {
         let t = t0 + m;
         let (c, rs) = (t / (sh.r * sh.s), t % (sh.r * sh.s));
-        *o = c * g.plane + (rs / sh.s) * g.l + rs % sh.s;
+        let offset = c * g.plane + (rs / sh.s) * g.l + rs % sh.s;
+        // SAFETY: the offset of the tap's first read lies inside the padded planes.
+        *ptr = unsafe { base.add(offset) };
     }
     let d = dwt.as_mut_ptr();
     let mut acc = [[_mm512_setzero_ps(); KV]; NT];
@@ -315,21 +403,25 @@ unsafe fn weight_tile<const NT: usize, const KV: usize>(
             *a = unsafe { _mm512_loadu_ps(d.add((t0 + m) * kp + (kv0 + j) * 16)) };
         }
     }
-    let (gp, xptr) = (gt.as_ptr(), xp.as_ptr());
-    for f in f0..f1 {
-        let xoff = (f / g.q) * g.l + f % g.q;
-        // SAFETY: f·kp + (kv0 + KV)·16 ≤ P·Q·kp; the input offsets are within the padded
-        // planes (a valid output position plus a tap lands inside the padded image).
-        unsafe {
-            let mut gv = [_mm512_setzero_ps(); KV];
-            for (j, v) in gv.iter_mut().enumerate() {
-                *v = _mm512_loadu_ps(gp.add(f * kp + (kv0 + j) * 16));
-            }
-            for (m, row) in acc.iter_mut().enumerate() {
-                let xb = _mm512_set1_ps(*xptr.add(offs[m] + xoff));
-                for j in 0..KV {
-                    row[j] = _mm512_fmadd_ps(xb, gv[j], row[j]);
+    for p in p0..p1 {
+        // SAFETY: row p of Gᵀ starts at p·Q·kp; input row p of a tap at p·L.
+        let mut gp = unsafe { gt.as_ptr().add(p * g.q * kp + kv0 * 16) };
+        let xrow = p * g.l;
+        for q in 0..g.q {
+            // SAFETY: gp + (KV − 1)·16 + 15 stays inside Gᵀ's row; the input offsets are a
+            // valid output position plus a tap, inside the padded image.
+            unsafe {
+                let mut gv = [_mm512_setzero_ps(); KV];
+                for (j, v) in gv.iter_mut().enumerate() {
+                    *v = _mm512_loadu_ps(gp.add(16 * j));
                 }
+                for (m, row) in acc.iter_mut().enumerate() {
+                    let xb = _mm512_set1_ps(*tap_ptr[m].add(xrow + q));
+                    for j in 0..KV {
+                        row[j] = _mm512_fmadd_ps(xb, gv[j], row[j]);
+                    }
+                }
+                gp = gp.add(kp);
             }
         }
     }
@@ -357,13 +449,13 @@ unsafe fn weight_tile_dyn(
     nt: usize,
     kv0: usize,
     kv: usize,
-    f0: usize,
-    f1: usize,
+    p0: usize,
+    p1: usize,
 ) {
     macro_rules! go {
         ($nt:literal, $kv:literal) => {
             // SAFETY: forwarded.
-            unsafe { weight_tile::<$nt, $kv>(dwt, gt, xp, sh, g, t0, kv0, f0, f1) }
+            unsafe { weight_tile::<$nt, $kv>(dwt, gt, xp, sh, g, t0, kv0, p0, p1) }
         };
     }
     macro_rules! by_kv {
@@ -394,27 +486,16 @@ unsafe fn weight_tile_dyn(
 #[target_feature(enable = "avx512f")]
 pub unsafe fn weight_image(dwt: &mut [f32], gt: &[f32], xp: &[f32], sh: &Conv2dShape, g: &Grid) {
     let taps = sh.c * sh.r * sh.s;
-    let (pq, kvs) = (g.p * g.q, kpad16(sh.k) / 16);
-    for f0 in (0..pq).step_by(FB) {
-        let f1 = (f0 + FB).min(pq);
+    let kvs = kpad16(sh.k) / 16;
+    // Blocks of whole output rows, about FB positions each.
+    let rows = (FB / g.q.max(1)).max(1);
+    for p0 in (0..g.p).step_by(rows) {
+        let p1 = (p0 + rows).min(g.p);
         for t0 in (0..taps).step_by(MT) {
             for kv0 in (0..kvs).step_by(4) {
-                // SAFETY: forwarded; the tile's taps, vectors and positions are in range.
-                unsafe {
-                    weight_tile_dyn(
-                        dwt,
-                        gt,
-                        xp,
-                        sh,
-                        g,
-                        t0,
-                        MT.min(taps - t0),
-                        kv0,
-                        4.min(kvs - kv0),
-                        f0,
-                        f1,
-                    )
-                };
+                let (nt, kv) = (MT.min(taps - t0), 4.min(kvs - kv0));
+                // SAFETY: forwarded; the tile's taps, vectors and rows are in range.
+                unsafe { weight_tile_dyn(dwt, gt, xp, sh, g, t0, nt, kv0, kv, p0, p1) };
             }
         }
     }
