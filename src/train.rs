@@ -345,8 +345,9 @@ impl Trainer {
 /// Mean cross-entropy, accuracy (percent) and the predicted class of every example, in
 /// evaluation mode with no graph.
 pub fn evaluate(model: &mut Sequential, split: &Split) -> (f64, f64, Vec<usize>) {
-    // Small enough that the activations of one batch stay in cache and the peak memory low.
-    const EVAL_BATCH: usize = 256;
+    // The training batch size: the same buffer sizes as a training step, which the
+    // allocator's cache already holds, and a low peak memory.
+    const EVAL_BATCH: usize = 128;
     // The profiler measures training steps only.
     let profiling = crate::profile::is_enabled();
     crate::profile::enable(false);

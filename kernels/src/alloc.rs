@@ -18,8 +18,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Blocks smaller than this are not cached (256 KiB: below it glibc's heap already reuses).
 pub const MIN_CACHED: usize = 256 << 10;
-/// The most bytes the cache holds in freed blocks.
-pub const MAX_CACHED_BYTES: usize = 512 << 20;
+/// The most bytes the cache holds in freed blocks: about one `cnn` training step's worth
+/// of activations and gradients at batch 128, so the cache never doubles peak memory.
+pub const MAX_CACHED_BYTES: usize = 64 << 20;
 /// Cached blocks are aligned to a cache line (and to any SIMD vector).
 const ALIGN: usize = 64;
 /// Size classes: 8 per power of two from 2^18 to 2^40.

@@ -70,19 +70,20 @@ pub fn read_idx(path: &Path, kind: IdxKind) -> Result<IdxArray, DataError> {
     drop(f);
     let f = File::open(path).map_err(io_err)?;
     if got == 2 && sniff == [0x1f, 0x8b] {
-        parse(GzDecoder::new(BufReader::new(f)), path, kind, None)
+        parse(GzDecoder::new(BufReader::new(f)), path, kind, Source::Gzip { compressed: file_len })
     } else {
-        parse(BufReader::new(f), path, kind, Some(file_len))
+        parse(BufReader::new(f), path, kind, Source::Plain { len: file_len })
     }
 }
 
 /// As [`read_idx`] on bytes already in memory; `file` names them in errors. Used by tests
 /// and the fuzz targets.
 pub fn parse_idx_bytes(bytes: &[u8], file: &Path, kind: IdxKind) -> Result<IdxArray, DataError> {
+    let len = bytes.len() as u64;
     if bytes.starts_with(&[0x1f, 0x8b]) {
-        parse(GzDecoder::new(bytes), file, kind, None)
+        parse(GzDecoder::new(bytes), file, kind, Source::Gzip { compressed: len })
     } else {
-        parse(Cursor::new(bytes), file, kind, Some(bytes.len() as u64))
+        parse(Cursor::new(bytes), file, kind, Source::Plain { len })
     }
 }
 
@@ -100,16 +101,28 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// Parses an IDX stream. `plain_len` is the total length when the bytes are not compressed
-/// (so the payload can be checked before it is read); `None` for a gzip stream.
-fn parse(
-    mut r: impl Read,
-    file: &Path,
-    kind: IdxKind,
-    plain_len: Option<u64>,
-) -> Result<IdxArray, DataError> {
+/// What the bytes of a stream are known to be before it is read.
+#[derive(Clone, Copy)]
+enum Source {
+    /// Uncompressed, `len` bytes in all: the payload is checked against it before reading.
+    Plain { len: u64 },
+    /// A gzip stream of `compressed` bytes: its decompressed length is only known once read.
+    Gzip { compressed: u64 },
+}
+
+/// Deflate rarely expands data more than this: the payload buffer of a gzip file starts at
+/// most this many times the compressed size (grown if the stream really holds more), so a
+/// small file with a lying header never reserves the claim.
+const EXPECTED_RATIO: u64 = 16;
+
+/// Parses an IDX stream from `source`.
+fn parse(mut r: impl Read, file: &Path, kind: IdxKind, source: Source) -> Result<IdxArray, DataError> {
     let file_buf = file.to_path_buf();
-    let gzip = plain_len.is_none();
+    let gzip = matches!(source, Source::Gzip { .. });
+    let plain_len = match source {
+        Source::Plain { len } => Some(len),
+        Source::Gzip { .. } => None,
+    };
     // Any read error of a gzip stream is a corrupt or cut stream; of a plain file, an I/O error.
     let read_err = |e: io::Error| -> DataError {
         if gzip {
@@ -207,9 +220,13 @@ fn parse(
         }
     }
 
-    // Read at most one byte more than the payload, growing the buffer as bytes arrive: the
-    // claim is never allocated up front for a compressed stream.
-    let reserve = if gzip { payload.min(1 << 24) } else { payload } as usize;
+    // Read at most one byte more than the payload. A plain file's payload was checked against
+    // its length; a gzip stream's buffer starts at the payload or EXPECTED_RATIO × the
+    // compressed size, whichever is smaller, and grows only as real bytes arrive.
+    let reserve = match source {
+        Source::Plain { .. } => payload,
+        Source::Gzip { compressed } => payload.min(compressed.saturating_mul(EXPECTED_RATIO)),
+    } as usize;
     let mut data = Vec::with_capacity(reserve);
     (&mut r)
         .take(payload + 1)
