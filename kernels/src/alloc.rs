@@ -20,14 +20,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 pub const MIN_CACHED: usize = 256 << 10;
 /// The most bytes the cache holds in freed blocks: about one `cnn` training step's worth
 /// of activations and gradients at batch 128, so the cache never doubles peak memory.
-pub const MAX_CACHED_BYTES: usize = 64 << 20;
+pub const MAX_CACHED_BYTES: usize = 160 << 20;
 /// Cached blocks are aligned to a cache line (and to any SIMD vector).
 const ALIGN: usize = 64;
 /// Size classes: 8 per power of two from 2^18 to 2^40.
 const SUB: usize = 8;
 const CLASSES: usize = (40 - 18 + 1) * SUB;
 /// Blocks kept per class.
-const SLOTS: usize = 16;
+const SLOTS: usize = 32;
 
 /// The class of a size ≥ MIN_CACHED, and the size that class allocates.
 fn class_of(size: usize) -> Option<(usize, usize)> {
@@ -74,9 +74,61 @@ impl Class {
 
 static CACHE: [Class; CLASSES] = [const { Class::new() }; CLASSES];
 static CACHED_BYTES: AtomicUsize = AtomicUsize::new(0);
+static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
+static PEAK_LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// Bytes in large blocks handed out and not yet freed (by size class).
+pub fn live_bytes() -> usize {
+    LIVE_BYTES.load(Ordering::Relaxed)
+}
+
+/// The most bytes of large blocks alive at once so far.
+pub fn peak_live_bytes() -> usize {
+    PEAK_LIVE_BYTES.load(Ordering::Relaxed)
+}
+
+/// Starts a new peak measurement from the current live bytes.
+pub fn reset_peak() {
+    PEAK_LIVE_BYTES.store(LIVE_BYTES.load(Ordering::Relaxed), Ordering::Relaxed);
+}
+
+fn note_alloc(bytes: usize) {
+    let live = LIVE_BYTES.fetch_add(bytes, Ordering::Relaxed) + bytes;
+    PEAK_LIVE_BYTES.fetch_max(live, Ordering::Relaxed);
+}
 
 /// The caching allocator (see the module docs).
 pub struct CachingAlloc;
+
+/// The size a class allocates.
+fn class_size_of(class: usize) -> usize {
+    let (exp, sub) = (class / SUB + 18, class % SUB);
+    (1usize << exp) + sub * ((1usize << exp) / SUB)
+}
+
+/// Frees one cached block of the smallest class ≥ `class` that has one, if any.
+fn evict_one_at_least(class: usize) {
+    for c in class..CLASSES {
+        if CACHED_BYTES.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let p = CACHE[c].with(|len, slots| {
+            let n = len.load(Ordering::Relaxed);
+            (n > 0).then(|| {
+                len.store(n - 1, Ordering::Relaxed);
+                slots[n - 1].load(Ordering::Relaxed)
+            })
+        });
+        if let Some(p) = p {
+            let size = class_size_of(c);
+            CACHED_BYTES.fetch_sub(size, Ordering::Relaxed);
+            // SAFETY: cached blocks of class c were allocated by the system with exactly this
+            // layout, and a block leaves the cache under the class lock, so it is freed once.
+            unsafe { System.dealloc(p as *mut u8, Layout::from_size_align_unchecked(size, ALIGN)) };
+            return;
+        }
+    }
+}
 
 /// Bytes currently held in freed blocks.
 pub fn cached_bytes() -> usize {
@@ -102,6 +154,7 @@ unsafe impl GlobalAlloc for CachingAlloc {
             // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
             return unsafe { System.alloc(layout) };
         };
+        note_alloc(class_size);
         let reused = CACHE[class].with(|len, slots| {
             let n = len.load(Ordering::Relaxed);
             (n > 0).then(|| {
@@ -114,8 +167,14 @@ unsafe impl GlobalAlloc for CachingAlloc {
                 CACHED_BYTES.fetch_sub(class_size, Ordering::Relaxed);
                 p as *mut u8
             }
-            // SAFETY: a non-zero size and a power-of-two alignment make a valid layout.
-            None => unsafe { System.alloc(Layout::from_size_align_unchecked(class_size, ALIGN)) },
+            None => {
+                // A size the cache has none of (a smaller last batch, say): first give the
+                // system back one cached block at least as large, so the new block can take
+                // its memory instead of adding to the peak.
+                evict_one_at_least(class);
+                // SAFETY: a non-zero size and a power-of-two alignment make a valid layout.
+                unsafe { System.alloc(Layout::from_size_align_unchecked(class_size, ALIGN)) }
+            }
         }
     }
 
@@ -139,6 +198,7 @@ unsafe impl GlobalAlloc for CachingAlloc {
             // SAFETY: `p` came from `System.alloc(layout)` above.
             return unsafe { System.dealloc(p, layout) };
         };
+        LIVE_BYTES.fetch_sub(class_size, Ordering::Relaxed);
         let kept = CACHED_BYTES.load(Ordering::Relaxed) + class_size <= MAX_CACHED_BYTES
             && CACHE[class]
                 .with(|len, slots| {
@@ -186,6 +246,14 @@ unsafe impl GlobalAlloc for CachingAlloc {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn class_sizes_agree() {
+        for size in [MIN_CACHED, 300_000, 3_211_264, 100 << 20] {
+            let (c, bytes) = class_of(size).unwrap();
+            assert_eq!(class_size_of(c), bytes);
+        }
+    }
 
     #[test]
     fn classes_round_up_by_at_most_an_eighth() {

@@ -176,6 +176,21 @@ pub trait Real:
     ) {
         crate::batch_norm::reference::batch_norm_backward(d_x, d_w, d_b, g, x, w, mean, invstd, sh)
     }
+    #[allow(clippy::too_many_arguments)]
+    fn batch_norm_backward_in_place_fast(
+        g_dx: &mut [Self],
+        d_w: &mut [Self],
+        d_b: &mut [Self],
+        x: &[Self],
+        w: &[Self],
+        mean: &[Self],
+        invstd: &[Self],
+        sh: &BatchNormShape,
+    ) {
+        crate::batch_norm::reference::batch_norm_backward_in_place(
+            g_dx, d_w, d_b, x, w, mean, invstd, sh,
+        )
+    }
     fn dropout_apply_fast(out: &mut [Self], x: &[Self], p: f64, key: u64) {
         crate::dropout::reference::dropout_apply(out, x, p, key)
     }
@@ -311,6 +326,20 @@ impl Real for f32 {
         sh: &BatchNormShape,
     ) {
         crate::batch_norm::fast::batch_norm_backward(d_x, d_w, d_b, g, x, w, mean, invstd, sh)
+    }
+    fn batch_norm_backward_in_place_fast(
+        g_dx: &mut [f32],
+        d_w: &mut [f32],
+        d_b: &mut [f32],
+        x: &[f32],
+        w: &[f32],
+        mean: &[f32],
+        invstd: &[f32],
+        sh: &BatchNormShape,
+    ) {
+        crate::batch_norm::fast::batch_norm_backward_in_place(
+            g_dx, d_w, d_b, x, w, mean, invstd, sh,
+        )
     }
     fn dropout_apply_fast(out: &mut [f32], x: &[f32], p: f64, key: u64) {
         crate::dropout::fast::dropout_apply(out, x, p, key)

@@ -156,3 +156,58 @@ fn running_statistics_after_three_steps_equal_a_hand_computation() {
     );
     assert!((rv[0] - 1.224).abs() < 1e-3);
 }
+
+#[test]
+fn in_place_backward_equals_the_out_of_place_one() {
+    for sh in [
+        BatchNormShape { n: 3, c: 5, hw: 37 },
+        BatchNormShape {
+            n: 128,
+            c: 32,
+            hw: 784,
+        },
+        BatchNormShape { n: 4, c: 3, hw: 1 },
+    ] {
+        let x: Vec<f32> = data(sh.len(), 1).iter().map(|v| 2.0 * v + 0.3).collect();
+        let g = data(sh.len(), 2);
+        let w = data(sh.c, 3);
+        let mean = data(sh.c, 4);
+        let inv: Vec<f32> = data(sh.c, 5).iter().map(|v| v.abs() + 0.5).collect();
+        let (mut dx, mut dw, mut db) = (vec![f32::NAN; sh.len()], vec![0.0; sh.c], vec![0.0; sh.c]);
+        fast::batch_norm_backward(&mut dx, &mut dw, &mut db, &g, &x, &w, &mean, &inv, &sh);
+        let (mut gdx, mut dw2, mut db2) = (g.clone(), vec![0.0; sh.c], vec![0.0; sh.c]);
+        fast::batch_norm_backward_in_place(&mut gdx, &mut dw2, &mut db2, &x, &w, &mean, &inv, &sh);
+        assert!(
+            gdx.iter().zip(&dx).all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{sh:?}"
+        );
+        assert_eq!((dw, db), (dw2, db2));
+        // And the reference pair agree in f64.
+        let f = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
+        let (mut rdx, mut rdw, mut rdb) =
+            (vec![0.0f64; sh.len()], vec![0.0; sh.c], vec![0.0; sh.c]);
+        reference::batch_norm_backward(
+            &mut rdx,
+            &mut rdw,
+            &mut rdb,
+            &f(&g),
+            &f(&x),
+            &f(&w),
+            &f(&mean),
+            &f(&inv),
+            &sh,
+        );
+        let (mut rg, mut rdw2, mut rdb2) = (f(&g), vec![0.0; sh.c], vec![0.0; sh.c]);
+        reference::batch_norm_backward_in_place(
+            &mut rg,
+            &mut rdw2,
+            &mut rdb2,
+            &f(&x),
+            &f(&w),
+            &f(&mean),
+            &f(&inv),
+            &sh,
+        );
+        assert_eq!((rdx, rdw, rdb), (rg, rdw2, rdb2));
+    }
+}

@@ -93,7 +93,7 @@ impl<T: Real> Tensor<T> {
             let needs: Vec<bool> = node.inputs.iter().map(|i| i.requires_grad()).collect();
             let grads = {
                 let _p = crate::profile::scope(node.op.name(), crate::profile::Pass::Backward);
-                node.op.backward(&d_out, &node.inputs, &needs)
+                node.op.backward_owned(d_out, &node.inputs, &needs)
             };
             debug_assert_eq!(
                 grads.len(),

@@ -25,6 +25,23 @@ pub trait Backward<T: Real>: Send + Sync {
     /// The op's name, shown in errors, graphs and the profiler.
     fn name(&self) -> &'static str;
     fn backward(&self, d_out: &[T], inputs: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>>;
+
+    /// As `backward`, taking ownership of `d_out`: a rule that can compute an input's
+    /// gradient in the same buffer overrides this and saves an allocation at the peak.
+    fn backward_owned(
+        &self,
+        d_out: Vec<T>,
+        inputs: &[Tensor<T>],
+        needs: &[bool],
+    ) -> Vec<Option<Vec<T>>> {
+        self.backward(&d_out, inputs, needs)
+    }
+
+    /// Whether `backward` reads the elements of input `i` (not only its shape). Ops that
+    /// answer false let [`Tensor::release_unneeded`] free an intermediate only they hold.
+    fn reads_input(&self, _i: usize) -> bool {
+        true
+    }
 }
 
 /// A recorded op: its rule and its inputs.
@@ -76,5 +93,42 @@ impl<T: Real> Tensor<T> {
         } else {
             Tensor::from_parts(input.storage(), shape.to_vec(), false, None)
         }
+    }
+}
+
+impl<T: Real> Tensor<T> {
+    /// Frees this intermediate's elements when nothing can read them any more: when the
+    /// only other handle is the graph edge from `consumer`, whose backward does not read
+    /// them, and no view shares the storage. Returns whether it freed them.
+    ///
+    /// `Sequential::forward` calls this on each layer's input once the next output exists:
+    /// the output of a batch norm feeding a max-pool, say, is then not kept alive until
+    /// backward by a rule that only needs the pool's argmax. The tensor keeps its shape and
+    /// its place in the graph; only its elements go (`data()` then reads an empty slice).
+    pub(crate) fn release_unneeded(&self, consumer: &Tensor<T>) -> bool {
+        if self.is_leaf() || std::sync::Arc::strong_count(&self.node) != 2 {
+            return false;
+        }
+        if std::sync::Arc::strong_count(&self.node.storage) != 1 {
+            return false; // a view shares the elements
+        }
+        let graph = consumer
+            .node
+            .grad_fn
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let Some(node) = graph.as_ref() else {
+            return false;
+        };
+        let mut held = node
+            .inputs
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| std::sync::Arc::ptr_eq(&t.node, &self.node));
+        let all_unread = held.clone().count() > 0 && held.all(|(i, _)| !node.op.reads_input(i));
+        if all_unread {
+            *self.data_mut() = Vec::new();
+        }
+        all_unread
     }
 }

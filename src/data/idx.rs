@@ -70,9 +70,21 @@ pub fn read_idx(path: &Path, kind: IdxKind) -> Result<IdxArray, DataError> {
     drop(f);
     let f = File::open(path).map_err(io_err)?;
     if got == 2 && sniff == [0x1f, 0x8b] {
-        parse(GzDecoder::new(BufReader::new(f)), path, kind, Source::Gzip { compressed: file_len })
+        parse(
+            GzDecoder::new(BufReader::new(f)),
+            path,
+            kind,
+            Source::Gzip {
+                compressed: file_len,
+            },
+        )
     } else {
-        parse(BufReader::new(f), path, kind, Source::Plain { len: file_len })
+        parse(
+            BufReader::new(f),
+            path,
+            kind,
+            Source::Plain { len: file_len },
+        )
     }
 }
 
@@ -81,7 +93,12 @@ pub fn read_idx(path: &Path, kind: IdxKind) -> Result<IdxArray, DataError> {
 pub fn parse_idx_bytes(bytes: &[u8], file: &Path, kind: IdxKind) -> Result<IdxArray, DataError> {
     let len = bytes.len() as u64;
     if bytes.starts_with(&[0x1f, 0x8b]) {
-        parse(GzDecoder::new(bytes), file, kind, Source::Gzip { compressed: len })
+        parse(
+            GzDecoder::new(bytes),
+            file,
+            kind,
+            Source::Gzip { compressed: len },
+        )
     } else {
         parse(Cursor::new(bytes), file, kind, Source::Plain { len })
     }
@@ -116,7 +133,12 @@ enum Source {
 const EXPECTED_RATIO: u64 = 16;
 
 /// Parses an IDX stream from `source`.
-fn parse(mut r: impl Read, file: &Path, kind: IdxKind, source: Source) -> Result<IdxArray, DataError> {
+fn parse(
+    mut r: impl Read,
+    file: &Path,
+    kind: IdxKind,
+    source: Source,
+) -> Result<IdxArray, DataError> {
     let file_buf = file.to_path_buf();
     let gzip = matches!(source, Source::Gzip { .. });
     let plain_len = match source {

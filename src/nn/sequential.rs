@@ -67,6 +67,7 @@ impl<T: Real> Module<T> for Sequential<T> {
         let mut h = x.clone();
         let mut i = 0;
         while i < self.layers.len() {
+            let mut next = None;
             if self.fusion && i + 1 < self.layers.len() && self.layers[i].kind() == LayerKind::Relu
             {
                 if let LayerKind::MaxPool2d {
@@ -75,13 +76,16 @@ impl<T: Real> Module<T> for Sequential<T> {
                     padding,
                 } = self.layers[i + 1].kind()
                 {
-                    h = h.max_pool2d_relu(kernel, stride, padding);
-                    i += 2;
-                    continue;
+                    next = Some(h.max_pool2d_relu(kernel, stride, padding));
+                    i += 1;
                 }
             }
-            h = self.layers[i].forward(&h);
+            let next = next.unwrap_or_else(|| self.layers[i].forward(&h));
             i += 1;
+            // An intermediate that only the next op's graph edge holds, and that edge's
+            // backward does not read, is freed now rather than after backward.
+            h.release_unneeded(&next);
+            h = next;
         }
         h
     }

@@ -6,8 +6,8 @@
 //!   ∂x = s G,   ∂γ = Σ G (x − running_mean) / √(running_var + ε),   ∂β = Σ G.
 
 use stitch_kernels::batch_norm::{
-    batch_norm_backward, batch_norm_forward_eval, batch_norm_forward_train, BatchNormParams,
-    BatchNormShape,
+    batch_norm_backward, batch_norm_backward_in_place, batch_norm_forward_eval,
+    batch_norm_forward_train, BatchNormParams, BatchNormShape,
 };
 
 use crate::autograd::Backward;
@@ -38,6 +38,32 @@ struct BatchNormTrainBackward<T> {
 impl<T: Real> Backward<T> for BatchNormTrainBackward<T> {
     fn name(&self) -> &'static str {
         "batch_norm"
+    }
+
+    /// ∂x is written over G: the largest gradient of a `cnn` step needs no second buffer.
+    fn backward_owned(
+        &self,
+        mut g: Vec<T>,
+        inputs: &[Tensor<T>],
+        needs: &[bool],
+    ) -> Vec<Option<Vec<T>>> {
+        let sh = &self.shape;
+        let (mut dw, mut db) = (vec![T::ZERO; sh.c], vec![T::ZERO; sh.c]);
+        batch_norm_backward_in_place(
+            &mut g,
+            &mut dw,
+            &mut db,
+            &inputs[0].data(),
+            &inputs[1].data(),
+            &self.mean,
+            &self.invstd,
+            sh,
+        );
+        vec![
+            needs[0].then_some(g),
+            needs[1].then_some(dw),
+            needs[2].then_some(db),
+        ]
     }
 
     fn backward(&self, g: &[T], inputs: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {

@@ -18,6 +18,11 @@ impl<T: Real> Backward<T> for DropoutBackward {
         "dropout"
     }
 
+    /// The mask comes back from the key: the input's values are not needed.
+    fn reads_input(&self, _i: usize) -> bool {
+        false
+    }
+
     fn backward(&self, g: &[T], _: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
         vec![needs[0].then(|| {
             let mut dx = vec![T::ZERO; g.len()];

@@ -17,6 +17,11 @@ impl<T: Real> Backward<T> for MaxPool2dBackward {
         "max_pool2d"
     }
 
+    /// The argmax is all the backward pass needs.
+    fn reads_input(&self, _i: usize) -> bool {
+        false
+    }
+
     fn backward(&self, g: &[T], _: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
         vec![needs[0].then(|| {
             let mut dx = vec![T::ZERO; self.shape.input_len()];
@@ -82,6 +87,11 @@ struct MaxPool2dReluBackward {
 impl<T: Real> Backward<T> for MaxPool2dReluBackward {
     fn name(&self) -> &'static str {
         "max_pool2d_relu"
+    }
+
+    /// The argmax and the sign mask are all the backward pass needs.
+    fn reads_input(&self, _i: usize) -> bool {
+        false
     }
 
     fn backward(&self, g: &[T], _: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {

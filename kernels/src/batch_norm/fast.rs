@@ -91,6 +91,44 @@ pub fn channel_affine_with(
         });
 }
 
+/// Phase 1 of the backward pass: writes ∂γ and ∂β and returns each channel's (A, B, C).
+#[allow(clippy::too_many_arguments)]
+fn backward_coefficients(
+    isa: Isa,
+    d_w: &mut [f32],
+    d_b: &mut [f32],
+    g: &[f32],
+    x: &[f32],
+    w: &[f32],
+    mean: &[f32],
+    invstd: &[f32],
+    sh: &BatchNormShape,
+) -> Vec<[f32; 3]> {
+    let m = sh.per_channel() as f32;
+    // ∂β = Σ G and ∂γ = invstd · Σ G (x − μ), one task per channel.
+    let sums: Vec<(f32, f32)> = (0..sh.c)
+        .into_par_iter()
+        .map(|c| {
+            let sum_g = per_channel_sum(sh, c, |r| dispatch!(isa, sum(&g[r])));
+            let sum_gxc = per_channel_sum(sh, c, |r| {
+                dispatch!(isa, dot_dev(&g[r.clone()], &x[r], mean[c]))
+            });
+            (sum_g, sum_gxc * invstd[c])
+        })
+        .collect();
+    (0..sh.c)
+        .map(|c| {
+            let (sum_g, sum_gx) = sums[c];
+            d_b[c] = sum_g;
+            d_w[c] = sum_gx;
+            let a = w[c] * invstd[c];
+            let b = -a * invstd[c] * sum_gx / m;
+            let cc = -a * sum_g / m - b * mean[c];
+            [a, b, cc]
+        })
+        .collect()
+}
+
 #[allow(clippy::too_many_arguments)]
 pub fn batch_norm_backward(
     d_x: &mut [f32],
@@ -107,29 +145,7 @@ pub fn batch_norm_backward(
     if sh.hw == 0 {
         return;
     }
-    let m = sh.per_channel() as f32;
-    // Phase 1: ∂β = Σ G and ∂γ = invstd · Σ G (x − μ), one task per channel.
-    let sums: Vec<(f32, f32)> = (0..sh.c)
-        .into_par_iter()
-        .map(|c| {
-            let sum_g = per_channel_sum(sh, c, |r| dispatch!(isa, sum(&g[r])));
-            let sum_gxc = per_channel_sum(sh, c, |r| {
-                dispatch!(isa, dot_dev(&g[r.clone()], &x[r], mean[c]))
-            });
-            (sum_g, sum_gxc * invstd[c])
-        })
-        .collect();
-    let coef: Vec<[f32; 3]> = (0..sh.c)
-        .map(|c| {
-            let (sum_g, sum_gx) = sums[c];
-            d_b[c] = sum_g;
-            d_w[c] = sum_gx;
-            let a = w[c] * invstd[c];
-            let b = -a * invstd[c] * sum_gx / m;
-            let cc = -a * sum_g / m - b * mean[c];
-            [a, b, cc]
-        })
-        .collect();
+    let coef = backward_coefficients(isa, d_w, d_b, g, x, w, mean, invstd, sh);
     // Phase 2: ∂x = A G + B x + C per block.
     d_x.par_chunks_mut(sh.hw)
         .zip(g.par_chunks(sh.hw))
@@ -139,6 +155,33 @@ pub fn batch_norm_backward(
         .for_each(|(blk, ((dx, gb), xb))| {
             let [a, b, c] = coef[blk % sh.c];
             dispatch!(isa, affine2(dx, gb, xb, a, b, c));
+        });
+}
+
+/// As [`batch_norm_backward`], writing ∂x over G in `g_dx` (one buffer fewer at the peak).
+#[allow(clippy::too_many_arguments)]
+pub fn batch_norm_backward_in_place(
+    g_dx: &mut [f32],
+    d_w: &mut [f32],
+    d_b: &mut [f32],
+    x: &[f32],
+    w: &[f32],
+    mean: &[f32],
+    invstd: &[f32],
+    sh: &BatchNormShape,
+) {
+    let isa = usable(isa());
+    if sh.hw == 0 {
+        return;
+    }
+    let coef = backward_coefficients(isa, d_w, d_b, g_dx, x, w, mean, invstd, sh);
+    g_dx.par_chunks_mut(sh.hw)
+        .zip(x.par_chunks(sh.hw))
+        .with_min_len(blocks_per_task(sh.hw))
+        .enumerate()
+        .for_each(|(blk, (gdx, xb))| {
+            let [a, b, c] = coef[blk % sh.c];
+            dispatch!(isa, affine2_in_place(gdx, xb, a, b, c));
         });
 }
 
@@ -161,6 +204,11 @@ mod scalar {
     pub fn affine2(out: &mut [f32], g: &[f32], x: &[f32], a: f32, b: f32, c: f32) {
         for ((o, &gv), &xv) in out.iter_mut().zip(g).zip(x) {
             *o = a * gv + (b * xv + c);
+        }
+    }
+    pub fn affine2_in_place(gdx: &mut [f32], x: &[f32], a: f32, b: f32, c: f32) {
+        for (o, &xv) in gdx.iter_mut().zip(x) {
+            *o = a * *o + (b * xv + c);
         }
     }
 }
@@ -232,6 +280,21 @@ macro_rules! bn_simd {
                 }
             }
             scalar::affine2(&mut out[n..], &g[n..], &x[n..], a, b, c);
+        }
+
+        #[target_feature(enable = $feat)]
+        pub unsafe fn affine2_in_place(gdx: &mut [f32], x: &[f32], a: f32, b: f32, c: f32) {
+            let (n, po, px) = (x.len() / $l * $l, gdx.as_mut_ptr(), x.as_ptr());
+            let (av, bv, cv) = ($set1(a), $set1(b), $set1(c));
+            for i in (0..n).step_by($l) {
+                // SAFETY: i + lanes <= n <= x.len() = gdx.len(); each lane is read before it
+                // is written, by the same instruction sequence.
+                unsafe {
+                    let t = $fmadd(bv, $load(px.add(i)), cv);
+                    $store(po.add(i), $fmadd(av, $load(po.add(i)), t));
+                }
+            }
+            scalar::affine2_in_place(&mut gdx[n..], &x[n..], a, b, c);
         }
     };
 }

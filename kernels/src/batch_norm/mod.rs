@@ -184,3 +184,53 @@ pub fn batch_norm_backward<T: Real>(
         ),
     }
 }
+
+/// As [`batch_norm_backward`], overwriting G with ∂x in `d_out_then_input`.
+#[allow(clippy::too_many_arguments)]
+#[track_caller]
+pub fn batch_norm_backward_in_place<T: Real>(
+    d_out_then_input: &mut [T],
+    d_weight: &mut [T],
+    d_bias: &mut [T],
+    x: &[T],
+    weight: &[T],
+    save_mean: &[T],
+    save_invstd: &[T],
+    sh: &BatchNormShape,
+) {
+    check(
+        "batch_norm_backward_in_place",
+        sh,
+        &[
+            ("d_out_then_input", d_out_then_input.len(), sh.len()),
+            ("x", x.len(), sh.len()),
+            ("d_weight", d_weight.len(), sh.c),
+            ("d_bias", d_bias.len(), sh.c),
+            ("weight", weight.len(), sh.c),
+            ("save_mean", save_mean.len(), sh.c),
+            ("save_invstd", save_invstd.len(), sh.c),
+        ],
+    );
+    match op_mode(KernelOp::BatchNorm) {
+        Mode::Reference => reference::batch_norm_backward_in_place(
+            d_out_then_input,
+            d_weight,
+            d_bias,
+            x,
+            weight,
+            save_mean,
+            save_invstd,
+            sh,
+        ),
+        Mode::Fast => T::batch_norm_backward_in_place_fast(
+            d_out_then_input,
+            d_weight,
+            d_bias,
+            x,
+            weight,
+            save_mean,
+            save_invstd,
+            sh,
+        ),
+    }
+}

@@ -127,3 +127,37 @@ pub fn batch_norm_backward<T: Real>(
         }
     }
 }
+
+/// As [`batch_norm_backward`], with ∂x written over G in `g_dx`: the sums come first, then
+/// each element is replaced, ∂x_i = (γ invstd / M)(M G_i − ∂β − x̂_i ∂γ).
+#[allow(clippy::too_many_arguments)]
+pub fn batch_norm_backward_in_place<T: Real>(
+    g_dx: &mut [T],
+    d_w: &mut [T],
+    d_b: &mut [T],
+    x: &[T],
+    w: &[T],
+    mean: &[T],
+    invstd: &[T],
+    sh: &BatchNormShape,
+) {
+    let m = T::from_f64(sh.per_channel() as f64);
+    for c in 0..sh.c {
+        let (mut sum_g, mut sum_gx) = (T::ZERO, T::ZERO);
+        for n in 0..sh.n {
+            for i in block(n, c, sh) {
+                sum_g += g_dx[i];
+                sum_gx += g_dx[i] * ((x[i] - mean[c]) * invstd[c]);
+            }
+        }
+        d_b[c] = sum_g;
+        d_w[c] = sum_gx;
+        let k = w[c] * invstd[c] / m;
+        for n in 0..sh.n {
+            for i in block(n, c, sh) {
+                let xhat = (x[i] - mean[c]) * invstd[c];
+                g_dx[i] = k * (m * g_dx[i] - sum_g - xhat * sum_gx);
+            }
+        }
+    }
+}
