@@ -108,11 +108,11 @@ fn class_size_of(class: usize) -> usize {
 
 /// Frees one cached block of the smallest class ≥ `class` that has one, if any.
 fn evict_one_at_least(class: usize) {
-    for c in class..CLASSES {
+    for (c, cache) in CACHE.iter().enumerate().skip(class) {
         if CACHED_BYTES.load(Ordering::Relaxed) == 0 {
             return;
         }
-        let p = CACHE[c].with(|len, slots| {
+        let p = cache.with(|len, slots| {
             let n = len.load(Ordering::Relaxed);
             (n > 0).then(|| {
                 len.store(n - 1, Ordering::Relaxed);
