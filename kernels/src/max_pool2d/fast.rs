@@ -128,12 +128,23 @@ mod avx512 {
             let j = 2 * q0;
             // SAFETY: the unmasked lanes read floats j..j + 2n of each row, and
             // j + 2n = 2(q0 + n) ≤ 2·ow ≤ w, the row's length.
+            // (The second half is only addressed when some of its lanes are live: a pointer
+            // past the end of the buffer may not even be formed.)
             let (a0, a1, b0, b1) = unsafe {
+                let zero = _mm512_setzero_ps();
                 (
                     _mm512_maskz_loadu_ps(lo, r0.add(j)),
-                    _mm512_maskz_loadu_ps(hi, r0.add(j + 16)),
+                    if hi != 0 {
+                        _mm512_maskz_loadu_ps(hi, r0.add(j + 16))
+                    } else {
+                        zero
+                    },
                     _mm512_maskz_loadu_ps(lo, r1.add(j)),
-                    _mm512_maskz_loadu_ps(hi, r1.add(j + 16)),
+                    if hi != 0 {
+                        _mm512_maskz_loadu_ps(hi, r1.add(j + 16))
+                    } else {
+                        zero
+                    },
                 )
             };
             let cand = [
@@ -167,6 +178,85 @@ mod avx512 {
             q0 += n;
         }
     }
+
+    /// Backward of one output row of 2×2 stride-2 windows that tile the plane: writes both
+    /// input rows in full (the winner of each window gets G, its three neighbours 0), so no
+    /// zero-fill pass is needed. Up to 16 windows a step: four lane masks pick G for each
+    /// window position, and two permutes interleave them into the even and odd columns.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F; `rows.len() == 2 * w`, `g.len() == am.len() == w / 2`, and
+    /// every argmax lies in its window (as the forward pass wrote it).
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn unpool_row_2x2(rows: &mut [f32], g: &[f32], am: &[u32], w: usize, base: u32) {
+        let ow = g.len();
+        let lo_idx = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        let hi_idx =
+            _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        let lane2 = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        let (top, bottom) = rows.split_at_mut(w);
+        let mut q0 = 0;
+        while q0 < ow {
+            let n = (ow - q0).min(16);
+            let in_mask: __mmask16 = if n == 16 {
+                0xFFFF
+            } else {
+                ((1u32 << n) - 1) as u16
+            };
+            let lo: __mmask16 = if 2 * n >= 16 {
+                0xFFFF
+            } else {
+                ((1u32 << (2 * n)) - 1) as u16
+            };
+            let hi: __mmask16 = if 2 * n <= 16 {
+                0
+            } else {
+                ((1u32 << (2 * n - 16)) - 1) as u16
+            };
+            // SAFETY: the unmasked lanes read outputs q0..q0 + n ≤ ow of g and am.
+            let (gv, iv) = unsafe {
+                (
+                    _mm512_maskz_loadu_ps(in_mask, g.as_ptr().add(q0)),
+                    _mm512_maskz_loadu_epi32(in_mask, am.as_ptr().add(q0) as *const i32),
+                )
+            };
+            // d = offset of the winner from its window's top-left pixel.
+            let corner =
+                _mm512_add_epi32(_mm512_set1_epi32((base as usize + 2 * q0) as i32), lane2);
+            let d = _mm512_sub_epi32(iv, corner);
+            let pick =
+                |k: i32| _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(d, _mm512_set1_epi32(k)), gv);
+            let (s0, s1, s2, s3) = (pick(0), pick(1), pick(w as i32), pick(w as i32 + 1));
+            let j = 2 * q0;
+            // SAFETY: the unmasked lanes write columns j..j + 2n ≤ 2·ow = w of each row.
+            unsafe {
+                _mm512_mask_storeu_ps(
+                    top.as_mut_ptr().add(j),
+                    lo,
+                    _mm512_permutex2var_ps(s0, lo_idx, s1),
+                );
+                _mm512_mask_storeu_ps(
+                    bottom.as_mut_ptr().add(j),
+                    lo,
+                    _mm512_permutex2var_ps(s2, lo_idx, s3),
+                );
+                // Columns j + 16.. only when some are live (no pointer past the row's end).
+                if hi != 0 {
+                    _mm512_mask_storeu_ps(
+                        top.as_mut_ptr().add(j + 16),
+                        hi,
+                        _mm512_permutex2var_ps(s0, hi_idx, s1),
+                    );
+                    _mm512_mask_storeu_ps(
+                        bottom.as_mut_ptr().add(j + 16),
+                        hi,
+                        _mm512_permutex2var_ps(s2, hi_idx, s3),
+                    );
+                }
+            }
+            q0 += n;
+        }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -184,6 +274,17 @@ mod avx2 {
 }
 
 pub fn max_pool2d_backward(d_x: &mut [f32], g: &[f32], argmax: &[u32], sh: &Pool2dShape) {
+    max_pool2d_backward_with(isa(), d_x, g, argmax, sh)
+}
+
+pub fn max_pool2d_backward_with(
+    isa: Isa,
+    d_x: &mut [f32],
+    g: &[f32],
+    argmax: &[u32],
+    sh: &Pool2dShape,
+) {
+    let isa = usable(isa);
     let (hw, pq) = (sh.h * sh.w, sh.out_h() * sh.out_w());
     if hw == 0 {
         return;
@@ -193,6 +294,20 @@ pub fn max_pool2d_backward(d_x: &mut [f32], g: &[f32], argmax: &[u32], sh: &Pool
         .zip(argmax.par_chunks(pq.max(1)))
         .with_min_len(blocks_per_task(hw))
         .for_each(|((dx, g), am)| {
+            if isa == Isa::Avx512 && is_2x2(sh) && sh.h % 2 == 0 && sh.w % 2 == 0 {
+                let ow = sh.out_w();
+                for (p, (g_row, am_row)) in g.chunks_exact(ow).zip(am.chunks_exact(ow)).enumerate()
+                {
+                    let rows = &mut dx[2 * p * sh.w..(2 * p + 2) * sh.w];
+                    // SAFETY: isa is Avx512 only when `usable` found AVX-512F; the row
+                    // slices have the lengths `unpool_row_2x2` states.
+                    #[cfg(target_arch = "x86_64")]
+                    unsafe {
+                        avx512::unpool_row_2x2(rows, g_row, am_row, sh.w, (2 * p * sh.w) as u32)
+                    };
+                }
+                return;
+            }
             dx.fill(0.0);
             // Each output adds to its winner; windows that share a winner add up in output order.
             for (&gv, &i) in g.iter().zip(am) {
