@@ -294,7 +294,8 @@ pub fn max_pool2d_backward_with(
         .zip(argmax.par_chunks(pq.max(1)))
         .with_min_len(blocks_per_task(hw))
         .for_each(|((dx, g), am)| {
-            if isa == Isa::Avx512 && is_2x2(sh) && sh.h.is_multiple_of(2) && sh.w.is_multiple_of(2) {
+            if isa == Isa::Avx512 && is_2x2(sh) && sh.h.is_multiple_of(2) && sh.w.is_multiple_of(2)
+            {
                 let ow = sh.out_w();
                 for (p, (g_row, am_row)) in g.chunks_exact(ow).zip(am.chunks_exact(ow)).enumerate()
                 {
