@@ -344,27 +344,6 @@ unsafe fn transpose16(dst: *mut f32, dst_stride: usize, src: *const f32, src_str
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn transpose16_matches_the_definition() {
-        if !crate::isa::Isa::Avx512.is_supported() {
-            return; // nothing to run this path on; the scalar fallback is tested elsewhere
-        }
-        let src: Vec<f32> = (0..16 * 20).map(|i| i as f32).collect();
-        let mut dst = vec![0.0f32; 16 * 18];
-        // SAFETY: AVX-512F checked above; 16 rows of 20 and of 18 floats.
-        unsafe { transpose16(dst.as_mut_ptr(), 18, src.as_ptr(), 20) };
-        for i in 0..16 {
-            for j in 0..16 {
-                assert_eq!(dst[j * 18 + i], src[i * 20 + j], "({i}, {j})");
-            }
-        }
-    }
-}
-
 /// One register tile of ∂wᵀ: taps t0..t0+NT × channel vectors kv0..kv0+KV, output rows
 /// p0..p1, accumulated into `dwt` [taps][kpad16] (loaded, updated, stored).
 ///
@@ -496,6 +475,27 @@ pub unsafe fn weight_image(dwt: &mut [f32], gt: &[f32], xp: &[f32], sh: &Conv2dS
                 let (nt, kv) = (MT.min(taps - t0), 4.min(kvs - kv0));
                 // SAFETY: forwarded; the tile's taps, vectors and rows are in range.
                 unsafe { weight_tile_dyn(dwt, gt, xp, sh, g, t0, nt, kv0, kv, p0, p1) };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transpose16_matches_the_definition() {
+        if !crate::isa::Isa::Avx512.is_supported() {
+            return; // nothing to run this path on; the scalar fallback is tested elsewhere
+        }
+        let src: Vec<f32> = (0..16 * 20).map(|i| i as f32).collect();
+        let mut dst = vec![0.0f32; 16 * 18];
+        // SAFETY: AVX-512F checked above; 16 rows of 20 and of 18 floats.
+        unsafe { transpose16(dst.as_mut_ptr(), 18, src.as_ptr(), 20) };
+        for i in 0..16 {
+            for j in 0..16 {
+                assert_eq!(dst[j * 18 + i], src[i * 20 + j], "({i}, {j})");
             }
         }
     }
