@@ -194,3 +194,59 @@ fn conv2d_reports_mismatched_channels() {
     let _ =
         rand64(&[1, 2, 5, 5], 1).conv2d(&rand64(&[4, 3, 3, 3], 2), None, Conv2dOptions::default());
 }
+
+#[test]
+fn fused_conv_relu_pool_equals_the_three_ops_in_f32() {
+    // f32 takes the fused kernel on an AVX-512 CPU; the composition is the reference.
+    for (n, c, k, h) in [(3, 8, 5, 14), (2, 1, 4, 28), (9, 9, 16, 6)] {
+        let to32 = |t: Tensor<f64>| t.cast::<f32>();
+        let x = to32(rand64(&[n, c, h, h], 1)).requires_grad_();
+        let w = to32(rand64(&[k, c, 3, 3], 2)).requires_grad_();
+        let b = to32(rand64(&[k], 3)).requires_grad_();
+        let opts = Conv2dOptions::square(1, 1, 1);
+        let r = to32(rand64(&[n, k, h / 2, h / 2], 4));
+        let fused = x.conv2d_relu_max_pool2d(&w, Some(&b), opts);
+        fused.mul(&r).sum().backward();
+        let grads_fused: Vec<Vec<f32>> = [&x, &w, &b]
+            .iter()
+            .map(|t| t.grad().unwrap().to_vec())
+            .collect();
+        for t in [&x, &w, &b] {
+            t.zero_grad();
+        }
+        let plain = x
+            .conv2d(&w, Some(&b), opts)
+            .relu()
+            .max_pool2d([2, 2], [2, 2], [0, 0]);
+        assert_eq!(fused.to_vec(), plain.to_vec(), "values, n={n} c={c}");
+        plain.mul(&r).sum().backward();
+        for (name, (t, g)) in ["x", "w", "b"]
+            .iter()
+            .zip([&x, &w, &b].iter().zip(&grads_fused))
+        {
+            let want = t.grad().unwrap().to_vec();
+            let worst = want
+                .iter()
+                .zip(g)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(
+                worst <= 1e-5 * want.iter().fold(1.0f32, |m, v| m.max(v.abs())),
+                "∂{name} n={n} c={c}: {worst}"
+            );
+        }
+    }
+}
+
+#[test]
+fn gradcheck_conv2d_relu_max_pool2d() {
+    // In f64 the op composes conv2d, max_pool2d_relu: the same graph the fused kernel replaces.
+    let x = rand64(&[2, 3, 6, 6], 11);
+    let w = rand64(&[4, 3, 3, 3], 12);
+    let b = rand64(&[4], 13);
+    let opts = Conv2dOptions::square(1, 1, 1);
+    assert_gradcheck(
+        |t| head(&t[0].conv2d_relu_max_pool2d(&t[1], Some(&t[2]), opts), 5),
+        &[x, w, b],
+    );
+}

@@ -194,6 +194,36 @@ pub trait Real:
     fn dropout_apply_fast(out: &mut [Self], x: &[Self], p: f64, key: u64) {
         crate::dropout::reference::dropout_apply(out, x, p, key)
     }
+    /// The fused convolution → 2×2 max-pool forward ([`crate::conv2d::fused`]), when this
+    /// type and CPU have it: returns false (and writes nothing) otherwise.
+    fn conv_pool_fused_forward(
+        _pooled: &mut [Self],
+        _argmax: &mut [u32],
+        _x: &[Self],
+        _w: &[Self],
+        _b: Option<&[Self]>,
+        _sh: &Conv2dShape,
+        _input_grad: bool,
+    ) -> bool {
+        false
+    }
+    /// The fused backward; only called after `conv_pool_fused_forward` returned true.
+    #[allow(clippy::too_many_arguments)]
+    fn conv_pool_fused_backward(
+        _d_x: Option<&mut [Self]>,
+        _d_w: &mut [Self],
+        _d_b: &mut [Self],
+        _g: &[Self],
+        _argmax: &[u32],
+        _x: &[Self],
+        _w: &[Self],
+        _sh: &Conv2dShape,
+    ) {
+        panic!(
+            "conv_pool_fused_backward: no fused kernel for {}",
+            Self::NAME
+        )
+    }
 }
 
 macro_rules! real_common {
@@ -343,6 +373,37 @@ impl Real for f32 {
     }
     fn dropout_apply_fast(out: &mut [f32], x: &[f32], p: f64, key: u64) {
         crate::dropout::fast::dropout_apply(out, x, p, key)
+    }
+    #[cfg(target_arch = "x86_64")]
+    fn conv_pool_fused_forward(
+        pooled: &mut [f32],
+        argmax: &mut [u32],
+        x: &[f32],
+        w: &[f32],
+        b: Option<&[f32]>,
+        sh: &Conv2dShape,
+        input_grad: bool,
+    ) -> bool {
+        if crate::op_mode(crate::KernelOp::Conv2d) != crate::Mode::Fast
+            || !crate::conv2d::fused::applies(sh, input_grad)
+        {
+            return false;
+        }
+        crate::conv2d::fused::forward(pooled, argmax, x, w, b, sh);
+        true
+    }
+    #[cfg(target_arch = "x86_64")]
+    fn conv_pool_fused_backward(
+        d_x: Option<&mut [f32]>,
+        d_w: &mut [f32],
+        d_b: &mut [f32],
+        g: &[f32],
+        argmax: &[u32],
+        x: &[f32],
+        w: &[f32],
+        sh: &Conv2dShape,
+    ) {
+        crate::conv2d::fused::backward(d_x, d_w, d_b, g, argmax, x, w, sh)
     }
 }
 

@@ -36,6 +36,10 @@ impl<T: Real> Conv2d<T> {
 }
 
 impl<T: Real> Module<T> for Conv2d<T> {
+    fn as_conv2d(&self) -> Option<super::ConvParts<'_, T>> {
+        Some((&self.weight, self.bias.as_ref(), self.options))
+    }
+
     fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
         x.conv2d(&self.weight, self.bias.as_ref(), self.options)
     }

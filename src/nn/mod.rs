@@ -35,11 +35,24 @@ pub enum LayerKind {
     Other,
 }
 
+/// A convolution layer's weight, optional bias and options.
+pub type ConvParts<'a, T> = (
+    &'a Tensor<T>,
+    Option<&'a Tensor<T>>,
+    crate::ops::Conv2dOptions,
+);
+
 /// A layer or a network.
 pub trait Module<T: Real = f32>: Send + Sync {
     /// See [`LayerKind`].
     fn kind(&self) -> LayerKind {
         LayerKind::Other
+    }
+
+    /// A convolution layer's weight, bias and options, for [`Sequential`]'s fusion of
+    /// Conv2d → ReLU → MaxPool2d(2).
+    fn as_conv2d(&self) -> Option<ConvParts<'_, T>> {
+        None
     }
 
     /// The layer applied to a batch.

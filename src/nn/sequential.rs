@@ -5,9 +5,10 @@ use crate::{Real, Tensor};
 
 /// A chain of modules.
 ///
-/// `forward` fuses a [`ReLU`](super::ReLU) directly followed by a
-/// [`MaxPool2d`](super::MaxPool2d) into the single op `max_pool2d_relu` (equal results,
-/// one full-size pass and buffer fewer); [`Sequential::set_fusion`]`(false)` runs every
+/// `forward` fuses a [`Conv2d`](super::Conv2d) → [`ReLU`](super::ReLU) →
+/// [`MaxPool2d`](super::MaxPool2d)`(2)` block into `conv2d_relu_max_pool2d` (per image, the
+/// convolution's output never leaves the cache), and a ReLU directly followed by a max-pool
+/// into `max_pool2d_relu` (equal results, one full-size pass and buffer fewer); [`Sequential::set_fusion`]`(false)` runs every
 /// layer on its own, and `forward_all` never fuses (it returns every layer's output).
 pub struct Sequential<T: Real = f32> {
     layers: Vec<Box<dyn Module<T>>>,
@@ -68,7 +69,25 @@ impl<T: Real> Module<T> for Sequential<T> {
         let mut i = 0;
         while i < self.layers.len() {
             let mut next = None;
-            if self.fusion && i + 1 < self.layers.len() && self.layers[i].kind() == LayerKind::Relu
+            let pool2 = LayerKind::MaxPool2d {
+                kernel: [2, 2],
+                stride: [2, 2],
+                padding: [0, 0],
+            };
+            if self.fusion
+                && i + 2 < self.layers.len()
+                && self.layers[i + 1].kind() == LayerKind::Relu
+                && self.layers[i + 2].kind() == pool2
+            {
+                if let Some((w, b, opts)) = self.layers[i].as_conv2d() {
+                    next = Some(h.conv2d_relu_max_pool2d(w, b, opts));
+                    i += 2;
+                }
+            }
+            if next.is_none()
+                && self.fusion
+                && i + 1 < self.layers.len()
+                && self.layers[i].kind() == LayerKind::Relu
             {
                 if let LayerKind::MaxPool2d {
                     kernel,

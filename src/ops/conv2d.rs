@@ -138,3 +138,124 @@ impl<T: Real> Tensor<T> {
         )
     }
 }
+
+/// Backward of the fused convolution → ReLU → 2×2 max-pool.
+struct ConvReluPoolBackward {
+    shape: Conv2dShape,
+    argmax: Vec<u32>,
+    positive: Vec<bool>,
+}
+
+impl<T: Real> Backward<T> for ConvReluPoolBackward {
+    fn name(&self) -> &'static str {
+        "conv2d_relu_max_pool2d"
+    }
+
+    fn backward(&self, g: &[T], inputs: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
+        let sh = &self.shape;
+        // ReLU lets the pooled gradient through where the pooled value was positive.
+        let g_pos: Vec<T> = g
+            .iter()
+            .zip(&self.positive)
+            .map(|(&v, &p)| if p { v } else { T::ZERO })
+            .collect();
+        let mut dx = needs[0].then(|| vec![T::ZERO; sh.input_len()]);
+        let (mut dw, mut db) = (vec![T::ZERO; sh.weight_len()], vec![T::ZERO; sh.k]);
+        T::conv_pool_fused_backward(
+            dx.as_deref_mut(),
+            &mut dw,
+            &mut db,
+            &g_pos,
+            &self.argmax,
+            &inputs[0].data(),
+            &inputs[1].data(),
+            sh,
+        );
+        let mut grads = vec![dx, needs[1].then_some(dw)];
+        if inputs.len() == 3 {
+            grads.push(needs[2].then_some(db));
+        }
+        grads
+    }
+}
+
+impl<T: Real> Tensor<T> {
+    /// `max_pool2d(relu(conv2d(self, weight, bias)), 2×2, stride 2)` as one op where a fused
+    /// kernel exists (f32, AVX-512, stride-1 convolutions with an even output; see
+    /// `stitch_kernels::conv2d::fused`), else the three ops in turn. Either way the values
+    /// and gradients are the same bits.
+    #[track_caller]
+    pub fn conv2d_relu_max_pool2d(
+        &self,
+        weight: &Tensor<T>,
+        bias: Option<&Tensor<T>>,
+        opts: Conv2dOptions,
+    ) -> Tensor<T> {
+        let unfused = || {
+            self.conv2d(weight, bias, opts)
+                .max_pool2d_relu([2, 2], [2, 2], [0, 0])
+        };
+        let sh = match (self.shape(), weight.shape()) {
+            (&[n, c, h, w], &[k, c2, r, s]) if c == c2 => Conv2dShape {
+                n,
+                c,
+                h,
+                w,
+                k,
+                r,
+                s,
+                stride: opts.stride,
+                padding: opts.padding,
+                dilation: opts.dilation,
+            },
+            _ => return unfused(),
+        };
+        if sh.validate().is_err()
+            || bias.is_some_and(|b| b.shape() != [sh.k])
+            || sh.out_h() % 2 != 0
+            || sh.out_w() % 2 != 0
+        {
+            return unfused();
+        }
+        let _p = crate::profile::scope("conv2d_relu_max_pool2d", crate::profile::Pass::Forward);
+        let pooled_len = sh.output_len() / 4;
+        let mut pooled = vec![T::ZERO; pooled_len];
+        let mut argmax = vec![0u32; pooled_len];
+        let input_grad = crate::is_grad_enabled() && self.requires_grad();
+        let done = {
+            let b = bias.map(|b| b.data());
+            T::conv_pool_fused_forward(
+                &mut pooled,
+                &mut argmax,
+                &self.data(),
+                &weight.data(),
+                b.as_deref().map(|v| &v[..]),
+                &sh,
+                input_grad,
+            )
+        };
+        if !done {
+            drop(_p);
+            return unfused();
+        }
+        // ReLU after the pool, as `max_pool2d_relu` does.
+        for v in pooled.iter_mut() {
+            let keep = *v > T::ZERO || v.is_nan_value();
+            *v = if keep { *v } else { T::ZERO };
+        }
+        let positive = pooled.iter().map(|&v| v > T::ZERO).collect();
+        let mut inputs = vec![self, weight];
+        inputs.extend(bias);
+        let shape = [sh.n, sh.k, sh.out_h() / 2, sh.out_w() / 2];
+        Tensor::from_op(
+            pooled,
+            &shape,
+            &inputs,
+            ConvReluPoolBackward {
+                shape: sh,
+                argmax,
+                positive,
+            },
+        )
+    }
+}

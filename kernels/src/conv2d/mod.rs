@@ -18,6 +18,8 @@
 #[cfg(target_arch = "x86_64")]
 pub mod direct;
 pub mod fast;
+#[cfg(target_arch = "x86_64")]
+pub mod fused;
 pub mod im2col;
 pub mod reference;
 

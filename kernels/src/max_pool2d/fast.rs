@@ -37,20 +37,29 @@ pub fn max_pool2d_forward_with(
         .zip(argmax.par_chunks_mut(pq))
         .zip(x.par_chunks(hw))
         .with_min_len(blocks_per_task(hw))
-        .for_each(|((y, am), xp)| {
-            if !is_2x2(sh) {
-                return reference::max_pool2d_forward(y, am, xp, &one);
-            }
-            let (ow, w) = (sh.out_w(), sh.w);
-            for p in 0..sh.out_h() {
-                let rows = &xp[2 * p * w..(2 * p + 2) * w];
-                let (y_row, am_row) = (&mut y[p * ow..(p + 1) * ow], &mut am[p * ow..(p + 1) * ow]);
-                dispatch!(
-                    isa,
-                    pool_row_2x2(y_row, am_row, rows, w, (2 * p * w) as u32)
-                );
-            }
-        });
+        .for_each(|((y, am), xp)| forward_plane(isa, y, am, xp, &one));
+}
+
+/// One plane's pooling (`one` has n = c = 1): the 2×2 row kernel where it applies.
+pub(crate) fn forward_plane(
+    isa: Isa,
+    y: &mut [f32],
+    am: &mut [u32],
+    xp: &[f32],
+    one: &Pool2dShape,
+) {
+    if !is_2x2(one) {
+        return reference::max_pool2d_forward(y, am, xp, one);
+    }
+    let (ow, w) = (one.out_w(), one.w);
+    for p in 0..one.out_h() {
+        let rows = &xp[2 * p * w..(2 * p + 2) * w];
+        let (y_row, am_row) = (&mut y[p * ow..(p + 1) * ow], &mut am[p * ow..(p + 1) * ow]);
+        dispatch!(
+            isa,
+            pool_row_2x2(y_row, am_row, rows, w, (2 * p * w) as u32)
+        );
+    }
 }
 
 mod scalar {
@@ -293,26 +302,27 @@ pub fn max_pool2d_backward_with(
         .zip(g.par_chunks(pq.max(1)))
         .zip(argmax.par_chunks(pq.max(1)))
         .with_min_len(blocks_per_task(hw))
-        .for_each(|((dx, g), am)| {
-            if isa == Isa::Avx512 && is_2x2(sh) && sh.h.is_multiple_of(2) && sh.w.is_multiple_of(2)
-            {
-                let ow = sh.out_w();
-                for (p, (g_row, am_row)) in g.chunks_exact(ow).zip(am.chunks_exact(ow)).enumerate()
-                {
-                    let rows = &mut dx[2 * p * sh.w..(2 * p + 2) * sh.w];
-                    // SAFETY: isa is Avx512 only when `usable` found AVX-512F; the row
-                    // slices have the lengths `unpool_row_2x2` states.
-                    #[cfg(target_arch = "x86_64")]
-                    unsafe {
-                        avx512::unpool_row_2x2(rows, g_row, am_row, sh.w, (2 * p * sh.w) as u32)
-                    };
-                }
-                return;
-            }
-            dx.fill(0.0);
-            // Each output adds to its winner; windows that share a winner add up in output order.
-            for (&gv, &i) in g.iter().zip(am) {
-                dx[i as usize] += gv;
-            }
-        });
+        .for_each(|((dx, g), am)| backward_plane(isa, dx, g, am, sh));
+}
+
+/// One plane's gradient routing (`sh` gives the plane's sizes; n and c are ignored).
+pub(crate) fn backward_plane(isa: Isa, dx: &mut [f32], g: &[f32], am: &[u32], sh: &Pool2dShape) {
+    if isa == Isa::Avx512 && is_2x2(sh) && sh.h.is_multiple_of(2) && sh.w.is_multiple_of(2) {
+        let ow = sh.out_w();
+        for (p, (g_row, am_row)) in g.chunks_exact(ow).zip(am.chunks_exact(ow)).enumerate() {
+            let rows = &mut dx[2 * p * sh.w..(2 * p + 2) * sh.w];
+            // SAFETY: isa is Avx512 only when `usable` found AVX-512F; the row slices have
+            // the lengths `unpool_row_2x2` states.
+            #[cfg(target_arch = "x86_64")]
+            unsafe {
+                avx512::unpool_row_2x2(rows, g_row, am_row, sh.w, (2 * p * sh.w) as u32)
+            };
+        }
+        return;
+    }
+    dx.fill(0.0);
+    // Each output adds to its winner; windows that share a winner add up in output order.
+    for (&gv, &i) in g.iter().zip(am) {
+        dx[i as usize] += gv;
+    }
 }

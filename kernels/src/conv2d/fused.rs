@@ -1,0 +1,204 @@
+//! Convolution → 2×2 max-pool fused per image, so the full-size convolution output never
+//! leaves the core's cache (`conv-pool`'s blocks: Conv2d → ReLU → MaxPool2d).
+//!
+//! Unfused, a batch of 128 images writes the first convolution's 12.8 MB output to memory,
+//! reads it back to pool it, and in the backward pass writes and reads a 12.8 MB gradient
+//! again: four trips through DRAM per step for a tensor nobody keeps. Here each image's
+//! convolution output (100 KB) goes to a per-thread scratch buffer, is pooled from there,
+//! and only the pooled values and the argmax are written; backward routes the pooled
+//! gradient back into a scratch plane per image and feeds it straight to the weight,
+//! bias and input gradients.
+//!
+//! Equals the unfused `conv2d` then `max_pool2d` bit for bit: the same direct kernels on
+//! the same values in the same order (the weight gradient's image groups, the bias
+//! gradient's per-image plane sums added in image order). AVX-512 and stride-1 only, the
+//! cases the direct kernels handle; ReLU stays in the caller (pool, then rectify).
+
+use rayon::prelude::*;
+
+use super::direct;
+use super::Conv2dShape;
+use crate::isa::{isa, Isa};
+use crate::max_pool2d::{fast as pool, Pool2dShape};
+use crate::scratch::{with_cols, with_partials};
+
+/// Whether the fused kernels handle `sh` on this CPU: the direct kernels apply, the output
+/// is even-sized for 2×2 windows, and the input gradient (if wanted) has the direct tile's
+/// eight channels to fill.
+pub fn applies(sh: &Conv2dShape, input_grad: bool) -> bool {
+    isa() == Isa::Avx512
+        && direct::applies(sh)
+        && sh.out_h().is_multiple_of(2)
+        && sh.out_w().is_multiple_of(2)
+        && (!input_grad || sh.c >= 8)
+}
+
+/// The pooling of one output plane.
+fn plane_pool(sh: &Conv2dShape) -> Pool2dShape {
+    Pool2dShape {
+        n: 1,
+        c: 1,
+        h: sh.out_h(),
+        w: sh.out_w(),
+        kernel: [2, 2],
+        stride: [2, 2],
+        padding: [0, 0],
+    }
+}
+
+/// pooled [N, K, P/2, Q/2] and argmax = max-pool(conv2d(x, w) + b). Caller checked `applies`.
+pub fn forward(
+    pooled: &mut [f32],
+    argmax: &mut [u32],
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    sh: &Conv2dShape,
+) {
+    let grid = direct::Grid::new(sh);
+    let ps = plane_pool(sh);
+    let (chw, kpq, pooled_plane) = (
+        sh.c * sh.h * sh.w,
+        sh.k * grid.p * grid.q,
+        ps.out_h() * ps.out_w(),
+    );
+    with_partials(direct::packed_weight_len(sh), |wp| {
+        direct::pack_weight(wp, w, sh, false);
+        let wp = &*wp;
+        pooled
+            .par_chunks_mut(sh.k * pooled_plane)
+            .zip(argmax.par_chunks_mut(sh.k * pooled_plane))
+            .zip(x.par_chunks(chw))
+            .for_each(|((p_n, a_n), x_n)| {
+                with_cols(sh.c * grid.plane + kpq, |scratch| {
+                    let (xp, y_n) = scratch.split_at_mut(sh.c * grid.plane);
+                    direct::pad_input(xp, x_n, sh.c, sh, &grid);
+                    // SAFETY: `applies` checked AVX-512F; the buffers have the sizes the
+                    // direct forward tile needs for one image.
+                    unsafe { direct::forward_image(y_n, xp, wp, bias, sh, &grid) };
+                    let plane = grid.p * grid.q;
+                    for k in 0..sh.k {
+                        let (pk, ak) = (
+                            &mut p_n[k * pooled_plane..(k + 1) * pooled_plane],
+                            &mut a_n[k * pooled_plane..(k + 1) * pooled_plane],
+                        );
+                        pool::forward_plane(
+                            Isa::Avx512,
+                            pk,
+                            ak,
+                            &y_n[k * plane..(k + 1) * plane],
+                            &ps,
+                        );
+                    }
+                })
+            });
+    });
+}
+
+/// Gradients of max-pool(conv2d(x, w) + b) from the pooled gradient `g` (already masked by
+/// the caller's ReLU) and the forward pass's `argmax`: ∂x (if wanted), ∂w and ∂b.
+#[allow(clippy::too_many_arguments)]
+pub fn backward(
+    d_x: Option<&mut [f32]>,
+    d_w: &mut [f32],
+    d_b: &mut [f32],
+    g: &[f32],
+    argmax: &[u32],
+    x: &[f32],
+    w: &[f32],
+    sh: &Conv2dShape,
+) {
+    let grid = direct::Grid::new(sh);
+    let ps = plane_pool(sh);
+    let (chw, plane) = (sh.c * sh.h * sh.w, grid.p * grid.q);
+    let pooled_plane = ps.out_h() * ps.out_w();
+    let taps = sh.c * sh.r * sh.s;
+    let kp = direct::kpad16(sh.k);
+    let plen = taps * kp;
+    let group = direct::DIRECT_GROUP;
+    let groups = sh.n.div_ceil(group);
+    // The input gradient is the forward tile over G with flipped, transposed weights.
+    let ig = direct::input_grad_shape(sh);
+    let ig_grid = direct::Grid::new(&ig);
+    let want_dx = d_x.is_some();
+    let mut wp_flip = Vec::new();
+    if want_dx {
+        wp_flip = vec![0.0f32; direct::packed_weight_len(&ig)];
+        direct::pack_weight(&mut wp_flip, w, sh, true);
+    }
+    let mut bias_sums = vec![0.0f32; sh.n * sh.k];
+    let dx_chunks: Vec<Option<&mut [f32]>> = match d_x {
+        Some(dx) => dx.chunks_mut(group * chw).map(Some).collect(),
+        None => (0..groups).map(|_| None).collect(),
+    };
+    let scratch_len = sh.k * plane
+        + sh.c * grid.plane
+        + plane * kp
+        + if want_dx { sh.k * ig_grid.plane } else { 0 };
+    with_partials(groups * plen, |partials| {
+        partials
+            .par_chunks_mut(plen)
+            .zip(bias_sums.par_chunks_mut(group * sh.k))
+            .zip(dx_chunks.into_par_iter())
+            .enumerate()
+            .for_each(|(gi, ((part, bsum), mut dx_group))| {
+                part.fill(0.0);
+                let first = gi * group;
+                with_cols(scratch_len, |scratch| {
+                    let (g_full, rest) = scratch.split_at_mut(sh.k * plane);
+                    let (xp, rest) = rest.split_at_mut(sh.c * grid.plane);
+                    let (gt, gpad) = rest.split_at_mut(plane * kp);
+                    for (i, n) in (first..(first + group).min(sh.n)).enumerate() {
+                        // G of the convolution output: each pooled gradient back to its winner.
+                        for k in 0..sh.k {
+                            let o = (n * sh.k + k) * pooled_plane;
+                            pool::backward_plane(
+                                Isa::Avx512,
+                                &mut g_full[k * plane..(k + 1) * plane],
+                                &g[o..o + pooled_plane],
+                                &argmax[o..o + pooled_plane],
+                                &ps,
+                            );
+                            bsum[i * sh.k + k] =
+                                crate::reduce::fast::sum(&g_full[k * plane..(k + 1) * plane]);
+                        }
+                        direct::pad_input(xp, &x[n * chw..(n + 1) * chw], sh.c, sh, &grid);
+                        direct::transpose_grad(gt, g_full, sh.k, &grid);
+                        // SAFETY: `applies` checked AVX-512F; the buffers have the sizes
+                        // `weight_image` and `forward_image` need for one image.
+                        unsafe { direct::weight_image(part, gt, xp, sh, &grid) };
+                        if let Some(dx) = dx_group.as_deref_mut() {
+                            direct::pad_input(gpad, g_full, sh.k, &ig, &ig_grid);
+                            // SAFETY: as above, for the input-gradient convolution.
+                            unsafe {
+                                direct::forward_image(
+                                    &mut dx[i * chw..(i + 1) * chw],
+                                    gpad,
+                                    &wp_flip,
+                                    None,
+                                    &ig,
+                                    &ig_grid,
+                                )
+                            };
+                        }
+                    }
+                })
+            });
+        for k in 0..sh.k {
+            for t in 0..taps {
+                let mut v = 0.0f32;
+                for part in partials.chunks_exact(plen) {
+                    v += part[t * kp + k];
+                }
+                d_w[k * taps + t] = v;
+            }
+        }
+    });
+    for k in 0..sh.k {
+        let mut acc = 0.0f32;
+        for n in 0..sh.n {
+            acc += bias_sums[n * sh.k + k];
+        }
+        d_b[k] = acc;
+    }
+}

@@ -1,0 +1,99 @@
+//! The fused convolution → 2×2 max-pool equals conv2d then max_pool2d bit for bit.
+
+#![cfg(target_arch = "x86_64")]
+
+mod common;
+use common::data;
+use stitch_kernels::conv2d::{fast, fused, Conv2dShape};
+use stitch_kernels::max_pool2d::{fast as pool, Pool2dShape};
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+fn check(sh: &Conv2dShape, input_grad: bool) {
+    if !fused::applies(sh, input_grad) {
+        assert!(
+            !stitch_kernels::isa::Isa::Avx512.is_supported() || !input_grad || sh.c < 8,
+            "{sh:?} should apply"
+        );
+        return;
+    }
+    let (x, w, b) = (
+        data(sh.input_len(), 1),
+        data(sh.weight_len(), 2),
+        data(sh.k, 3),
+    );
+    let ps = Pool2dShape {
+        n: sh.n,
+        c: sh.k,
+        h: sh.out_h(),
+        w: sh.out_w(),
+        kernel: [2, 2],
+        stride: [2, 2],
+        padding: [0, 0],
+    };
+    // Unfused.
+    let mut y = vec![f32::NAN; sh.output_len()];
+    fast::conv2d_forward(&mut y, &x, &w, Some(&b), sh);
+    let (mut p1, mut a1) = (
+        vec![f32::NAN; ps.output_len()],
+        vec![u32::MAX; ps.output_len()],
+    );
+    pool::max_pool2d_forward(&mut p1, &mut a1, &y, &ps);
+    // Fused.
+    let (mut p2, mut a2) = (
+        vec![f32::NAN; ps.output_len()],
+        vec![u32::MAX; ps.output_len()],
+    );
+    fused::forward(&mut p2, &mut a2, &x, &w, Some(&b), sh);
+    assert_eq!(bits(&p1), bits(&p2), "forward {sh:?}");
+    assert_eq!(a1, a2, "argmax {sh:?}");
+
+    let g = data(ps.output_len(), 4);
+    let mut gy = vec![f32::NAN; sh.output_len()];
+    pool::max_pool2d_backward(&mut gy, &g, &a1, &ps);
+    let (mut dw1, mut db1) = (vec![f32::NAN; sh.weight_len()], vec![f32::NAN; sh.k]);
+    fast::conv2d_backward_weight(&mut dw1, &gy, &x, sh);
+    fast::conv2d_backward_bias(&mut db1, &gy, sh);
+    let (mut dw2, mut db2) = (vec![f32::NAN; sh.weight_len()], vec![f32::NAN; sh.k]);
+    let mut dx2 = vec![f32::NAN; sh.input_len()];
+    fused::backward(
+        if input_grad { Some(&mut dx2) } else { None },
+        &mut dw2,
+        &mut db2,
+        &g,
+        &a1,
+        &x,
+        &w,
+        sh,
+    );
+    assert_eq!(bits(&dw1), bits(&dw2), "d_weight {sh:?}");
+    assert_eq!(bits(&db1), bits(&db2), "d_bias {sh:?}");
+    if input_grad {
+        let mut dx1 = vec![f32::NAN; sh.input_len()];
+        fast::conv2d_backward_input(&mut dx1, &gy, &w, sh);
+        assert_eq!(bits(&dx1), bits(&dx2), "d_input {sh:?}");
+    }
+}
+
+#[test]
+fn fused_equals_unfused_bitwise() {
+    for (n, c, h, w, k, kernel, pad) in [
+        (1, 1, 6, 6, 3, 3, 1),
+        (3, 8, 8, 6, 17, 3, 1),
+        (9, 9, 10, 4, 5, 3, 1),
+        (2, 16, 7, 7, 8, 2, 0),
+        (17, 12, 6, 10, 16, 5, 2),
+    ] {
+        let sh = Conv2dShape::square(n, c, h, w, k, kernel, 1, pad, 1);
+        check(&sh, false);
+        check(&sh, true);
+    }
+}
+
+#[test]
+fn fused_equals_unfused_on_the_conv_pool_shapes_at_batch_128() {
+    check(&Conv2dShape::square(128, 1, 28, 28, 32, 3, 1, 1, 1), false);
+    check(&Conv2dShape::square(128, 32, 14, 14, 64, 3, 1, 1, 1), true);
+}
