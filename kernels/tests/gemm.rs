@@ -81,7 +81,12 @@ fn gemm_with_k_zero_scales_c() {
 
 #[test]
 fn gemm_is_bitwise_identical_on_1_2_and_8_threads() {
-    let (m, k, n) = (300, 200, 150);
+    for (m, k, n) in [(300, 200, 150), (64, 20000, 32)] {
+        bitwise_across_threads(m, k, n);
+    }
+}
+
+fn bitwise_across_threads(m: usize, k: usize, n: usize) {
     let a = data(m * k, 7);
     let b = data(k * n, 8);
     let outs: Vec<Vec<f32>> = [1, 2, 8]

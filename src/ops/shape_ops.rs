@@ -16,6 +16,15 @@ impl<T: Real> Backward<T> for ReshapeBackward {
     fn backward(&self, g: &[T], _: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
         vec![needs[0].then(|| g.to_vec())]
     }
+
+    /// Hands the gradient buffer on as it is: no copy.
+    fn backward_owned(&self, g: Vec<T>, _: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
+        vec![needs[0].then_some(g)]
+    }
+
+    fn reads_input(&self, _i: usize) -> bool {
+        false
+    }
 }
 
 struct TransposeBackward {
