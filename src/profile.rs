@@ -104,8 +104,11 @@ impl Drop for Scope {
 pub fn table(rows: &[Row]) -> String {
     let mut rows = rows.to_vec();
     rows.sort_by_key(|r| std::cmp::Reverse(r.total));
+    // Rows named "op.part" (conv2d.d_weight …) time a part of their op's row: they are
+    // shown, but not counted twice in the total.
     let all: f64 = rows
         .iter()
+        .filter(|r| !r.op.contains('.'))
         .map(|r| r.total.as_secs_f64())
         .sum::<f64>()
         .max(1e-12);
