@@ -94,7 +94,8 @@ pub fn channel_affine<T: Real>(
     }
 }
 
-/// ∂β = Σ G, ∂γ = Σ G x̂, ∂x = (γ invstd / M)(M G − ∂β − x̂ ∂γ)
+/// ∂β = Σ G, ∂γ = Σ G x̂, ∂x = (γ invstd / M)(M G − ∂β − x̂ ∂γ): G copied into ∂x, then
+/// the in-place loop below.
 #[allow(clippy::too_many_arguments)]
 pub fn batch_norm_backward<T: Real>(
     d_x: &mut [T],
@@ -107,29 +108,12 @@ pub fn batch_norm_backward<T: Real>(
     invstd: &[T],
     sh: &BatchNormShape,
 ) {
-    let m = T::from_f64(sh.per_channel() as f64);
-    for c in 0..sh.c {
-        let (mut sum_g, mut sum_gx) = (T::ZERO, T::ZERO);
-        for n in 0..sh.n {
-            for i in block(n, c, sh) {
-                sum_g += g[i];
-                sum_gx += g[i] * ((x[i] - mean[c]) * invstd[c]);
-            }
-        }
-        d_b[c] = sum_g;
-        d_w[c] = sum_gx;
-        let k = w[c] * invstd[c] / m;
-        for n in 0..sh.n {
-            for i in block(n, c, sh) {
-                let xhat = (x[i] - mean[c]) * invstd[c];
-                d_x[i] = k * (m * g[i] - sum_g - xhat * sum_gx);
-            }
-        }
-    }
+    d_x.copy_from_slice(g);
+    batch_norm_backward_in_place(d_x, d_w, d_b, x, w, mean, invstd, sh);
 }
 
-/// As [`batch_norm_backward`], with ∂x written over G in `g_dx`: the sums come first, then
-/// each element is replaced, ∂x_i = (γ invstd / M)(M G_i − ∂β − x̂_i ∂γ).
+/// The backward pass with ∂x written over G in `g_dx`: the sums come first, then each
+/// element is replaced, ∂x_i = (γ invstd / M)(M G_i − ∂β − x̂_i ∂γ).
 #[allow(clippy::too_many_arguments)]
 pub fn batch_norm_backward_in_place<T: Real>(
     g_dx: &mut [T],
