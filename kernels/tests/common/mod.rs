@@ -3,7 +3,9 @@
 
 /// The awkward lengths every fast kernel is tested on: empty, one element, around the vector
 /// widths (8 and 16 lanes), around a chunk, and above the parallel threshold.
-pub const LENGTHS: [usize; 11] = [0, 1, 7, 15, 16, 17, 1023, 4097, 16385, 65536, 70001];
+pub const LENGTHS: [usize; 12] = [
+    0, 1, 7, 15, 16, 17, 1023, 4097, 16385, 65536, 70001, 300_001,
+];
 
 /// Values in [-1, 1) from a tiny linear congruential generator (splitmix-like).
 pub fn data(n: usize, seed: u64) -> Vec<f32> {
