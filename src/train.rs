@@ -95,6 +95,9 @@ impl TrainConfig {
     /// Checks every field, returning one line naming the bad one.
     pub fn validate(&self, train_len: usize) -> Result<(), String> {
         models::build(&self.model, 0)?;
+        if self.epochs == 0 {
+            return Err("--epochs must be at least 1".into());
+        }
         if self.batch == 0 {
             return Err("--batch must be at least 1".into());
         }
