@@ -36,6 +36,10 @@ pub struct Row {
     pub pass: Pass,
     pub calls: u64,
     pub total: Duration,
+    /// Floating-point operations over all calls (analytic: 2 per multiply-add).
+    pub flops: u64,
+    /// Bytes the op must read and write at least once, over all calls.
+    pub bytes: u64,
 }
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
@@ -60,19 +64,23 @@ pub fn rows() -> Vec<Row> {
     ROWS.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
-/// Adds `elapsed` to the row of (op, pass).
-pub fn record(op: &'static str, pass: Pass, elapsed: Duration) {
+/// Adds one call of `elapsed`, `flops` and `bytes` to the row of (op, pass).
+pub fn record(op: &'static str, pass: Pass, elapsed: Duration, flops: u64, bytes: u64) {
     let mut rows = ROWS.lock().unwrap_or_else(|e| e.into_inner());
     match rows.iter_mut().find(|r| r.op == op && r.pass == pass) {
         Some(r) => {
             r.calls += 1;
             r.total += elapsed;
+            r.flops += flops;
+            r.bytes += bytes;
         }
         None => rows.push(Row {
             op,
             pass,
             calls: 1,
             total: elapsed,
+            flops,
+            bytes,
         }),
     }
 }
@@ -80,9 +88,17 @@ pub fn record(op: &'static str, pass: Pass, elapsed: Duration) {
 /// Times the rest of the enclosing block as (op, pass) when profiling is on.
 #[must_use = "the scope measures until the guard drops"]
 pub fn scope(op: &'static str, pass: Pass) -> Option<Scope> {
+    scope_with(op, pass, 0, 0)
+}
+
+/// As [`scope`], also counting the call's analytic `flops` and the `bytes` it must move.
+#[must_use = "the scope measures until the guard drops"]
+pub fn scope_with(op: &'static str, pass: Pass, flops: u64, bytes: u64) -> Option<Scope> {
     is_enabled().then(|| Scope {
         op,
         pass,
+        flops,
+        bytes,
         start: Instant::now(),
     })
 }
@@ -91,21 +107,31 @@ pub fn scope(op: &'static str, pass: Pass) -> Option<Scope> {
 pub struct Scope {
     op: &'static str,
     pass: Pass,
+    flops: u64,
+    bytes: u64,
     start: Instant,
 }
 
 impl Drop for Scope {
     fn drop(&mut self) {
-        record(self.op, self.pass, self.start.elapsed());
+        record(
+            self.op,
+            self.pass,
+            self.start.elapsed(),
+            self.flops,
+            self.bytes,
+        );
     }
 }
 
-/// A table of the rows, slowest first: op, pass, calls, total ms, ms per call, % of all.
-pub fn table(rows: &[Row]) -> String {
+/// A table of the rows, slowest first: op, pass, calls, total ms, ms per call, % of the
+/// step, and where counted, FLOPs per call, GFLOP/s, bytes per call, GB/s and the share of
+/// the machine's peak (`peak_gflops` for rows with FLOPs, `bandwidth_gbs` for rows with
+/// only bytes). Sub-rows such as `conv2d.d_weight` are parts of their op's row and are not
+/// added again to the step's total.
+pub fn table(rows: &[Row], peak_gflops: Option<f64>, bandwidth_gbs: Option<f64>) -> String {
     let mut rows = rows.to_vec();
     rows.sort_by_key(|r| std::cmp::Reverse(r.total));
-    // Rows named "op.part" (conv2d.d_weight …) time a part of their op's row: they are
-    // shown, but not counted twice in the total.
     let all: f64 = rows
         .iter()
         .filter(|r| !r.op.contains('.'))
@@ -113,20 +139,66 @@ pub fn table(rows: &[Row]) -> String {
         .sum::<f64>()
         .max(1e-12);
     let mut s = format!(
-        "{:<16} {:<10} {:>7} {:>10} {:>9} {:>6}\n",
-        "op", "pass", "calls", "total ms", "ms/call", "%"
+        "{:<24} {:<9} {:>6} {:>9} {:>8} {:>5} {:>10} {:>8} {:>10} {:>7} {:>6}\n",
+        "op",
+        "pass",
+        "calls",
+        "total ms",
+        "ms/call",
+        "%",
+        "FLOP/call",
+        "GFLOP/s",
+        "bytes/call",
+        "GB/s",
+        "% peak"
     );
     for r in &rows {
         let t = r.total.as_secs_f64();
+        let calls = r.calls.max(1) as f64;
+        let (gflops, gbs) = (
+            r.flops as f64 / t.max(1e-12) / 1e9,
+            r.bytes as f64 / t.max(1e-12) / 1e9,
+        );
+        let peak = if r.flops > 0 {
+            peak_gflops.map(|p| format!("{:.0}", 100.0 * gflops / p))
+        } else if r.bytes > 0 {
+            bandwidth_gbs.map(|b| format!("{:.0}", 100.0 * gbs / b))
+        } else {
+            None
+        };
+        let num = |v: f64, show: bool| if show { format!("{v:.1}") } else { "-".into() };
         s += &format!(
-            "{:<16} {:<10} {:>7} {:>10.1} {:>9.3} {:>6.1}\n",
+            "{:<24} {:<9} {:>6} {:>9.1} {:>8.3} {:>5.1} {:>10} {:>8} {:>10} {:>7} {:>6}\n",
             r.op,
             r.pass.name(),
             r.calls,
             t * 1e3,
-            t * 1e3 / r.calls.max(1) as f64,
-            100.0 * t / all
+            t * 1e3 / calls,
+            100.0 * t / all,
+            if r.flops > 0 {
+                human(r.flops as f64 / calls)
+            } else {
+                "-".into()
+            },
+            num(gflops, r.flops > 0),
+            if r.bytes > 0 {
+                human(r.bytes as f64 / calls)
+            } else {
+                "-".into()
+            },
+            num(gbs, r.bytes > 0),
+            peak.unwrap_or_else(|| "-".into()),
         );
     }
     s
+}
+
+/// 1234567 → "1.23M".
+fn human(v: f64) -> String {
+    match v {
+        v if v >= 1e9 => format!("{:.2}G", v / 1e9),
+        v if v >= 1e6 => format!("{:.2}M", v / 1e6),
+        v if v >= 1e3 => format!("{:.1}K", v / 1e3),
+        v => format!("{v:.0}"),
+    }
 }

@@ -276,6 +276,28 @@ impl Trainer {
         })
     }
 
+    /// One optimizer step on the batch `x` with labels `y`: forward, cross-entropy, backward,
+    /// update. Returns the batch's mean loss and how many of its predictions were right.
+    /// A non-finite loss skips the update (the caller decides what to do).
+    pub fn train_step(&mut self, x: &Tensor<f32>, y: &[usize]) -> (f64, usize) {
+        let logits = self.model.forward(x);
+        let loss = logits.cross_entropy(y);
+        let l = loss.item() as f64;
+        let hits = logits
+            .argmax()
+            .iter()
+            .zip(y)
+            .filter(|(p, t)| p == t)
+            .count();
+        if l.is_finite() {
+            self.optimizer.zero_grad();
+            loss.backward();
+            self.optimizer.step();
+            self.step += 1;
+        }
+        (l, hits)
+    }
+
     /// Trains one more epoch on `train`, evaluates on `test`, and returns the figures.
     pub fn run_epoch(
         &mut self,
@@ -284,7 +306,7 @@ impl Trainer {
         obs: &mut dyn Observer,
     ) -> Result<EpochMetrics, NonFinite> {
         let epoch = self.epoch + 1;
-        let c = &self.config;
+        let c = self.config.clone();
         let n = train.len();
         let batches = n.div_ceil(c.batch);
         let total_steps = (c.epochs * batches) as u64;
@@ -297,9 +319,7 @@ impl Trainer {
             let lr = c.schedule.lr_at(c.lr, self.step, total_steps);
             self.optimizer.set_lr(lr);
             let (x, y) = train.batch(idx);
-            let logits = self.model.forward(&x);
-            let loss = logits.cross_entropy(&y);
-            let l = loss.item() as f64;
+            let (l, hits) = self.train_step(&x, &y);
             if !l.is_finite() {
                 return Err(NonFinite {
                     epoch,
@@ -307,17 +327,8 @@ impl Trainer {
                     lr,
                 });
             }
-            self.optimizer.zero_grad();
-            loss.backward();
-            self.optimizer.step();
-            self.step += 1;
             loss_sum += l * idx.len() as f64;
-            correct += logits
-                .argmax()
-                .iter()
-                .zip(&y)
-                .filter(|(p, t)| p == t)
-                .count();
+            correct += hits;
             seen += idx.len();
             let secs = start.elapsed().as_secs_f64();
             obs.batch_done(

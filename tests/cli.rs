@@ -263,3 +263,41 @@ fn ladder_trains_every_step_and_tags_metrics_with_the_model() {
     let models: Vec<&str> = m.lines().map(|l| l.split('"').nth(3).unwrap()).collect();
     assert_eq!(models, ["dnn", "conv", "conv-pool", "cnn"]);
 }
+
+#[test]
+fn profile_prints_the_probe_and_a_row_per_op() {
+    let o = stitch(&[
+        "profile",
+        "--model",
+        "cnn",
+        "--steps",
+        "2",
+        "--batch",
+        "8",
+        "--threads",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.starts_with("probe: ") && out.contains("GFLOP/s") && out.contains("GB/s"),
+        "{out}"
+    );
+    for op in [
+        "conv2d ",
+        "batch_norm ",
+        "max_pool2d_relu ",
+        "dropout ",
+        "linear ",
+        "adam ",
+    ] {
+        assert!(
+            out.lines().any(|l| l.starts_with(op)),
+            "no {op} row in:\n{out}"
+        );
+    }
+    fails_with(
+        &["profile", "--steps", "0"],
+        "--steps and --batch must be at least 1",
+    );
+}

@@ -38,6 +38,7 @@ pub mod isa;
 pub mod max_pool2d;
 mod mode;
 pub mod optim;
+pub mod probe;
 pub mod real;
 pub mod reduce;
 mod scratch;

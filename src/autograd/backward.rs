@@ -92,7 +92,17 @@ impl<T: Real> Tensor<T> {
             };
             let needs: Vec<bool> = node.inputs.iter().map(|i| i.requires_grad()).collect();
             let grads = {
-                let _p = crate::profile::scope(node.op.name(), crate::profile::Pass::Backward);
+                let (flops, bytes) = if crate::profile::is_enabled() {
+                    node.op.cost(&needs)
+                } else {
+                    (0, 0)
+                };
+                let _p = crate::profile::scope_with(
+                    node.op.name(),
+                    crate::profile::Pass::Backward,
+                    flops,
+                    bytes,
+                );
                 node.op.backward_owned(d_out, &node.inputs, &needs)
             };
             debug_assert_eq!(

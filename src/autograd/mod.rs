@@ -37,6 +37,12 @@ pub trait Backward<T: Real>: Send + Sync {
         self.backward(&d_out, inputs, needs)
     }
 
+    /// The analytic floating-point operations and the bytes moved of one backward call
+    /// computing the gradients `needs` asks for, for the profiler (0 where not counted).
+    fn cost(&self, _needs: &[bool]) -> (u64, u64) {
+        (0, 0)
+    }
+
     /// Whether `backward` reads the elements of input `i` (not only its shape). Ops that
     /// answer false let [`Tensor::release_unneeded`] free an intermediate only they hold.
     fn reads_input(&self, _i: usize) -> bool {

@@ -2,6 +2,7 @@
 
 mod eval_cmd;
 mod ladder_cmd;
+mod profile_cmd;
 mod progress;
 mod train_cmd;
 
@@ -30,6 +31,8 @@ enum Command {
     Eval(EvalArgs),
     /// Train the four steps of the ladder in turn and compare with the seed's accuracies.
     Ladder(LadderArgs),
+    /// Time training steps op by op against the machine's probed peak.
+    Profile(ProfileArgs),
     /// List the models with one line each.
     Models,
 }
@@ -134,6 +137,22 @@ pub struct LadderArgs {
 }
 
 #[derive(Args)]
+pub struct ProfileArgs {
+    #[arg(long, default_value = "cnn")]
+    pub model: String,
+    #[arg(long, default_value_t = 128)]
+    pub batch: usize,
+    /// Steps measured (after 3 warm-up steps).
+    #[arg(long, default_value_t = 50)]
+    pub steps: usize,
+    /// Train on the real images instead of synthetic ones of the same shape.
+    #[arg(long)]
+    pub real_data: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Args)]
 pub struct EvalArgs {
     /// The checkpoint to evaluate.
     #[arg(long)]
@@ -186,6 +205,7 @@ pub fn run() -> Result<(), String> {
         Command::Train(a) => train_cmd::run(a),
         Command::Eval(a) => eval_cmd::run(a),
         Command::Ladder(a) => ladder_cmd::run(a),
+        Command::Profile(a) => profile_cmd::run(a),
         Command::Models => {
             for (name, about) in stitch::models::MODELS {
                 println!("{name:<10} {about}");

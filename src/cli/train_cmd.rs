@@ -74,7 +74,10 @@ pub fn run(a: TrainArgs) -> Result<(), String> {
         println!("saved {}", path.display());
     }
     if a.profile {
-        print!("\n{}", stitch::profile::table(&stitch::profile::rows()));
+        print!(
+            "\n{}",
+            stitch::profile::table(&stitch::profile::rows(), None, None)
+        );
     }
     Ok(())
 }

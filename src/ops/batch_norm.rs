@@ -40,6 +40,11 @@ impl<T: Real> Backward<T> for BatchNormTrainBackward<T> {
         "batch_norm"
     }
 
+    /// Two sums over G and x, then G and x read again and ∂x written: 5 passes.
+    fn cost(&self, _needs: &[bool]) -> (u64, u64) {
+        (0, 20 * self.shape.len() as u64)
+    }
+
     /// ∂x is written over G: the largest gradient of a `cnn` step needs no second buffer.
     fn backward_owned(
         &self,
@@ -147,7 +152,6 @@ impl<T: Real> Tensor<T> {
         training: bool,
         opts: BatchNormOptions,
     ) -> Tensor<T> {
-        let _p = crate::profile::scope("batch_norm", crate::profile::Pass::Forward);
         let sh = match self.shape() {
             &[n, c, h, w] => BatchNormShape { n, c, hw: h * w },
             &[n, c] => BatchNormShape { n, c, hw: 1 },
@@ -168,6 +172,14 @@ impl<T: Real> Tensor<T> {
             );
         }
         let (momentum, eps) = (T::from_f64(opts.momentum), T::from_f64(opts.eps));
+        // Training: two statistics passes over x, then one read and one write.
+        let passes = if training { 4 } else { 2 };
+        let _p = crate::profile::scope_with(
+            "batch_norm",
+            crate::profile::Pass::Forward,
+            0,
+            4 * passes * sh.len() as u64,
+        );
         let mut y = vec![T::ZERO; sh.len()];
         let (w, b) = (weight.data(), bias.data());
         if training {

@@ -52,13 +52,31 @@ impl<T: Real> Backward<T> for Conv2dBackward {
     fn backward(&self, g: &[T], inputs: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
         let sh = &self.shape;
         let dx = needs[0].then(|| {
-            let _p = crate::profile::scope("conv2d.d_input", crate::profile::Pass::Backward);
+            let cost = (
+                2 * sh.macs() as u64,
+                4 * (sh.output_len() + sh.weight_len() + sh.input_len()) as u64,
+            );
+            let _p = crate::profile::scope_with(
+                "conv2d.d_input",
+                crate::profile::Pass::Backward,
+                cost.0,
+                cost.1,
+            );
             let mut dx = vec![T::ZERO; sh.input_len()];
             conv2d_backward_input(&mut dx, g, &inputs[1].data(), sh);
             dx
         });
         let dw = needs[1].then(|| {
-            let _p = crate::profile::scope("conv2d.d_weight", crate::profile::Pass::Backward);
+            let cost = (
+                2 * sh.macs() as u64,
+                4 * (sh.output_len() + sh.input_len() + sh.weight_len()) as u64,
+            );
+            let _p = crate::profile::scope_with(
+                "conv2d.d_weight",
+                crate::profile::Pass::Backward,
+                cost.0,
+                cost.1,
+            );
             let mut dw = vec![T::ZERO; sh.weight_len()];
             conv2d_backward_weight(&mut dw, g, &inputs[0].data(), sh);
             dw
@@ -66,7 +84,12 @@ impl<T: Real> Backward<T> for Conv2dBackward {
         let mut grads = vec![dx, dw];
         if inputs.len() == 3 {
             grads.push(needs[2].then(|| {
-                let _p = crate::profile::scope("conv2d.d_bias", crate::profile::Pass::Backward);
+                let _p = crate::profile::scope_with(
+                    "conv2d.d_bias",
+                    crate::profile::Pass::Backward,
+                    0,
+                    4 * sh.output_len() as u64,
+                );
                 let mut db = vec![T::ZERO; sh.k];
                 conv2d_backward_bias(&mut db, g, sh);
                 db
@@ -85,7 +108,6 @@ impl<T: Real> Tensor<T> {
         bias: Option<&Tensor<T>>,
         opts: Conv2dOptions,
     ) -> Tensor<T> {
-        let _p = crate::profile::scope("conv2d", crate::profile::Pass::Forward);
         let sh = match (self.shape(), weight.shape()) {
             (&[n, c, h, w], &[k, c2, r, s]) if c == c2 => Conv2dShape {
                 n,
@@ -117,6 +139,12 @@ impl<T: Real> Tensor<T> {
                 weight.shape()
             );
         }
+        let cost = (
+            2 * sh.macs() as u64,
+            4 * (sh.input_len() + sh.weight_len() + sh.output_len()) as u64,
+        );
+        let _p =
+            crate::profile::scope_with("conv2d", crate::profile::Pass::Forward, cost.0, cost.1);
         let mut y = vec![T::ZERO; sh.output_len()];
         {
             let b = bias.map(|b| b.data());
@@ -149,6 +177,15 @@ struct ConvReluPoolBackward {
 impl<T: Real> Backward<T> for ConvReluPoolBackward {
     fn name(&self) -> &'static str {
         "conv2d_relu_max_pool2d"
+    }
+
+    fn cost(&self, needs: &[bool]) -> (u64, u64) {
+        let sh = &self.shape;
+        let products = 1 + needs[0] as u64; // ∂weight, and ∂input if wanted
+        (
+            2 * sh.macs() as u64 * products,
+            4 * (sh.input_len() * (1 + needs[0] as usize) + 2 * sh.output_len() / 4) as u64,
+        )
     }
 
     fn backward(&self, g: &[T], inputs: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
@@ -217,7 +254,16 @@ impl<T: Real> Tensor<T> {
         {
             return unfused();
         }
-        let _p = crate::profile::scope("conv2d_relu_max_pool2d", crate::profile::Pass::Forward);
+        let cost = (
+            2 * sh.macs() as u64,
+            4 * (sh.input_len() + sh.weight_len() + 2 * sh.output_len() / 4) as u64,
+        );
+        let _p = crate::profile::scope_with(
+            "conv2d_relu_max_pool2d",
+            crate::profile::Pass::Forward,
+            cost.0,
+            cost.1,
+        );
         let pooled_len = sh.output_len() / 4;
         let mut pooled = vec![T::ZERO; pooled_len];
         let mut argmax = vec![0u32; pooled_len];

@@ -11,11 +11,16 @@ use crate::{Real, Tensor};
 struct DropoutBackward {
     p: f64,
     key: u64,
+    len: usize,
 }
 
 impl<T: Real> Backward<T> for DropoutBackward {
     fn name(&self) -> &'static str {
         "dropout"
+    }
+
+    fn cost(&self, _needs: &[bool]) -> (u64, u64) {
+        (0, 8 * self.len as u64)
     }
 
     /// The mask comes back from the key: the input's values are not needed.
@@ -36,12 +41,26 @@ impl<T: Real> Tensor<T> {
     /// Training-mode dropout with probability `p` ∈ [0, 1) and mask key `key`.
     #[track_caller]
     pub fn dropout(&self, p: f64, key: u64) -> Tensor<T> {
-        let _p = crate::profile::scope("dropout", crate::profile::Pass::Forward);
+        let _p = crate::profile::scope_with(
+            "dropout",
+            crate::profile::Pass::Forward,
+            0,
+            8 * self.numel() as u64,
+        );
         if let Err(e) = validate_p(p) {
             panic!("{e}");
         }
         let mut y = vec![T::ZERO; self.numel()];
         dropout_forward(&mut y, &self.data(), p, key);
-        Tensor::from_op(y, self.shape(), &[self], DropoutBackward { p, key })
+        Tensor::from_op(
+            y,
+            self.shape(),
+            &[self],
+            DropoutBackward {
+                p,
+                key,
+                len: self.numel(),
+            },
+        )
     }
 }

@@ -22,6 +22,15 @@ impl<T: Real> Backward<T> for LinearBackward {
         "linear"
     }
 
+    fn cost(&self, needs: &[bool]) -> (u64, u64) {
+        let products = (needs[0] as u64) + (needs[1] as u64);
+        let (n, i, o) = (self.n as u64, self.fan_in as u64, self.fan_out as u64);
+        (
+            2 * n * i * o * products,
+            4 * (n * i + o * i + n * o) * products,
+        )
+    }
+
     fn backward(&self, g: &[T], inputs: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
         let LinearBackward { n, fan_in, fan_out } = *self;
         let g_mat = MatRef::row_major(g, n, fan_out);
@@ -70,7 +79,6 @@ impl<T: Real> Tensor<T> {
     /// `self Wᵀ + b` for `self` of shape [N, in], `weight` [out, in], `bias` [out].
     #[track_caller]
     pub fn linear(&self, weight: &Tensor<T>, bias: Option<&Tensor<T>>) -> Tensor<T> {
-        let _p = crate::profile::scope("linear", crate::profile::Pass::Forward);
         let (n, fan_in, fan_out) = match (self.shape(), weight.shape()) {
             (&[n, i], &[o, i2]) if i == i2 => (n, i, o),
             (x, w) => panic!(
@@ -85,6 +93,12 @@ impl<T: Real> Tensor<T> {
                 weight.shape()
             );
         }
+        let cost = (
+            2 * (n * fan_in * fan_out) as u64,
+            4 * (n * fan_in + fan_out * fan_in + n * fan_out) as u64,
+        );
+        let _p =
+            crate::profile::scope_with("linear", crate::profile::Pass::Forward, cost.0, cost.1);
         let mut y = vec![T::ZERO; n * fan_out];
         let beta = match bias {
             Some(b) => {

@@ -17,6 +17,13 @@ impl<T: Real> Backward<T> for MaxPool2dBackward {
         "max_pool2d"
     }
 
+    fn cost(&self, _needs: &[bool]) -> (u64, u64) {
+        (
+            0,
+            8 * self.argmax.len() as u64 + 4 * self.shape.input_len() as u64,
+        )
+    }
+
     /// The argmax is all the backward pass needs.
     fn reads_input(&self, _i: usize) -> bool {
         false
@@ -41,7 +48,6 @@ impl<T: Real> Tensor<T> {
         stride: [usize; 2],
         padding: [usize; 2],
     ) -> Tensor<T> {
-        let _p = crate::profile::scope("max_pool2d", crate::profile::Pass::Forward);
         let sh = match self.shape() {
             &[n, c, h, w] => Pool2dShape {
                 n,
@@ -57,6 +63,8 @@ impl<T: Real> Tensor<T> {
         if let Err(e) = sh.validate() {
             panic!("{e} (input {:?})", self.shape());
         }
+        let bytes = 4 * sh.input_len() as u64 + 8 * sh.output_len() as u64;
+        let _p = crate::profile::scope_with("max_pool2d", crate::profile::Pass::Forward, 0, bytes);
         let mut y = vec![T::ZERO; sh.output_len()];
         let mut argmax = vec![0u32; sh.output_len()];
         max_pool2d_forward(&mut y, &mut argmax, &self.data(), &sh);
@@ -89,6 +97,14 @@ impl<T: Real> Backward<T> for MaxPool2dReluBackward {
         "max_pool2d_relu"
     }
 
+    /// Reads G, the mask and the argmax; writes ∂x.
+    fn cost(&self, _needs: &[bool]) -> (u64, u64) {
+        (
+            0,
+            9 * self.argmax.len() as u64 + 4 * self.shape.input_len() as u64,
+        )
+    }
+
     /// The argmax and the sign mask are all the backward pass needs.
     fn reads_input(&self, _i: usize) -> bool {
         false
@@ -117,7 +133,6 @@ impl<T: Real> Tensor<T> {
         stride: [usize; 2],
         padding: [usize; 2],
     ) -> Tensor<T> {
-        let _p = crate::profile::scope("max_pool2d_relu", crate::profile::Pass::Forward);
         let sh = match self.shape() {
             &[n, c, h, w] => Pool2dShape {
                 n,
@@ -133,6 +148,10 @@ impl<T: Real> Tensor<T> {
         if let Err(e) = sh.validate() {
             panic!("{e} (input {:?})", self.shape());
         }
+        // Reads the input; writes the pooled values, the argmax and the sign mask.
+        let bytes = 4 * sh.input_len() as u64 + 9 * sh.output_len() as u64;
+        let _p =
+            crate::profile::scope_with("max_pool2d_relu", crate::profile::Pass::Forward, 0, bytes);
         let mut pooled = vec![T::ZERO; sh.output_len()];
         let mut argmax = vec![0u32; sh.output_len()];
         max_pool2d_forward(&mut pooled, &mut argmax, &self.data(), &sh);

@@ -52,7 +52,12 @@ impl<T: Real> Backward<T> for UnaryBackward {
 impl<T: Real> Tensor<T> {
     /// `max(x, 0)` elementwise.
     pub fn relu(&self) -> Tensor<T> {
-        let _p = crate::profile::scope("relu", crate::profile::Pass::Forward);
+        let _p = crate::profile::scope_with(
+            "relu",
+            crate::profile::Pass::Forward,
+            0,
+            8 * self.numel() as u64,
+        );
         let mut y = vec![T::ZERO; self.numel()];
         elementwise::relu_forward(&mut y, &self.data());
         Tensor::from_op(y, self.shape(), &[self], UnaryBackward(Unary::Relu))

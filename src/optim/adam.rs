@@ -71,7 +71,9 @@ impl<T: Real> Adam<T> {
 
 impl<T: Real> Optimizer for Adam<T> {
     fn step(&mut self) {
-        let _p = crate::profile::scope("adam", crate::profile::Pass::Optimizer);
+        // Reads w, m, v, g and writes w, m, v: 28 bytes per parameter.
+        let bytes = 28 * self.params.iter().map(|p| p.numel() as u64).sum::<u64>();
+        let _p = crate::profile::scope_with("adam", crate::profile::Pass::Optimizer, 0, bytes);
         self.step += 1;
         let t = self.step as i32;
         let (decoupled, wd) = (self.decoupled, self.weight_decay);

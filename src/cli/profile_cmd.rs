@@ -1,0 +1,102 @@
+//! `stitch profile`: training steps timed op by op, against the machine's probed peak.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use stitch::data::{FashionMnist, Split, PIXELS};
+use stitch::nn::Module;
+use stitch::train::{TrainConfig, Trainer};
+use stitch_kernels::isa::isa;
+use stitch_kernels::probe;
+
+use super::{setup, ProfileArgs};
+
+/// Steps run before measuring: the allocator's cache and rayon's threads warm up.
+const WARM_UP: usize = 3;
+
+/// `n` random images and labels from a fixed seed: the right shapes without the dataset.
+fn synthetic(n: usize) -> Split {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let images = (0..n * PIXELS).map(|_| rng.gen::<u8>()).collect();
+    let labels = (0..n).map(|_| rng.gen_range(0..10u8)).collect();
+    Split { images, labels }
+}
+
+pub fn run(a: ProfileArgs) -> Result<(), String> {
+    let threads = setup(&a.run)?;
+    if a.steps == 0 || a.batch == 0 {
+        return Err("--steps and --batch must be at least 1".into());
+    }
+    let config = TrainConfig {
+        model: a.model.clone(),
+        batch: a.batch,
+        ..TrainConfig::default()
+    };
+    config.validate(usize::MAX)?;
+    let n = (a.steps + WARM_UP) * a.batch;
+    let (train, source) = if a.real_data {
+        let data =
+            FashionMnist::locate_and_load(a.run.data.as_deref()).map_err(|e| e.to_string())?;
+        if data.train.len() < n {
+            return Err(format!(
+                "--steps {} × --batch {} needs {n} training images, the set has {}",
+                a.steps,
+                a.batch,
+                data.train.len()
+            ));
+        }
+        (
+            data.train.truncated(n),
+            format!("real images from {}", data.dir.display()),
+        )
+    } else {
+        (synthetic(n), "synthetic images".to_string())
+    };
+
+    // The machine's ceilings, measured now.
+    let level = isa();
+    let iters = 20_000_000;
+    let peak1 = probe::fma_peak(level, 1, iters);
+    let peak_all = probe::fma_peak(level, threads, iters);
+    // 64 MiB buffers: twice the 32 MiB L3 of this machine kind, so the copy streams from memory.
+    let bandwidth = probe::copy_bandwidth(64 << 20, 8);
+    println!(
+        "probe: {} FMA peak {:.0} GFLOP/s on 1 thread, {:.0} GFLOP/s on {} threads; copy bandwidth {:.1} GB/s",
+        level.name(),
+        peak1,
+        peak_all,
+        threads,
+        bandwidth
+    );
+
+    let mut trainer = Trainer::new(config)?;
+    trainer.model.train();
+    let all: Vec<usize> = (0..n).collect();
+    let mut batches = all.chunks(a.batch);
+    for idx in batches.by_ref().take(WARM_UP) {
+        let (x, y) = train.batch(idx);
+        trainer.train_step(&x, &y);
+    }
+    stitch::profile::reset();
+    stitch::profile::enable(true);
+    let start = std::time::Instant::now();
+    for idx in batches {
+        let (x, y) = train.batch(idx);
+        trainer.train_step(&x, &y);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    stitch::profile::enable(false);
+    println!(
+        "model {}, batch {}, {} steps on {source}, {} kernels: {:.2} ms per step\n",
+        a.model,
+        a.batch,
+        a.steps,
+        stitch_kernels::mode().name(),
+        1e3 * secs / a.steps as f64
+    );
+    print!(
+        "{}",
+        stitch::profile::table(&stitch::profile::rows(), Some(peak_all), Some(bandwidth))
+    );
+    Ok(())
+}
