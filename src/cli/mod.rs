@@ -148,6 +148,9 @@ pub struct ProfileArgs {
     /// Train on the real images instead of synthetic ones of the same shape.
     #[arg(long)]
     pub real_data: bool,
+    /// Step time on 1, 2, … threads (up to the core count) with speed-up and efficiency.
+    #[arg(long)]
+    pub scaling: bool,
     #[command(flatten)]
     pub run: RunArgs,
 }

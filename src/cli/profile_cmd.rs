@@ -53,22 +53,11 @@ pub fn run(a: ProfileArgs) -> Result<(), String> {
         (synthetic(n), "synthetic images".to_string())
     };
 
-    // The machine's ceilings, measured now.
-    let level = isa();
-    let iters = 20_000_000;
-    let peak1 = probe::fma_peak(level, 1, iters);
-    let peak_all = probe::fma_peak(level, threads, iters);
-    // 64 MiB buffers: twice the 32 MiB L3 of this machine kind, so the copy streams from memory.
-    let bandwidth = probe::copy_bandwidth(64 << 20, 8);
-    println!(
-        "probe: {} FMA peak {:.0} GFLOP/s on 1 thread, {:.0} GFLOP/s on {} threads; copy bandwidth {:.1} GB/s",
-        level.name(),
-        peak1,
-        peak_all,
-        threads,
-        bandwidth
-    );
+    let (peak_all, bandwidth) = probe_machine(threads);
 
+    if a.scaling {
+        return scaling(&a, &config, &train, threads);
+    }
     let mut trainer = Trainer::new(config)?;
     trainer.model.train();
     let all: Vec<usize> = (0..n).collect();
@@ -99,4 +88,81 @@ pub fn run(a: ProfileArgs) -> Result<(), String> {
         stitch::profile::table(&stitch::profile::rows(), Some(peak_all), Some(bandwidth))
     );
     Ok(())
+}
+
+/// Milliseconds per step of `steps` steps after the warm-up, on the current rayon pool.
+fn ms_per_step(
+    config: &TrainConfig,
+    train: &Split,
+    batch: usize,
+    steps: usize,
+) -> Result<f64, String> {
+    let mut trainer = Trainer::new(config.clone())?;
+    trainer.model.train();
+    let all: Vec<usize> = (0..train.len()).collect();
+    let mut batches = all.chunks(batch);
+    for idx in batches.by_ref().take(WARM_UP) {
+        let (x, y) = train.batch(idx);
+        trainer.train_step(&x, &y);
+    }
+    let start = std::time::Instant::now();
+    for idx in batches.take(steps) {
+        let (x, y) = train.batch(idx);
+        trainer.train_step(&x, &y);
+    }
+    Ok(1e3 * start.elapsed().as_secs_f64() / steps as f64)
+}
+
+/// `--scaling`: step time on 1, 2, … threads, with the speed-up over one thread and the
+/// parallel efficiency (speed-up / threads).
+fn scaling(
+    a: &ProfileArgs,
+    config: &TrainConfig,
+    train: &Split,
+    max_threads: usize,
+) -> Result<(), String> {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .max(max_threads);
+    println!(
+        "\n{:>8} {:>12} {:>9} {:>11}",
+        "threads", "ms per step", "speed-up", "efficiency"
+    );
+    let mut one = None;
+    for t in 1..=cores {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let ms = pool.install(|| ms_per_step(config, train, a.batch, a.steps))?;
+        let base = *one.get_or_insert(ms);
+        println!(
+            "{t:>8} {ms:>12.2} {:>8.2}× {:>10.0}%",
+            base / ms,
+            100.0 * base / ms / t as f64
+        );
+    }
+    Ok(())
+}
+
+/// Measures and prints the machine's ceilings: the FMA peak at the SIMD level in use on one
+/// thread and on `threads`, and the streaming-copy bandwidth. Returns (all-thread GFLOP/s,
+/// GB/s).
+pub(super) fn probe_machine(threads: usize) -> (f64, f64) {
+    let level = isa();
+    let iters = 20_000_000;
+    let peak1 = probe::fma_peak(level, 1, iters);
+    let peak_all = probe::fma_peak(level, threads, iters);
+    // 64 MiB buffers: twice the 32 MiB L3 of this machine kind, so the copy streams from memory.
+    let bandwidth = probe::copy_bandwidth(64 << 20, 8);
+    println!(
+        "probe: {} FMA peak {:.0} GFLOP/s on 1 thread, {:.0} GFLOP/s on {} threads; copy bandwidth {:.1} GB/s",
+        level.name(),
+        peak1,
+        peak_all,
+        threads,
+        bandwidth
+    );
+    (peak_all, bandwidth)
 }

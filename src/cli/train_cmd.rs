@@ -74,9 +74,11 @@ pub fn run(a: TrainArgs) -> Result<(), String> {
         println!("saved {}", path.display());
     }
     if a.profile {
+        let (peak, bandwidth) = super::profile_cmd::probe_machine(threads);
+        let rows = stitch::profile::rows();
         print!(
             "\n{}",
-            stitch::profile::table(&stitch::profile::rows(), None, None)
+            stitch::profile::table(&rows, Some(peak), Some(bandwidth))
         );
     }
     Ok(())
