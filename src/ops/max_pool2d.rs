@@ -39,15 +39,15 @@ impl<T: Real> Backward<T> for MaxPool2dBackward {
 }
 
 impl<T: Real> Tensor<T> {
-    /// Max pooling of `self` [N, C, H, W] with a `kernel` window, `stride` and zero `padding`
-    /// (each [height, width]).
+    /// The checked pooling shape of `self` [N, C, H, W]; panics naming `op` and the shapes.
     #[track_caller]
-    pub fn max_pool2d(
+    fn pool_shape(
         &self,
+        op: &str,
         kernel: [usize; 2],
         stride: [usize; 2],
         padding: [usize; 2],
-    ) -> Tensor<T> {
+    ) -> Pool2dShape {
         let sh = match self.shape() {
             &[n, c, h, w] => Pool2dShape {
                 n,
@@ -58,11 +58,24 @@ impl<T: Real> Tensor<T> {
                 stride,
                 padding,
             },
-            s => panic!("max_pool2d: input {s:?} must be [N, C, H, W]"),
+            s => panic!("{op}: input {s:?} must be [N, C, H, W]"),
         };
         if let Err(e) = sh.validate() {
             panic!("{e} (input {:?})", self.shape());
         }
+        sh
+    }
+
+    /// Max pooling of `self` [N, C, H, W] with a `kernel` window, `stride` and zero `padding`
+    /// (each [height, width]).
+    #[track_caller]
+    pub fn max_pool2d(
+        &self,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    ) -> Tensor<T> {
+        let sh = self.pool_shape("max_pool2d", kernel, stride, padding);
         let bytes = 4 * sh.input_len() as u64 + 8 * sh.output_len() as u64;
         let _p = crate::profile::scope_with("max_pool2d", crate::profile::Pass::Forward, 0, bytes);
         let mut y = vec![T::ZERO; sh.output_len()];
@@ -133,21 +146,7 @@ impl<T: Real> Tensor<T> {
         stride: [usize; 2],
         padding: [usize; 2],
     ) -> Tensor<T> {
-        let sh = match self.shape() {
-            &[n, c, h, w] => Pool2dShape {
-                n,
-                c,
-                h,
-                w,
-                kernel,
-                stride,
-                padding,
-            },
-            s => panic!("max_pool2d_relu: input {s:?} must be [N, C, H, W]"),
-        };
-        if let Err(e) = sh.validate() {
-            panic!("{e} (input {:?})", self.shape());
-        }
+        let sh = self.pool_shape("max_pool2d_relu", kernel, stride, padding);
         // Reads the input; writes the pooled values, the argmax and the sign mask.
         let bytes = 4 * sh.input_len() as u64 + 9 * sh.output_len() as u64;
         let _p =
