@@ -273,5 +273,91 @@ fn memory_bound(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, gemm, elementwise_kernels, conv, memory_bound);
+/// The ladder's linear layers at batch 128, forward and the two backward products, through
+/// stitch's autograd op (gemm plus the bias): (name, in, out).
+const LINEAR_SHAPES: &[(&str, usize, usize)] = &[
+    ("3136to10", 3136, 10),
+    ("784to128", 784, 128),
+    ("25088to128", 25088, 128),
+];
+
+fn linear(c: &mut Criterion) {
+    use stitch::Tensor;
+    let mut g = c.benchmark_group("linear");
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(300));
+    for &(name, fan_in, fan_out) in LINEAR_SHAPES {
+        let x = Tensor::from_vec(data(128 * fan_in), &[128, fan_in]).requires_grad_();
+        let w = Tensor::from_vec(data(fan_out * fan_in), &[fan_out, fan_in]).requires_grad_();
+        let b = Tensor::from_vec(data(fan_out), &[fan_out]).requires_grad_();
+        g.throughput(Throughput::Elements((2 * 128 * fan_in * fan_out) as u64));
+        g.bench_function(BenchmarkId::new("forward", name), |bn| {
+            bn.iter(|| {
+                let _ng = stitch::no_grad();
+                black_box(x.linear(&w, Some(&b)))
+            })
+        });
+        // Forward + both backward products (∂x and ∂w) + ∂b: 3 products.
+        g.throughput(Throughput::Elements(
+            (3 * 2 * 128 * fan_in * fan_out) as u64,
+        ));
+        g.bench_function(BenchmarkId::new("forward_backward", name), |bn| {
+            bn.iter(|| {
+                x.linear(&w, Some(&b)).sum().backward();
+                x.zero_grad();
+                w.zero_grad();
+                b.zero_grad();
+            })
+        });
+    }
+    g.finish();
+}
+
+/// Cross-entropy of 128 × 10 logits, forward and backward; max-pool and dropout at each
+/// SIMD level this CPU has.
+fn per_isa_and_loss(c: &mut Criterion) {
+    use stitch::Tensor;
+    let mut g = c.benchmark_group("levels");
+    g.sample_size(20)
+        .measurement_time(Duration::from_secs(1))
+        .warm_up_time(Duration::from_millis(200));
+    let logits = Tensor::from_vec(data(128 * 10), &[128, 10]).requires_grad_();
+    let targets: Vec<usize> = (0..128).map(|i| i % 10).collect();
+    g.bench_function("cross_entropy_forward_backward", |bn| {
+        bn.iter(|| {
+            logits.cross_entropy(&targets).backward();
+            logits.zero_grad();
+        })
+    });
+    let len = 128 * 32 * 28 * 28;
+    let x = data(len);
+    let ps = Pool2dShape::square(128, 32, 28, 28, 2, 2, 0);
+    let (mut y, mut am, mut out) = (
+        vec![0.0f32; ps.output_len()],
+        vec![0u32; ps.output_len()],
+        vec![0.0f32; len],
+    );
+    for isa in Isa::supported() {
+        g.throughput(Throughput::Bytes((4 * len + 8 * ps.output_len()) as u64));
+        g.bench_function(BenchmarkId::new("max_pool2d_forward", isa.name()), |bn| {
+            bn.iter(|| max_pool2d::fast::max_pool2d_forward_with(isa, &mut y, &mut am, &x, &ps))
+        });
+        g.throughput(Throughput::Bytes(8 * len as u64));
+        g.bench_function(BenchmarkId::new("dropout", isa.name()), |bn| {
+            bn.iter(|| dropout::fast::dropout_apply_with(isa, &mut out, &x, 0.3, 7))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    gemm,
+    elementwise_kernels,
+    conv,
+    memory_bound,
+    linear,
+    per_isa_and_loss
+);
 criterion_main!(benches);
