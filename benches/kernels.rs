@@ -254,11 +254,11 @@ fn memory_bound(c: &mut Criterion) {
         })
     });
     let (mut dwt, mut dbi) = (vec![0.0f32; ch], vec![0.0f32; ch]);
-    // backward: reads G and x twice, writes ∂x: 20 bytes per element.
-    g.throughput(Throughput::Bytes(20 * len as u64));
+    // backward: G copied into ∂x, then G and x read twice and ∂x written: 24 bytes each.
+    g.throughput(Throughput::Bytes(24 * len as u64));
     g.bench_function("batch_norm_backward_fast", |bn| {
         bn.iter(|| {
-            batch_norm::fast::batch_norm_backward(
+            batch_norm::batch_norm_backward(
                 &mut dx, &mut dwt, &mut dbi, &gr, &x, &wt, &mean, &inv, &bs,
             )
         })

@@ -163,20 +163,6 @@ pub trait Real:
         crate::batch_norm::reference::channel_affine(out, x, scale, shift, sh)
     }
     #[allow(clippy::too_many_arguments)]
-    fn batch_norm_backward_fast(
-        d_x: &mut [Self],
-        d_w: &mut [Self],
-        d_b: &mut [Self],
-        g: &[Self],
-        x: &[Self],
-        w: &[Self],
-        mean: &[Self],
-        invstd: &[Self],
-        sh: &BatchNormShape,
-    ) {
-        crate::batch_norm::reference::batch_norm_backward(d_x, d_w, d_b, g, x, w, mean, invstd, sh)
-    }
-    #[allow(clippy::too_many_arguments)]
     fn batch_norm_backward_in_place_fast(
         g_dx: &mut [Self],
         d_w: &mut [Self],
@@ -343,19 +329,6 @@ impl Real for f32 {
         sh: &BatchNormShape,
     ) {
         crate::batch_norm::fast::channel_affine(out, x, scale, shift, sh)
-    }
-    fn batch_norm_backward_fast(
-        d_x: &mut [f32],
-        d_w: &mut [f32],
-        d_b: &mut [f32],
-        g: &[f32],
-        x: &[f32],
-        w: &[f32],
-        mean: &[f32],
-        invstd: &[f32],
-        sh: &BatchNormShape,
-    ) {
-        crate::batch_norm::fast::batch_norm_backward(d_x, d_w, d_b, g, x, w, mean, invstd, sh)
     }
     fn batch_norm_backward_in_place_fast(
         g_dx: &mut [f32],

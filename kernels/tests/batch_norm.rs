@@ -65,7 +65,9 @@ fn compare(sh: &BatchNormShape) {
         &mut dx64, &mut dw64, &mut db64, &g64, &x64, &w64, &mean64, &inv64, sh,
     );
     let (mut dx, mut dw, mut db) = (vec![f32::NAN; sh.len()], vec![0.0; sh.c], vec![0.0; sh.c]);
-    fast::batch_norm_backward(&mut dx, &mut dw, &mut db, &g, &x, &w, &mean, &inv, sh);
+    stitch_kernels::batch_norm::batch_norm_backward(
+        &mut dx, &mut dw, &mut db, &g, &x, &w, &mean, &inv, sh,
+    );
     for (what, got, want) in [
         ("d_input", &dx, f(&dx64)),
         ("d_weight", &dw, f(&dw64)),
@@ -174,7 +176,9 @@ fn in_place_backward_equals_the_out_of_place_one() {
         let mean = data(sh.c, 4);
         let inv: Vec<f32> = data(sh.c, 5).iter().map(|v| v.abs() + 0.5).collect();
         let (mut dx, mut dw, mut db) = (vec![f32::NAN; sh.len()], vec![0.0; sh.c], vec![0.0; sh.c]);
-        fast::batch_norm_backward(&mut dx, &mut dw, &mut db, &g, &x, &w, &mean, &inv, &sh);
+        stitch_kernels::batch_norm::batch_norm_backward(
+            &mut dx, &mut dw, &mut db, &g, &x, &w, &mean, &inv, &sh,
+        );
         let (mut gdx, mut dw2, mut db2) = (g.clone(), vec![0.0; sh.c], vec![0.0; sh.c]);
         fast::batch_norm_backward_in_place(&mut gdx, &mut dw2, &mut db2, &x, &w, &mean, &inv, &sh);
         assert!(

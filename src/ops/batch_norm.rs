@@ -6,8 +6,8 @@
 //!   ∂x = s G,   ∂γ = Σ G (x − running_mean) / √(running_var + ε),   ∂β = Σ G.
 
 use stitch_kernels::batch_norm::{
-    batch_norm_backward, batch_norm_backward_in_place, batch_norm_forward_eval,
-    batch_norm_forward_train, BatchNormParams, BatchNormShape,
+    batch_norm_backward_in_place, batch_norm_forward_eval, batch_norm_forward_train,
+    BatchNormParams, BatchNormShape,
 };
 
 use crate::autograd::Backward;
@@ -72,28 +72,7 @@ impl<T: Real> Backward<T> for BatchNormTrainBackward<T> {
     }
 
     fn backward(&self, g: &[T], inputs: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
-        let sh = &self.shape;
-        let (mut dx, mut dw, mut db) = (
-            vec![T::ZERO; sh.len()],
-            vec![T::ZERO; sh.c],
-            vec![T::ZERO; sh.c],
-        );
-        batch_norm_backward(
-            &mut dx,
-            &mut dw,
-            &mut db,
-            g,
-            &inputs[0].data(),
-            &inputs[1].data(),
-            &self.mean,
-            &self.invstd,
-            sh,
-        );
-        vec![
-            needs[0].then_some(dx),
-            needs[1].then_some(dw),
-            needs[2].then_some(db),
-        ]
+        self.backward_owned(g.to_vec(), inputs, needs)
     }
 }
 

@@ -8,6 +8,7 @@ use stitch_kernels::conv2d::{
     Conv2dShape,
 };
 
+use super::max_pool2d::{relu_in_place, relu_mask_grad};
 use crate::autograd::Backward;
 use crate::{Real, Tensor};
 
@@ -191,11 +192,7 @@ impl<T: Real> Backward<T> for ConvReluPoolBackward {
     fn backward(&self, g: &[T], inputs: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
         let sh = &self.shape;
         // ReLU lets the pooled gradient through where the pooled value was positive.
-        let g_pos: Vec<T> = g
-            .iter()
-            .zip(&self.positive)
-            .map(|(&v, &p)| if p { v } else { T::ZERO })
-            .collect();
+        let g_pos = relu_mask_grad(g, &self.positive);
         let mut dx = needs[0].then(|| vec![T::ZERO; sh.input_len()]);
         let (mut dw, mut db) = (vec![T::ZERO; sh.weight_len()], vec![T::ZERO; sh.k]);
         T::conv_pool_fused_backward(
@@ -285,11 +282,7 @@ impl<T: Real> Tensor<T> {
             return unfused();
         }
         // ReLU after the pool, as `max_pool2d_relu` does.
-        for v in pooled.iter_mut() {
-            let keep = *v > T::ZERO || v.is_nan_value();
-            *v = if keep { *v } else { T::ZERO };
-        }
-        let positive = pooled.iter().map(|&v| v > T::ZERO).collect();
+        let positive = relu_in_place(&mut pooled);
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
         let shape = [sh.n, sh.k, sh.out_h() / 2, sh.out_w() / 2];

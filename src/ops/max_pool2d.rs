@@ -125,16 +125,30 @@ impl<T: Real> Backward<T> for MaxPool2dReluBackward {
 
     fn backward(&self, g: &[T], _: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
         vec![needs[0].then(|| {
-            let g_pos: Vec<T> = g
-                .iter()
-                .zip(&self.positive)
-                .map(|(&gv, &pos)| if pos { gv } else { T::ZERO })
-                .collect();
+            let g_pos = relu_mask_grad(g, &self.positive);
             let mut dx = vec![T::ZERO; self.shape.input_len()];
             max_pool2d_backward(&mut dx, &g_pos, &self.argmax, &self.shape);
             dx
         })]
     }
+}
+
+/// ReLU in place (NaN stays NaN); returns which values were positive, all its backward
+/// pass needs: ∂x = G · [y > 0].
+pub(crate) fn relu_in_place<T: Real>(y: &mut [T]) -> Vec<bool> {
+    for v in y.iter_mut() {
+        let keep = *v > T::ZERO || v.is_nan_value();
+        *v = if keep { *v } else { T::ZERO };
+    }
+    y.iter().map(|&v| v > T::ZERO).collect()
+}
+
+/// G where the ReLU's output was positive, 0 elsewhere.
+pub(crate) fn relu_mask_grad<T: Real>(g: &[T], positive: &[bool]) -> Vec<T> {
+    g.iter()
+        .zip(positive)
+        .map(|(&v, &p)| if p { v } else { T::ZERO })
+        .collect()
 }
 
 impl<T: Real> Tensor<T> {
@@ -156,11 +170,7 @@ impl<T: Real> Tensor<T> {
         max_pool2d_forward(&mut pooled, &mut argmax, &self.data(), &sh);
         // ReLU on the pooled values, in place: max(relu(x)) = relu(max(x)).
         let mut y = pooled;
-        for v in y.iter_mut() {
-            let keep = *v > T::ZERO || v.is_nan_value();
-            *v = if keep { *v } else { T::ZERO };
-        }
-        let positive = y.iter().map(|&v| v > T::ZERO).collect();
+        let positive = relu_in_place(&mut y);
         let out_shape = [sh.n, sh.c, sh.out_h(), sh.out_w()];
         Tensor::from_op(
             y,

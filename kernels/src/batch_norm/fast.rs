@@ -129,36 +129,7 @@ fn backward_coefficients(
         .collect()
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn batch_norm_backward(
-    d_x: &mut [f32],
-    d_w: &mut [f32],
-    d_b: &mut [f32],
-    g: &[f32],
-    x: &[f32],
-    w: &[f32],
-    mean: &[f32],
-    invstd: &[f32],
-    sh: &BatchNormShape,
-) {
-    let isa = usable(isa());
-    if sh.hw == 0 {
-        return;
-    }
-    let coef = backward_coefficients(isa, d_w, d_b, g, x, w, mean, invstd, sh);
-    // Phase 2: ∂x = A G + B x + C per block.
-    d_x.par_chunks_mut(sh.hw)
-        .zip(g.par_chunks(sh.hw))
-        .zip(x.par_chunks(sh.hw))
-        .with_min_len(blocks_per_task(sh.hw))
-        .enumerate()
-        .for_each(|(blk, ((dx, gb), xb))| {
-            let [a, b, c] = coef[blk % sh.c];
-            dispatch!(isa, affine2(dx, gb, xb, a, b, c));
-        });
-}
-
-/// As [`batch_norm_backward`], writing ∂x over G in `g_dx` (one buffer fewer at the peak).
+/// The backward pass, writing ∂x over G in `g_dx` (phase 2 of the module docs in place).
 #[allow(clippy::too_many_arguments)]
 pub fn batch_norm_backward_in_place(
     g_dx: &mut [f32],
@@ -199,11 +170,6 @@ mod scalar {
     pub fn affine(out: &mut [f32], x: &[f32], a: f32, b: f32) {
         for (o, &v) in out.iter_mut().zip(x) {
             *o = a * v + b;
-        }
-    }
-    pub fn affine2(out: &mut [f32], g: &[f32], x: &[f32], a: f32, b: f32, c: f32) {
-        for ((o, &gv), &xv) in out.iter_mut().zip(g).zip(x) {
-            *o = a * gv + (b * xv + c);
         }
     }
     pub fn affine2_in_place(gdx: &mut [f32], x: &[f32], a: f32, b: f32, c: f32) {
@@ -266,20 +232,6 @@ macro_rules! bn_simd {
                 unsafe { $store(po.add(i), $fmadd(av, $load(px.add(i)), bv)) };
             }
             scalar::affine(&mut out[n..], &x[n..], a, b);
-        }
-
-        #[target_feature(enable = $feat)]
-        pub unsafe fn affine2(out: &mut [f32], g: &[f32], x: &[f32], a: f32, b: f32, c: f32) {
-            let (n, po, pg, px) = (x.len() / $l * $l, out.as_mut_ptr(), g.as_ptr(), x.as_ptr());
-            let (av, bv, cv) = ($set1(a), $set1(b), $set1(c));
-            for i in (0..n).step_by($l) {
-                // SAFETY: i + lanes <= n <= x.len() = g.len() = out.len().
-                unsafe {
-                    let t = $fmadd(bv, $load(px.add(i)), cv);
-                    $store(po.add(i), $fmadd(av, $load(pg.add(i)), t));
-                }
-            }
-            scalar::affine2(&mut out[n..], &g[n..], &x[n..], a, b, c);
         }
 
         #[target_feature(enable = $feat)]

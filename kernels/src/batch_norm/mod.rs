@@ -131,7 +131,8 @@ pub fn batch_norm_forward_eval<T: Real>(
     }
 }
 
-/// Training-mode backward: writes ∂x, ∂γ and ∂β from G and the saved μ and invstd.
+/// Training-mode backward: writes ∂x, ∂γ and ∂β from G and the saved μ and invstd (G is
+/// copied into ∂x, then [`batch_norm_backward_in_place`] runs on it).
 #[allow(clippy::too_many_arguments)]
 #[track_caller]
 pub fn batch_norm_backward<T: Real>(
@@ -151,41 +152,23 @@ pub fn batch_norm_backward<T: Real>(
         &[
             ("d_input", d_input.len(), sh.len()),
             ("d_out", d_out.len(), sh.len()),
-            ("x", x.len(), sh.len()),
-            ("d_weight", d_weight.len(), sh.c),
-            ("d_bias", d_bias.len(), sh.c),
-            ("weight", weight.len(), sh.c),
-            ("save_mean", save_mean.len(), sh.c),
-            ("save_invstd", save_invstd.len(), sh.c),
         ],
     );
-    match op_mode(KernelOp::BatchNorm) {
-        Mode::Reference => reference::batch_norm_backward(
-            d_input,
-            d_weight,
-            d_bias,
-            d_out,
-            x,
-            weight,
-            save_mean,
-            save_invstd,
-            sh,
-        ),
-        Mode::Fast => T::batch_norm_backward_fast(
-            d_input,
-            d_weight,
-            d_bias,
-            d_out,
-            x,
-            weight,
-            save_mean,
-            save_invstd,
-            sh,
-        ),
-    }
+    d_input.copy_from_slice(d_out);
+    batch_norm_backward_in_place(
+        d_input,
+        d_weight,
+        d_bias,
+        x,
+        weight,
+        save_mean,
+        save_invstd,
+        sh,
+    );
 }
 
-/// As [`batch_norm_backward`], overwriting G with ∂x in `d_out_then_input`.
+/// The training-mode backward with ∂x written over G in `d_out_then_input`: one buffer
+/// fewer at the peak of a backward pass.
 #[allow(clippy::too_many_arguments)]
 #[track_caller]
 pub fn batch_norm_backward_in_place<T: Real>(

@@ -8,9 +8,9 @@
 //! BLAS's and matrixmultiply's rule.
 //!
 //! The fast path is matrixmultiply's `sgemm`/`dgemm` (its AVX2+FMA and AVX-512 packing
-//! micro-kernels), with C's rows split across rayon for large products. Each element of C is
-//! accumulated by the same micro-kernel sequence whichever block of rows it lands in, so the
-//! result does not depend on the thread count.
+//! micro-kernels), with C's rows split across rayon for large products, or, for few outputs
+//! and a long reduction, k split into fixed chunks added in order (see `fast.rs`). Either way
+//! the result does not depend on the thread count.
 
 pub mod fast;
 pub mod reference;
