@@ -1,18 +1,22 @@
 //! Checkpoints: every parameter and buffer of a model by name, plus text metadata.
 //!
-//! ## Format, version 1 (all integers little-endian)
+//! ## Format, version 2 (all integers little-endian)
 //! ```text
 //! magic      8 bytes  "STITCHCK"
-//! version    u32      1
+//! version    u32      2 (version 1 files, which never hold optimizer state, are read too)
 //! n_meta     u32      number of metadata entries (the "model" key names the model)
 //! n_meta ×   key: u32 length + UTF-8 bytes, value: u32 length + UTF-8 bytes
 //! n_tensors  u32
 //! n_tensors × name: u32 length + UTF-8 bytes
-//!             kind: u8 (0 = parameter, 1 = buffer)
+//!             kind: u8 (0 = parameter, 1 = buffer, 2 = optimizer state)
 //!             ndim: u8, then ndim × u32 dimensions
 //!             data: (product of dimensions) × f32
 //! crc32      u32      CRC-32 (IEEE, as zlib and PNG) of every byte before it
 //! ```
+//! Optimizer state tensors are named `optimizer.<slot>.<parameter index>` (for example
+//! `optimizer.exp_avg.3`), and the optimizer's step counter is the `optimizer_steps`
+//! metadata entry; together with the recipe in the metadata they let `stitch train
+//! --resume` continue a run exactly.
 //! A checkpoint is written to a temporary file in the same directory, flushed to disk and
 //! renamed over the target: a crash leaves the old file or the new one, never half of one.
 //! Reading checks the checksum first, then every length against the bytes that remain
@@ -25,10 +29,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::nn::Module;
+use crate::optim::OptimizerState;
 use crate::Tensor;
 
 pub const MAGIC: &[u8; 8] = b"STITCHCK";
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 const MAX_STRING: usize = 1 << 16;
 const MAX_NDIM: usize = 8;
 
@@ -37,6 +42,8 @@ const MAX_NDIM: usize = 8;
 pub enum TensorKind {
     Parameter,
     Buffer,
+    /// A slot of the optimizer's state (Adam's moments, SGD's momentum).
+    OptimizerState,
 }
 
 /// One saved tensor.
@@ -93,7 +100,7 @@ impl fmt::Display for CheckpointError {
             }
             CheckpointError::UnsupportedVersion { file, found } => write!(
                 f,
-                "{}: checkpoint format version {found}, this stitch reads version {VERSION}",
+                "{}: checkpoint format version {found}, this stitch reads versions 1 and {VERSION}",
                 file.display()
             ),
             CheckpointError::Checksum { file, stored, computed } => write!(
@@ -165,6 +172,7 @@ impl Checkpoint {
             out.push(match t.kind {
                 TensorKind::Parameter => 0,
                 TensorKind::Buffer => 1,
+                TensorKind::OptimizerState => 2,
             });
             out.push(t.shape.len() as u8);
             for &d in &t.shape {
@@ -236,7 +244,7 @@ impl Checkpoint {
             )));
         }
         let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-        if version != VERSION {
+        if version != 1 && version != VERSION {
             return Err(CheckpointError::UnsupportedVersion {
                 file: file.into(),
                 found: version,
@@ -255,6 +263,7 @@ impl Checkpoint {
         let mut r = Reader {
             bytes: body,
             pos: 12,
+            version,
         };
         let mut ck = Checkpoint::default();
         let n_meta = r.u32().map_err(&malformed)? as usize;
@@ -283,6 +292,54 @@ impl Checkpoint {
         Ok(ck)
     }
 
+    /// Adds an optimizer's state: one tensor per slot and the `optimizer_steps` entry.
+    pub fn with_optimizer_state(mut self, state: &OptimizerState) -> Checkpoint {
+        self.meta
+            .push(("optimizer_steps".into(), state.steps.to_string()));
+        for (slot, index, values) in &state.slots {
+            self.tensors.push(SavedTensor {
+                name: format!("optimizer.{slot}.{index}"),
+                kind: TensorKind::OptimizerState,
+                shape: vec![values.len()],
+                data: values.iter().map(|&v| v as f32).collect(),
+            });
+        }
+        self
+    }
+
+    /// The optimizer state saved by [`Checkpoint::with_optimizer_state`], if any.
+    pub fn optimizer_state(&self, file: &Path) -> Result<Option<OptimizerState>, CheckpointError> {
+        let malformed = |what: String| CheckpointError::Malformed {
+            file: file.into(),
+            what,
+        };
+        let Some(steps) = self.get("optimizer_steps") else {
+            return Ok(None);
+        };
+        let steps = steps
+            .parse()
+            .map_err(|_| malformed(format!("optimizer_steps is {steps:?}, not a count")))?;
+        let mut slots = Vec::new();
+        for t in self
+            .tensors
+            .iter()
+            .filter(|t| t.kind == TensorKind::OptimizerState)
+        {
+            let parsed = t.name.strip_prefix("optimizer.").and_then(|rest| {
+                let (slot, index) = rest.rsplit_once('.')?;
+                Some((slot.to_string(), index.parse::<usize>().ok()?))
+            });
+            let (slot, index) = parsed.ok_or_else(|| {
+                malformed(format!(
+                    "optimizer state tensor {} is not named optimizer.<slot>.<index>",
+                    t.name
+                ))
+            })?;
+            slots.push((slot, index, t.data.iter().map(|&v| v as f64).collect()));
+        }
+        Ok(Some(OptimizerState { steps, slots }))
+    }
+
     /// Copies the saved tensors into `model`, which must have exactly the same names and
     /// shapes.
     pub fn load_into(&self, model: &dyn Module<f32>, file: &Path) -> Result<(), CheckpointError> {
@@ -290,6 +347,7 @@ impl Checkpoint {
             file: file.into(),
             what,
         };
+        // Optimizer state is not part of the model (see `optimizer_state`).
         let mut expected: Vec<(String, Tensor<f32>)> = model.named_parameters();
         expected.extend(model.named_buffers());
         for (name, t) in &expected {
@@ -311,11 +369,9 @@ impl Checkpoint {
                 )));
             }
         }
-        if let Some(extra) = self
-            .tensors
-            .iter()
-            .find(|s| !expected.iter().any(|(n, _)| n == &s.name))
-        {
+        if let Some(extra) = self.tensors.iter().find(|s| {
+            s.kind != TensorKind::OptimizerState && !expected.iter().any(|(n, _)| n == &s.name)
+        }) {
             return Err(mismatch(format!(
                 "tensor {} is not part of the model",
                 extra.name
@@ -337,6 +393,7 @@ impl Checkpoint {
 struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
+    version: u32,
 }
 
 impl Reader<'_> {
@@ -376,9 +433,10 @@ impl Reader<'_> {
         let kind = match self.u8()? {
             0 => TensorKind::Parameter,
             1 => TensorKind::Buffer,
+            2 if self.version >= 2 => TensorKind::OptimizerState,
             k => {
                 return Err(format!(
-                    "{name}: kind {k}, expected 0 (parameter) or 1 (buffer)"
+                    "{name}: kind {k}, expected 0 (parameter), 1 (buffer) or 2 (optimizer state, version 2)"
                 ))
             }
         };

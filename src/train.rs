@@ -6,7 +6,11 @@
 //! the dropout masks. The kernels' parallel reductions have fixed split points, so the same
 //! seed gives the same bits on any number of threads.
 
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
+
+use crate::checkpoint::Checkpoint;
 
 use crate::data::{epoch_permutation, Split};
 use crate::nn::{Module, Sequential};
@@ -22,6 +26,17 @@ pub enum OptimizerKind {
 }
 
 impl OptimizerKind {
+    /// The kind named `name` (as [`OptimizerKind::name`] spells it).
+    pub fn from_name(name: &str) -> Option<OptimizerKind> {
+        [
+            OptimizerKind::Adam,
+            OptimizerKind::AdamW,
+            OptimizerKind::Sgd,
+        ]
+        .into_iter()
+        .find(|k| k.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             OptimizerKind::Adam => "adam",
@@ -41,6 +56,13 @@ pub enum Schedule {
 }
 
 impl Schedule {
+    /// The schedule named `name` (as [`Schedule::name`] spells it).
+    pub fn from_name(name: &str) -> Option<Schedule> {
+        [Schedule::Constant, Schedule::Cosine]
+            .into_iter()
+            .find(|k| k.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Schedule::Constant => "constant",
@@ -92,6 +114,66 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// The recipe as checkpoint metadata (numbers in Rust's shortest round-trip form).
+    pub fn to_meta(&self) -> Vec<(String, String)> {
+        vec![
+            ("model".into(), self.model.clone()),
+            ("epochs".into(), self.epochs.to_string()),
+            ("batch".into(), self.batch.to_string()),
+            ("lr".into(), self.lr.to_string()),
+            ("optimizer".into(), self.optimizer.name().into()),
+            ("momentum".into(), self.momentum.to_string()),
+            ("weight_decay".into(), self.weight_decay.to_string()),
+            ("schedule".into(), self.schedule.name().into()),
+            ("seed".into(), self.seed.to_string()),
+            (
+                "limit_train".into(),
+                self.limit_train.map_or("none".into(), |n| n.to_string()),
+            ),
+        ]
+    }
+
+    /// The recipe stored in a checkpoint by [`TrainConfig::to_meta`]; `file` names it in
+    /// errors.
+    pub fn from_checkpoint(ck: &Checkpoint, file: &Path) -> Result<TrainConfig, String> {
+        let get = |key: &str| {
+            ck.get(key).ok_or_else(|| {
+                format!(
+                    "{}: the checkpoint has no {key:?} entry: it was not written by `stitch train` (version 2), so it cannot be resumed",
+                    file.display()
+                )
+            })
+        };
+        fn parse<V: std::str::FromStr>(file: &Path, key: &str, v: &str) -> Result<V, String> {
+            v.parse().map_err(|_| {
+                format!(
+                    "{}: checkpoint entry {key} = {v:?} is not valid",
+                    file.display()
+                )
+            })
+        }
+        let optimizer = get("optimizer")?;
+        let schedule = get("schedule")?;
+        let limit = get("limit_train")?;
+        Ok(TrainConfig {
+            model: get("model")?.to_string(),
+            epochs: parse(file, "epochs", get("epochs")?)?,
+            batch: parse(file, "batch", get("batch")?)?,
+            lr: parse(file, "lr", get("lr")?)?,
+            optimizer: OptimizerKind::from_name(optimizer)
+                .ok_or_else(|| format!("{}: unknown optimizer {optimizer:?}", file.display()))?,
+            momentum: parse(file, "momentum", get("momentum")?)?,
+            weight_decay: parse(file, "weight_decay", get("weight_decay")?)?,
+            schedule: Schedule::from_name(schedule)
+                .ok_or_else(|| format!("{}: unknown schedule {schedule:?}", file.display()))?,
+            seed: parse(file, "seed", get("seed")?)?,
+            limit_train: match limit {
+                "none" => None,
+                n => Some(parse(file, "limit_train", n)?),
+            },
+        })
+    }
+
     /// Checks every field, returning one line naming the bad one.
     pub fn validate(&self, train_len: usize) -> Result<(), String> {
         models::build(&self.model, 0)?;
@@ -222,23 +304,79 @@ impl Observer for Silent {}
 
 /// Why training stopped early.
 #[derive(Debug)]
-pub struct NonFinite {
-    pub epoch: usize,
-    pub step: usize,
-    pub lr: f64,
+pub enum TrainError {
+    /// A loss or gradient went NaN or infinite; `culprit` names where it first appeared
+    /// (a layer's output, the loss, or a parameter's gradient).
+    NonFinite {
+        epoch: usize,
+        step: usize,
+        lr: f64,
+        culprit: String,
+    },
+    /// [`request_stop`] was called (Ctrl-C): the epoch stopped after its current batch.
+    Interrupted { epoch: usize, step: usize },
 }
 
-impl std::fmt::Display for NonFinite {
+impl std::fmt::Display for TrainError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "training diverged: the loss is not finite at epoch {} step {} (lr {}); try a lower --lr",
-            self.epoch, self.step, self.lr
-        )
+        match self {
+            TrainError::NonFinite {
+                epoch,
+                step,
+                lr,
+                culprit,
+            } => write!(
+                f,
+                "training diverged at epoch {epoch} step {step} (lr {lr}): {culprit}; try a lower --lr"
+            ),
+            TrainError::Interrupted { epoch, step } => {
+                write!(f, "interrupted during epoch {epoch} after step {step}")
+            }
+        }
     }
 }
 
-impl std::error::Error for NonFinite {}
+impl std::error::Error for TrainError {}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Asks a running epoch to stop after its current batch (the CLI's Ctrl-C handler calls
+/// this); the epoch then returns [`TrainError::Interrupted`].
+pub fn request_stop() {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Whether [`request_stop`] has been called.
+pub fn stop_requested() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
+
+/// Where a non-finite loss first appears: runs the batch again layer by layer (without a
+/// graph) and names the first layer whose output holds a NaN or an infinity.
+fn first_non_finite_layer(model: &Sequential, x: &Tensor<f32>) -> String {
+    let _g = no_grad();
+    let outs = model.forward_all(x);
+    for (i, (o, layer)) in outs.iter().zip(model.layers()).enumerate() {
+        if let Some(bad) = o.to_vec().into_iter().find(|v| !v.is_finite()) {
+            return format!(
+                "the output of layer {i} {} holds {bad} (first non-finite op)",
+                layer.describe()
+            );
+        }
+    }
+    "every layer's output is finite, the cross-entropy loss is not".into()
+}
+
+/// The first parameter whose gradient holds a NaN or an infinity.
+fn first_non_finite_grad(model: &Sequential) -> Option<String> {
+    for (name, p) in model.named_parameters() {
+        let g = p.grad_lock();
+        if let Some(bad) = g.as_ref().and_then(|g| g.iter().find(|v| !v.is_finite())) {
+            return Some(format!("the gradient of {name} holds {bad}"));
+        }
+    }
+    None
+}
 
 /// A model, its optimizer and where the recipe has got to.
 pub struct Trainer {
@@ -277,9 +415,9 @@ impl Trainer {
     }
 
     /// One optimizer step on the batch `x` with labels `y`: forward, cross-entropy, backward,
-    /// update. Returns the batch's mean loss and how many of its predictions were right.
-    /// A non-finite loss skips the update (the caller decides what to do).
-    pub fn train_step(&mut self, x: &Tensor<f32>, y: &[usize]) -> (f64, usize) {
+    /// update. Returns the batch's mean loss and how many of its predictions were right, or,
+    /// when the loss or a gradient is not finite, where that first showed (and no update).
+    pub fn train_step(&mut self, x: &Tensor<f32>, y: &[usize]) -> Result<(f64, usize), String> {
         let logits = self.model.forward(x);
         let loss = logits.cross_entropy(y);
         let l = loss.item() as f64;
@@ -289,13 +427,83 @@ impl Trainer {
             .zip(y)
             .filter(|(p, t)| p == t)
             .count();
-        if l.is_finite() {
-            self.optimizer.zero_grad();
-            loss.backward();
-            self.optimizer.step();
-            self.step += 1;
+        if !l.is_finite() {
+            drop(loss);
+            return Err(format!(
+                "the loss is {l}; {}",
+                first_non_finite_layer(&self.model, x)
+            ));
         }
-        (l, hits)
+        self.optimizer.zero_grad();
+        loss.backward();
+        if let Some(bad) = first_non_finite_grad(&self.model) {
+            return Err(bad);
+        }
+        self.optimizer.step();
+        self.step += 1;
+        Ok((l, hits))
+    }
+
+    /// A checkpoint of everything the run's future depends on: parameters, buffers, the
+    /// optimizer's state, the recipe, the epochs and steps done and the dropout counters.
+    /// `data_dir` is recorded so a resume finds the same files.
+    pub fn checkpoint(&self, data_dir: Option<&Path>) -> Checkpoint {
+        let mut meta = self.config.to_meta();
+        meta.push(("epoch".into(), self.epoch.to_string()));
+        meta.push(("step".into(), self.step.to_string()));
+        let rs: Vec<String> = self
+            .model
+            .random_state()
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
+        meta.push(("random_state".into(), rs.join(",")));
+        if let Some(d) = data_dir {
+            meta.push(("data".into(), d.display().to_string()));
+        }
+        Checkpoint::from_module(&self.model, meta).with_optimizer_state(&self.optimizer.state())
+    }
+
+    /// Continues the run saved in `ck` (read from `file`) under `config`, which is the
+    /// checkpoint's recipe with any changes the caller made (typically more `epochs`).
+    pub fn resume(ck: &Checkpoint, file: &Path, config: TrainConfig) -> Result<Trainer, String> {
+        let bad = |what: String| format!("{}: {what}", file.display());
+        let mut t = Trainer::new(config)?;
+        ck.load_into(&t.model, file).map_err(|e| e.to_string())?;
+        let state = ck
+            .optimizer_state(file)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| {
+                bad("the checkpoint holds no optimizer state, so it cannot be resumed".into())
+            })?;
+        t.optimizer.load_state(&state).map_err(&bad)?;
+        let count = |key: &str| -> Result<u64, String> {
+            ck.get(key).and_then(|v| v.parse().ok()).ok_or_else(|| {
+                bad(format!(
+                    "the checkpoint's {key:?} entry is missing or not a count"
+                ))
+            })
+        };
+        t.epoch = count("epoch")? as usize;
+        t.step = count("step")?;
+        let rs: Vec<u64> = match ck.get("random_state") {
+            Some("") => Vec::new(),
+            Some(v) => v
+                .split(',')
+                .map(|x| x.parse())
+                .collect::<Result<_, _>>()
+                .map_err(|_| bad(format!("random_state {v:?} is not a list of counts")))?,
+            None => return Err(bad("the checkpoint has no random_state entry".into())),
+        };
+        let want = t.model.random_state().len();
+        if rs.len() != want {
+            return Err(bad(format!(
+                "random_state has {} counters, the model has {want}",
+                rs.len()
+            )));
+        }
+        t.model.set_random_state(&rs);
+        Ok(t)
     }
 
     /// Trains one more epoch on `train`, evaluates on `test`, and returns the figures.
@@ -304,7 +512,7 @@ impl Trainer {
         train: &Split,
         test: &Split,
         obs: &mut dyn Observer,
-    ) -> Result<EpochMetrics, NonFinite> {
+    ) -> Result<EpochMetrics, TrainError> {
         let epoch = self.epoch + 1;
         let c = self.config.clone();
         let n = train.len();
@@ -319,14 +527,14 @@ impl Trainer {
             let lr = c.schedule.lr_at(c.lr, self.step, total_steps);
             self.optimizer.set_lr(lr);
             let (x, y) = train.batch(idx);
-            let (l, hits) = self.train_step(&x, &y);
-            if !l.is_finite() {
-                return Err(NonFinite {
+            let (l, hits) = self
+                .train_step(&x, &y)
+                .map_err(|culprit| TrainError::NonFinite {
                     epoch,
                     step: b + 1,
                     lr,
-                });
-            }
+                    culprit,
+                })?;
             loss_sum += l * idx.len() as f64;
             correct += hits;
             seen += idx.len();
@@ -338,6 +546,9 @@ impl Trainer {
                 loss_sum / seen as f64,
                 seen as f64 / secs.max(1e-9),
             );
+            if stop_requested() {
+                return Err(TrainError::Interrupted { epoch, step: b + 1 });
+            }
         }
         let epoch_seconds = start.elapsed().as_secs_f64();
         let (test_loss, test_acc, _) = evaluate(&mut self.model, test);

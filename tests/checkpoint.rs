@@ -85,7 +85,7 @@ fn a_wrong_version_is_rejected() {
     assert_eq!(
         e.to_string(),
         format!(
-            "{}: checkpoint format version 7, this stitch reads version 1",
+            "{}: checkpoint format version 7, this stitch reads versions 1 and 2",
             p.display()
         )
     );
@@ -128,4 +128,65 @@ fn shapes_must_match_the_model() {
     ck.tensors.pop();
     let e = ck.load_into(&m, &p).unwrap_err().to_string();
     assert!(e.contains("3.bias") && e.contains("missing"), "{e}");
+}
+
+#[test]
+fn version_1_files_without_optimizer_state_still_load() {
+    let d = tmpdir("v1");
+    let p = d.join("c");
+    let ck = saved_dnn(&p, 1);
+    let mut b = std::fs::read(&p).unwrap();
+    b[8] = 1;
+    let n = b.len() - 4;
+    let crc = stitch::checkpoint::crc32(&b[..n]);
+    b[n..].copy_from_slice(&crc.to_le_bytes());
+    let back = Checkpoint::from_bytes(&b, &p).unwrap();
+    assert_eq!(back, ck);
+    assert_eq!(back.optimizer_state(&p).unwrap(), None);
+}
+
+#[test]
+fn optimizer_state_round_trips_and_is_checked_against_the_model() {
+    use stitch::optim::{Adam, Optimizer, Sgd};
+    let d = tmpdir("opt");
+    let p = d.join("c");
+    let m = models::build("dnn", 1).unwrap();
+    let mut adam = Adam::new(m.parameters(), 1e-3);
+    // Two real steps so the moments are not zero.
+    for _ in 0..2 {
+        let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(5);
+        let x = stitch::Tensor::<f32>::randn(&[4, 1, 28, 28], 0.0, 1.0, &mut rng);
+        let loss = m.forward(&x).cross_entropy(&[1, 2, 3, 4]);
+        adam.zero_grad();
+        loss.backward();
+        adam.step();
+    }
+    let state = adam.state();
+    assert_eq!(state.steps, 2);
+    Checkpoint::from_module(&m, vec![("model".into(), "dnn".into())])
+        .with_optimizer_state(&state)
+        .save(&p)
+        .unwrap();
+    let back = Checkpoint::load(&p).unwrap();
+    // Optimizer tensors do not get in the way of loading the model.
+    back.load_into(&m, &p).unwrap();
+    let restored = back.optimizer_state(&p).unwrap().unwrap();
+    assert_eq!(restored, state);
+    let mut other = Adam::new(m.parameters(), 1e-3);
+    other.load_state(&restored).unwrap();
+    assert_eq!(other.state(), state);
+    // A state for another model is refused with the slot named.
+    let small = models::build("cnn", 1).unwrap();
+    let e = Adam::new(small.parameters(), 1e-3)
+        .load_state(&restored)
+        .unwrap_err();
+    assert!(
+        e.contains("optimizer state exp_avg of parameter 0 holds"),
+        "{e}"
+    );
+    // SGD without momentum buffers yet has an empty state; with them, one slot each.
+    let mut sgd = Sgd::new(m.parameters(), 0.1).momentum(0.9);
+    assert!(sgd.state().slots.is_empty());
+    sgd.step();
+    assert_eq!(sgd.state().slots.len(), m.parameters().len());
 }

@@ -1,81 +1,9 @@
 //! The `stitch` binary end to end on a small synthetic dataset: train, metrics, checkpoint,
 //! eval, and one clear line with a non-zero exit for every bad argument.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-use stitch::data::write_idx;
-
-fn tmpdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("stitch-cli-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// A tiny learnable dataset: class k is a bright horizontal band at rows 2k..2k+3.
-fn synthetic_dataset(dir: &Path, n_train: u32, n_test: u32) {
-    for (prefix, n) in [("train", n_train), ("t10k", n_test)] {
-        let mut px = Vec::new();
-        let mut lab = Vec::new();
-        for i in 0..n {
-            let k = (i % 10) as usize;
-            for r in 0..28 {
-                for c in 0..28 {
-                    let band = r >= 2 * k + 2 && r < 2 * k + 5;
-                    px.push(if band {
-                        200 + (c % 50) as u8
-                    } else {
-                        ((i as usize * 7 + r * 3 + c) % 40) as u8
-                    });
-                }
-            }
-            lab.push(k as u8);
-        }
-        write_idx(
-            &dir.join(format!("{prefix}-images-idx3-ubyte.gz")),
-            &[n, 28, 28],
-            &px,
-            true,
-        )
-        .unwrap();
-        write_idx(
-            &dir.join(format!("{prefix}-labels-idx1-ubyte")),
-            &[n],
-            &lab,
-            false,
-        )
-        .unwrap();
-    }
-}
-
-fn stitch(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stitch"))
-        .args(args)
-        .env_remove("STITCH_DATA")
-        .output()
-        .unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Fails unless the command failed with exactly one line on stderr, containing `want`.
-fn fails_with(args: &[&str], want: &str) {
-    let o = stitch(args);
-    let e = stderr(&o);
-    assert!(!o.status.success(), "{args:?} must fail");
-    assert_eq!(
-        e.trim_end().lines().count(),
-        1,
-        "{args:?}: one line, got:\n{e}"
-    );
-    assert!(
-        !e.contains("panicked") && !e.contains("backtrace"),
-        "{args:?}: {e}"
-    );
-    assert!(e.contains(want), "{args:?}: expected '{want}' in: {e}");
-}
+use common::cli::{fails_with, stderr, stitch, synthetic_dataset, tmpdir};
 
 #[test]
 fn train_writes_metrics_and_a_checkpoint_that_eval_reads() {

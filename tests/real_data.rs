@@ -29,9 +29,10 @@ fn dnn_reaches_84_percent_after_one_epoch() {
     assert!(m.train_loss < 0.6, "{m:?}");
 }
 
-/// Trains `cnn` on 512 images for one epoch on a pool of `threads` threads and returns the
-/// checkpoint bytes and the epoch's loss.
-fn cnn_512(data: &FashionMnist, threads: usize) -> (Vec<u8>, f64) {
+/// Trains `cnn` on 512 images for two epochs on a pool of `threads` threads and returns the
+/// full checkpoint's bytes (weights, buffers, optimizer state, dropout counters) and the
+/// per-epoch metrics without their timings.
+fn cnn_512(data: &FashionMnist, threads: usize) -> (Vec<u8>, Vec<[f64; 4]>) {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -39,7 +40,7 @@ fn cnn_512(data: &FashionMnist, threads: usize) -> (Vec<u8>, f64) {
     pool.install(|| {
         let cfg = TrainConfig {
             model: "cnn".into(),
-            epochs: 1,
+            epochs: 2,
             seed: 3,
             limit_train: Some(512),
             ..TrainConfig::default()
@@ -47,22 +48,30 @@ fn cnn_512(data: &FashionMnist, threads: usize) -> (Vec<u8>, f64) {
         let mut t = Trainer::new(cfg).unwrap();
         let train = data.train.truncated(512);
         let test = data.test.truncated(256);
-        let m = t.run_epoch(&train, &test, &mut Silent).unwrap();
-        let ck = stitch::checkpoint::Checkpoint::from_module(
-            &t.model,
-            vec![("model".into(), "cnn".into())],
-        );
-        (ck.to_bytes(), m.train_loss)
+        let metrics = (0..2)
+            .map(|_| {
+                let m = t.run_epoch(&train, &test, &mut Silent).unwrap();
+                [m.train_loss, m.train_acc, m.test_loss, m.test_acc]
+            })
+            .collect();
+        (t.checkpoint(None).to_bytes(), metrics)
     })
 }
 
 #[test]
-fn cnn_training_is_bitwise_identical_on_1_2_and_4_threads() {
+fn cnn_training_is_bitwise_identical_on_1_2_4_and_8_threads() {
     let data = real_data();
-    let (one, loss) = cnn_512(&data, 1);
-    assert!(loss.is_finite(), "{loss}");
-    for threads in [2, 4] {
-        let (other, _) = cnn_512(&data, threads);
+    let (one, metrics) = cnn_512(&data, 1);
+    assert!(
+        metrics.iter().flatten().all(|v| v.is_finite()),
+        "{metrics:?}"
+    );
+    for threads in [2, 4, 8] {
+        let (other, m) = cnn_512(&data, threads);
+        assert_eq!(
+            m, metrics,
+            "metrics after {threads} threads differ from 1 thread"
+        );
         assert!(
             one == other,
             "checkpoint after {threads} threads differs from 1 thread"

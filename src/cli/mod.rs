@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use stitch::train::{OptimizerKind, Schedule};
+use stitch::train::{OptimizerKind, Schedule, TrainConfig};
 
 #[derive(Parser)]
 #[command(
@@ -72,34 +72,45 @@ pub struct RunArgs {
 
 #[derive(Args)]
 pub struct TrainArgs {
-    /// Model name (see `stitch models`).
-    #[arg(long, default_value = "dnn")]
-    pub model: String,
-    #[arg(long, default_value_t = 10)]
-    pub epochs: usize,
-    #[arg(long, default_value_t = 128)]
-    pub batch: usize,
-    #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
-    pub lr: f64,
-    #[arg(long, value_enum, default_value = "adam")]
-    pub optimizer: OptArg,
-    /// SGD momentum.
-    #[arg(long, default_value_t = 0.9, allow_negative_numbers = true)]
-    pub momentum: f64,
-    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
-    pub weight_decay: f64,
-    /// Learning-rate schedule: constant, or cosine annealing to 0 over all steps.
-    #[arg(long, value_enum, default_value = "constant")]
-    pub schedule: ScheduleArg,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    /// Model name (see `stitch models`) [default: dnn].
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Total epochs (with --resume: the total, counting those already done) [default: 10].
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// [default: 128]
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// [default: 0.001]
+    #[arg(long, allow_negative_numbers = true)]
+    pub lr: Option<f64>,
+    /// [default: adam]
+    #[arg(long, value_enum)]
+    pub optimizer: Option<OptArg>,
+    /// SGD momentum [default: 0.9].
+    #[arg(long, allow_negative_numbers = true)]
+    pub momentum: Option<f64>,
+    /// [default: 0]
+    #[arg(long, allow_negative_numbers = true)]
+    pub weight_decay: Option<f64>,
+    /// Learning-rate schedule: constant, or cosine annealing to 0 over all steps
+    /// [default: constant].
+    #[arg(long, value_enum)]
+    pub schedule: Option<ScheduleArg>,
+    /// [default: 0]
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Train on the first N training images only.
     #[arg(long)]
     pub limit_train: Option<usize>,
+    /// Continue the run saved in this checkpoint: recipe, weights, optimizer state, epoch
+    /// and random state come from it; flags given here override its recipe.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
     /// Write a checkpoint here at the end of every epoch (atomically).
     #[arg(long)]
     pub save: Option<PathBuf>,
-    /// Write one JSON object per epoch to this file.
+    /// Write one JSON object per epoch to this file (appended to when resuming).
     #[arg(long)]
     pub metrics: Option<PathBuf>,
     /// No progress bar.
@@ -110,6 +121,43 @@ pub struct TrainArgs {
     pub profile: bool,
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+impl TrainArgs {
+    /// `base` (the defaults, or a resumed checkpoint's recipe) with the flags given here.
+    pub fn apply(&self, mut c: TrainConfig) -> TrainConfig {
+        if let Some(v) = &self.model {
+            c.model = v.clone();
+        }
+        if let Some(v) = self.epochs {
+            c.epochs = v;
+        }
+        if let Some(v) = self.batch {
+            c.batch = v;
+        }
+        if let Some(v) = self.lr {
+            c.lr = v;
+        }
+        if let Some(v) = self.optimizer {
+            c.optimizer = v.into();
+        }
+        if let Some(v) = self.momentum {
+            c.momentum = v;
+        }
+        if let Some(v) = self.weight_decay {
+            c.weight_decay = v;
+        }
+        if let Some(v) = self.schedule {
+            c.schedule = v.into();
+        }
+        if let Some(v) = self.seed {
+            c.seed = v;
+        }
+        if let Some(v) = self.limit_train {
+            c.limit_train = Some(v);
+        }
+        c
+    }
 }
 
 #[derive(Args)]

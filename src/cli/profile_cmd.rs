@@ -64,14 +64,14 @@ pub fn run(a: ProfileArgs) -> Result<(), String> {
     let mut batches = all.chunks(a.batch);
     for idx in batches.by_ref().take(WARM_UP) {
         let (x, y) = train.batch(idx);
-        trainer.train_step(&x, &y);
+        trainer.train_step(&x, &y)?;
     }
     stitch::profile::reset();
     stitch::profile::enable(true);
     let start = std::time::Instant::now();
     for idx in batches {
         let (x, y) = train.batch(idx);
-        trainer.train_step(&x, &y);
+        trainer.train_step(&x, &y)?;
     }
     let secs = start.elapsed().as_secs_f64();
     stitch::profile::enable(false);
@@ -103,12 +103,12 @@ fn ms_per_step(
     let mut batches = all.chunks(batch);
     for idx in batches.by_ref().take(WARM_UP) {
         let (x, y) = train.batch(idx);
-        trainer.train_step(&x, &y);
+        trainer.train_step(&x, &y)?;
     }
     let start = std::time::Instant::now();
     for idx in batches.take(steps) {
         let (x, y) = train.batch(idx);
-        trainer.train_step(&x, &y);
+        trainer.train_step(&x, &y)?;
     }
     Ok(1e3 * start.elapsed().as_secs_f64() / steps as f64)
 }

@@ -1,46 +1,83 @@
-//! `stitch train`.
+//! `stitch train`: a fresh run, or `--resume` of a saved one.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use stitch::checkpoint::Checkpoint;
 use stitch::data::FashionMnist;
 use stitch::nn::Module;
-use stitch::train::{TrainConfig, Trainer};
+use stitch::train::{TrainConfig, TrainError, Trainer};
 
 use super::progress::Progress;
 use super::{setup, TrainArgs};
 
+/// The exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
+const INTERRUPTED: i32 = 130;
+
 pub fn run(a: TrainArgs) -> Result<(), String> {
     let threads = setup(&a.run)?;
-    let config = TrainConfig {
-        model: a.model.clone(),
-        epochs: a.epochs,
-        batch: a.batch,
-        lr: a.lr,
-        optimizer: a.optimizer.into(),
-        momentum: a.momentum,
-        weight_decay: a.weight_decay,
-        schedule: a.schedule.into(),
-        seed: a.seed,
-        limit_train: a.limit_train,
+    let resumed = match &a.resume {
+        Some(path) => Some((Checkpoint::load(path).map_err(|e| e.to_string())?, path)),
+        None => None,
+    };
+    let config = match &resumed {
+        Some((ck, path)) => {
+            let saved = TrainConfig::from_checkpoint(ck, path)?;
+            if let Some(m) = a.model.as_ref().filter(|m| **m != saved.model) {
+                return Err(format!(
+                    "--model {m} differs from the model {} saved in {}",
+                    saved.model,
+                    path.display()
+                ));
+            }
+            a.apply(saved)
+        }
+        None => a.apply(TrainConfig::default()),
     };
     // Arguments first (cheap), then the data.
     config.validate(usize::MAX)?;
-    let data = FashionMnist::locate_and_load(a.run.data.as_deref()).map_err(|e| e.to_string())?;
+    // A resumed run reads the directory it trained on unless --data says otherwise.
+    let saved_dir = resumed
+        .as_ref()
+        .and_then(|(ck, _)| ck.get("data"))
+        .map(PathBuf::from)
+        .filter(|d| d.is_dir());
+    let data_arg = a.run.data.clone().or(saved_dir);
+    let data = FashionMnist::locate_and_load(data_arg.as_deref()).map_err(|e| e.to_string())?;
     config.validate(data.train.len())?;
     let FashionMnist { dir, train, test } = data;
     let train = match config.limit_train {
         Some(n) => train.truncated(n),
         None => train,
     };
+    let mut trainer = match &resumed {
+        Some((ck, path)) => {
+            let t = Trainer::resume(ck, path, config.clone())?;
+            if t.epoch >= config.epochs {
+                return Err(format!(
+                    "{}: the checkpoint has already trained {} of {} epochs; pass --epochs N with N > {} to train more",
+                    path.display(),
+                    t.epoch,
+                    config.epochs,
+                    t.epoch
+                ));
+            }
+            t
+        }
+        None => Trainer::new(config.clone())?,
+    };
     let mut metrics = match &a.metrics {
         Some(p) => {
-            Some(File::create(p).map_err(|e| format!("{}: cannot create: {e}", p.display()))?)
+            let f = if resumed.is_some() {
+                OpenOptions::new().create(true).append(true).open(p)
+            } else {
+                File::create(p)
+            };
+            Some(f.map_err(|e| format!("{}: cannot create: {e}", p.display()))?)
         }
         None => None,
     };
-    let mut trainer = Trainer::new(config.clone())?;
     println!(
         "stitch: model {} ({} parameters), {} train / {} test images from {}, {} threads, {} kernels ({})",
         config.model,
@@ -52,22 +89,47 @@ pub fn run(a: TrainArgs) -> Result<(), String> {
         stitch_kernels::mode().name(),
         stitch_kernels::isa::isa().name(),
     );
+    if let Some((_, path)) = &resumed {
+        println!(
+            "resuming {} after epoch {} (step {}), training to epoch {}",
+            path.display(),
+            trainer.epoch,
+            trainer.step,
+            config.epochs
+        );
+    }
+    // The last complete checkpoint on disk, for the messages of an early stop.
+    let mut last_saved: Option<(PathBuf, usize)> = match (&resumed, &a.save) {
+        (Some((_, r)), Some(s)) if *r == s => Some((s.clone(), trainer.epoch)),
+        _ => None,
+    };
+    install_ctrl_c();
     let mut progress = Progress::new(a.quiet);
     stitch::profile::enable(a.profile);
-    for _ in 0..config.epochs {
-        let m = trainer
-            .run_epoch(&train, &test, &mut progress)
-            .map_err(|e| e.to_string())?;
+    while trainer.epoch < config.epochs {
+        let m = match trainer.run_epoch(&train, &test, &mut progress) {
+            Ok(m) => m,
+            Err(e) => {
+                drop(progress);
+                let kept = kept_message(&last_saved, a.save.as_deref());
+                if let TrainError::Interrupted { .. } = e {
+                    eprintln!("stitch: {e}; {kept}");
+                    std::process::exit(INTERRUPTED);
+                }
+                return Err(format!("{e}; {kept}"));
+            }
+        };
         if let Some(f) = metrics.as_mut() {
             writeln!(f, "{}", m.to_json(&[]))
                 .and_then(|_| f.flush())
                 .map_err(|e| format!("--metrics: {e}"))?;
         }
         if let Some(path) = &a.save {
-            let meta = recipe(&config, trainer.epoch);
-            Checkpoint::from_module(&trainer.model, meta)
+            trainer
+                .checkpoint(Some(&dir))
                 .save(path)
                 .map_err(|e| e.to_string())?;
+            last_saved = Some((path.clone(), trainer.epoch));
         }
     }
     if let Some(path) = &a.save {
@@ -84,16 +146,33 @@ pub fn run(a: TrainArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// The metadata stored with a checkpoint: the model and the recipe that produced it.
-pub fn recipe(c: &TrainConfig, epoch: usize) -> Vec<(String, String)> {
-    vec![
-        ("model".into(), c.model.clone()),
-        ("epoch".into(), epoch.to_string()),
-        ("epochs".into(), c.epochs.to_string()),
-        ("batch".into(), c.batch.to_string()),
-        ("lr".into(), c.lr.to_string()),
-        ("optimizer".into(), c.optimizer.name().into()),
-        ("schedule".into(), c.schedule.name().into()),
-        ("seed".into(), c.seed.to_string()),
-    ]
+/// The first Ctrl-C asks the epoch to stop after its batch; a second one quits at once
+/// (checkpoints are written atomically, so that cannot leave half a file either).
+fn install_ctrl_c() {
+    let result = ctrlc::set_handler(|| {
+        if stitch::train::stop_requested() {
+            eprintln!("\nstitch: interrupted again, quitting now");
+            std::process::exit(INTERRUPTED);
+        }
+        eprintln!("\nstitch: stopping after the current batch (Ctrl-C again to quit now)");
+        stitch::train::request_stop();
+    });
+    // Only fails if a handler is already set (a second run in the same process).
+    let _ = result;
+}
+
+/// What an early stop leaves behind.
+fn kept_message(last_saved: &Option<(PathBuf, usize)>, save: Option<&Path>) -> String {
+    match (last_saved, save) {
+        (Some((p, e)), _) => format!(
+            "the last complete checkpoint is {} (epoch {e}); continue with --resume {}",
+            p.display(),
+            p.display()
+        ),
+        (None, Some(p)) => format!(
+            "no epoch finished, so nothing was written to {}",
+            p.display()
+        ),
+        (None, None) => "no checkpoint was written (pass --save FILE to keep one per epoch)".into(),
+    }
 }

@@ -66,4 +66,12 @@ impl<T: Real> Module<T> for Dropout {
     fn set_training(&mut self, training: bool) {
         self.training = training;
     }
+
+    fn random_state(&self) -> Vec<u64> {
+        vec![self.calls()]
+    }
+
+    fn set_random_state(&self, state: &[u64]) {
+        self.set_calls(state[0]);
+    }
 }

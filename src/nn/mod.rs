@@ -74,6 +74,16 @@ pub trait Module<T: Real = f32>: Send + Sync {
     /// Switches training behaviour (dropout, batch statistics) on or off.
     fn set_training(&mut self, _training: bool) {}
 
+    /// The counters behind the layer's random draws (a Dropout layer's call counter), in a
+    /// fixed order: with the seed they decide every future mask, so a resumed run restores
+    /// them to continue exactly.
+    fn random_state(&self) -> Vec<u64> {
+        Vec::new()
+    }
+
+    /// Restores [`Module::random_state`]; `state` has the length that method returns.
+    fn set_random_state(&self, _state: &[u64]) {}
+
     /// The trainable tensors, in the order of [`Module::named_parameters`].
     fn parameters(&self) -> Vec<Tensor<T>> {
         self.named_parameters()

@@ -135,6 +135,19 @@ impl<T: Real> Module<T> for Sequential<T> {
             l.set_training(training);
         }
     }
+
+    fn random_state(&self) -> Vec<u64> {
+        self.layers.iter().flat_map(|l| l.random_state()).collect()
+    }
+
+    fn set_random_state(&self, state: &[u64]) {
+        let mut pos = 0;
+        for l in &self.layers {
+            let n = l.random_state().len();
+            l.set_random_state(&state[pos..pos + n]);
+            pos += n;
+        }
+    }
 }
 
 impl<T: Real> std::fmt::Debug for Sequential<T> {

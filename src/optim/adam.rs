@@ -11,7 +11,7 @@
 
 use stitch_kernels::optim::{adam_step, AdamStep};
 
-use super::Optimizer;
+use super::{Optimizer, OptimizerState};
 use crate::{Real, Tensor};
 
 /// Adam with optional L2 weight decay.
@@ -110,5 +110,42 @@ impl<T: Real> Optimizer for Adam<T> {
 
     fn set_lr(&mut self, lr: f64) {
         self.lr = lr;
+    }
+
+    fn state(&self) -> OptimizerState {
+        let mut slots = Vec::new();
+        for (i, (m, v)) in self.exp_avg.iter().zip(&self.exp_avg_sq).enumerate() {
+            slots.push(("exp_avg".into(), i, m.iter().map(|x| x.to_f64()).collect()));
+            slots.push((
+                "exp_avg_sq".into(),
+                i,
+                v.iter().map(|x| x.to_f64()).collect(),
+            ));
+        }
+        OptimizerState {
+            steps: self.step,
+            slots,
+        }
+    }
+
+    fn load_state(&mut self, state: &OptimizerState) -> Result<(), String> {
+        state.check_indices(self.params.len())?;
+        let mut m_all = Vec::with_capacity(self.params.len());
+        let mut v_all = Vec::with_capacity(self.params.len());
+        for (i, p) in self.params.iter().enumerate() {
+            let n = p.numel();
+            let get = |name: &str| -> Result<Vec<T>, String> {
+                let s = state
+                    .slot(name, i, n)?
+                    .ok_or_else(|| format!("optimizer state {name} of parameter {i} is missing"))?;
+                Ok(s.iter().map(|&x| T::from_f64(x)).collect())
+            };
+            m_all.push(get("exp_avg")?);
+            v_all.push(get("exp_avg_sq")?);
+        }
+        self.exp_avg = m_all;
+        self.exp_avg_sq = v_all;
+        self.step = state.steps;
+        Ok(())
     }
 }

@@ -6,7 +6,7 @@
 //!   g ← g + μ b  (Nesterov)   or   g ← b          (when μ ≠ 0)
 //!   p ← p − η g
 
-use super::Optimizer;
+use super::{Optimizer, OptimizerState};
 use crate::{Real, Tensor};
 
 pub struct Sgd<T: Real = f32> {
@@ -96,5 +96,33 @@ impl<T: Real> Optimizer for Sgd<T> {
 
     fn set_lr(&mut self, lr: f64) {
         self.lr = lr;
+    }
+
+    fn state(&self) -> OptimizerState {
+        let slots = self
+            .momentum_buffer
+            .iter()
+            .enumerate()
+            .filter_map(|(i, b)| {
+                let b = b.as_ref()?;
+                Some((
+                    "momentum_buffer".into(),
+                    i,
+                    b.iter().map(|x| x.to_f64()).collect(),
+                ))
+            })
+            .collect();
+        OptimizerState { steps: 0, slots }
+    }
+
+    fn load_state(&mut self, state: &OptimizerState) -> Result<(), String> {
+        state.check_indices(self.params.len())?;
+        let mut bufs = Vec::with_capacity(self.params.len());
+        for (i, p) in self.params.iter().enumerate() {
+            let s = state.slot("momentum_buffer", i, p.numel())?;
+            bufs.push(s.map(|s| s.iter().map(|&x| T::from_f64(x)).collect()));
+        }
+        self.momentum_buffer = bufs;
+        Ok(())
     }
 }

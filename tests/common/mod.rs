@@ -1,6 +1,8 @@
 #![allow(dead_code)]
 //! Helpers shared by the integration tests.
 
+pub mod cli;
+
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use stitch::Tensor;
