@@ -184,6 +184,9 @@ fn conv(c: &mut Criterion) {
         let mut dx = vec![0.0f32; sh.input_len()];
         let mut dw = vec![0.0f32; sh.weight_len()];
         g.throughput(Throughput::Elements(2 * sh.macs() as u64));
+        // Three versions side by side: the direct AVX-512 kernels ("fast", what training
+        // runs on this CPU), im2col + matrixmultiply's AVX2/FMA gemm (what an AVX2-only CPU
+        // runs), and the textbook reference loops.
         g.bench_function(BenchmarkId::new("forward_fast", name), |bn| {
             bn.iter(|| conv2d::fast::conv2d_forward(&mut y, &x, &w, Some(&b), &sh))
         });
@@ -193,11 +196,28 @@ fn conv(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("backward_weight_fast", name), |bn| {
             bn.iter(|| conv2d::fast::conv2d_backward_weight(&mut dw, &gr, &x, &sh))
         });
-        if sh.c == 1 {
-            g.bench_function(BenchmarkId::new("forward_reference", name), |bn| {
-                bn.iter(|| conv2d::reference::conv2d_forward(&mut y, &x, &w, Some(&b), &sh))
-            });
-        }
+        let im2col = conv2d::fast::ConvAlgo::Im2colGemm;
+        g.bench_function(BenchmarkId::new("forward_im2col_gemm", name), |bn| {
+            bn.iter(|| conv2d::fast::conv2d_forward_with(im2col, &mut y, &x, &w, Some(&b), &sh))
+        });
+        g.bench_function(BenchmarkId::new("backward_input_im2col_gemm", name), |bn| {
+            bn.iter(|| conv2d::fast::conv2d_backward_input_with(im2col, &mut dx, &gr, &w, &sh))
+        });
+        g.bench_function(
+            BenchmarkId::new("backward_weight_im2col_gemm", name),
+            |bn| {
+                bn.iter(|| conv2d::fast::conv2d_backward_weight_with(im2col, &mut dw, &gr, &x, &sh))
+            },
+        );
+        g.bench_function(BenchmarkId::new("forward_reference", name), |bn| {
+            bn.iter(|| conv2d::reference::conv2d_forward(&mut y, &x, &w, Some(&b), &sh))
+        });
+        g.bench_function(BenchmarkId::new("backward_input_reference", name), |bn| {
+            bn.iter(|| conv2d::reference::conv2d_backward_input(&mut dx, &gr, &w, &sh))
+        });
+        g.bench_function(BenchmarkId::new("backward_weight_reference", name), |bn| {
+            bn.iter(|| conv2d::reference::conv2d_backward_weight(&mut dw, &gr, &x, &sh))
+        });
     }
     g.finish();
 }
@@ -347,6 +367,49 @@ fn per_isa_and_loss(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("dropout", isa.name()), |bn| {
             bn.iter(|| dropout::fast::dropout_apply_with(isa, &mut out, &x, 0.3, 7))
         });
+        // max-pool backward reads G and the argmax, writes ∂x.
+        g.throughput(Throughput::Bytes((4 * len + 8 * ps.output_len()) as u64));
+        g.bench_function(BenchmarkId::new("max_pool2d_backward", isa.name()), |bn| {
+            bn.iter(|| max_pool2d::fast::max_pool2d_backward_with(isa, &mut out, &y, &am, &ps))
+        });
+        // batch norm: forward reads x three times and writes y (16 bytes per element);
+        // the in-place backward reads G and x twice each and writes ∂x (20 bytes).
+        let bs = BatchNormShape {
+            n: 128,
+            c: 32,
+            hw: 28 * 28,
+        };
+        let (wt, bi) = (vec![1.0f32; 32], vec![0.0f32; 32]);
+        let (mut rm, mut rv) = (vec![0.0f32; 32], vec![1.0f32; 32]);
+        let (mut mean, mut inv) = (vec![0.0f32; 32], vec![0.0f32; 32]);
+        g.throughput(Throughput::Bytes(16 * len as u64));
+        g.bench_function(BenchmarkId::new("batch_norm_forward", isa.name()), |bn| {
+            bn.iter(|| {
+                let p = BatchNormParams {
+                    weight: &wt,
+                    bias: &bi,
+                    running_mean: &mut rm,
+                    running_var: &mut rv,
+                    momentum: 0.1,
+                    eps: 1e-5,
+                };
+                batch_norm::fast::batch_norm_forward_train_with(
+                    isa, &mut out, &mut mean, &mut inv, &x, p, &bs,
+                )
+            })
+        });
+        let (mut dwt, mut dbi) = (vec![0.0f32; 32], vec![0.0f32; 32]);
+        g.throughput(Throughput::Bytes(20 * len as u64));
+        g.bench_function(
+            BenchmarkId::new("batch_norm_backward_in_place", isa.name()),
+            |bn| {
+                bn.iter(|| {
+                    batch_norm::fast::batch_norm_backward_in_place_with(
+                        isa, &mut out, &mut dwt, &mut dbi, &x, &wt, &mean, &inv, &bs,
+                    )
+                })
+            },
+        );
     }
     g.finish();
 }

@@ -13,7 +13,10 @@
 //! - [`data`]: the IDX reader and the Fashion-MNIST dataset.
 //!
 //! ## Error policy
-//! Tensor operations panic on a shape mismatch, naming the op and both shapes, with
+//! Tensor operations and layer constructors panic on a shape mismatch or an impossible
+//! argument (a kernel larger than the padded input, stride or dilation 0, dropout p outside
+//! [0, 1), batch-norm channels that differ, a cross-entropy target outside the classes), in
+//! one line naming the op, the shapes it got and what it expected, with
 //! `#[track_caller]` so the message points at the caller's line: the same choice as PyTorch
 //! (which raises) and ndarray. Everything that reads files or user input returns a `Result`
 //! whose error names the file, what was found and what was expected; a `try_` function never

@@ -199,6 +199,9 @@ pub struct ProfileArgs {
     /// Step time on 1, 2, … threads (up to the core count) with speed-up and efficiency.
     #[arg(long)]
     pub scaling: bool,
+    /// The profiler's own overhead: alternating blocks of steps with it on and off.
+    #[arg(long)]
+    pub overhead: bool,
     #[command(flatten)]
     pub run: RunArgs,
 }

@@ -58,6 +58,9 @@ pub fn run(a: ProfileArgs) -> Result<(), String> {
     if a.scaling {
         return scaling(&a, &config, &train, threads);
     }
+    if a.overhead {
+        return overhead(&a, &config, &train);
+    }
     let mut trainer = Trainer::new(config)?;
     trainer.model.train();
     let all: Vec<usize> = (0..n).collect();
@@ -111,6 +114,51 @@ fn ms_per_step(
         trainer.train_step(&x, &y)?;
     }
     Ok(1e3 * start.elapsed().as_secs_f64() / steps as f64)
+}
+
+/// `--overhead`: the profiler's own cost, measured in one process so both arms share the
+/// machine's state. Blocks of `BLOCK` steps alternate between profiler on and off (the arm
+/// that goes first alternates too), and each arm's median block is compared.
+fn overhead(a: &ProfileArgs, config: &TrainConfig, train: &Split) -> Result<(), String> {
+    const BLOCK: usize = 5;
+    let mut trainer = Trainer::new(config.clone())?;
+    trainer.model.train();
+    let all: Vec<usize> = (0..train.len()).collect();
+    let mut batches = all.chunks(a.batch).cycle();
+    let mut step = |trainer: &mut Trainer| -> Result<(), String> {
+        let (x, y) = train.batch(batches.next().expect("cycle"));
+        trainer.train_step(&x, &y).map(|_| ())
+    };
+    for _ in 0..WARM_UP {
+        step(&mut trainer)?;
+    }
+    let rounds = a.steps.div_ceil(BLOCK).max(3);
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    for r in 0..rounds {
+        for profiled in [r % 2 == 0, r % 2 == 1] {
+            stitch::profile::enable(profiled);
+            let start = std::time::Instant::now();
+            for _ in 0..BLOCK {
+                step(&mut trainer)?;
+            }
+            let ms = 1e3 * start.elapsed().as_secs_f64() / BLOCK as f64;
+            if profiled { &mut on } else { &mut off }.push(ms);
+        }
+    }
+    stitch::profile::enable(false);
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    // Each pair's ratio cancels the drift of the machine between pairs.
+    let mut ratios: Vec<f64> = on.iter().zip(&off).map(|(a, b)| a / b).collect();
+    let ratio = median(&mut ratios);
+    let (m_on, m_off) = (median(&mut on), median(&mut off));
+    println!(
+        "profiler overhead, {rounds} alternating pairs of {BLOCK}-step blocks: median {m_off:.2} ms per step off, {m_on:.2} ms on; median pair ratio {:+.1} %",
+        100.0 * (ratio - 1.0)
+    );
+    Ok(())
 }
 
 /// `--scaling`: step time on 1, 2, … threads, with the speed-up over one thread and the

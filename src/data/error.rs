@@ -41,6 +41,13 @@ pub enum DataError {
         claimed: u64,
         limit: u64,
     },
+    /// A gzip file whose header claims more data than [`super::idx::MAX_GZIP_RATIO`] times
+    /// its own size (deflate can expand up to ~1032×: a "zip bomb" guard).
+    Expansion {
+        file: PathBuf,
+        claimed: u64,
+        compressed: u64,
+    },
     /// Fewer payload bytes than the header's dimensions require.
     Truncated {
         file: PathBuf,
@@ -106,6 +113,12 @@ impl fmt::Display for DataError {
                 f,
                 "{}: the header claims {claimed} bytes of data, more than the {limit}-byte limit of this reader",
                 name(file)
+            ),
+            DataError::Expansion { file, claimed, compressed } => write!(
+                f,
+                "{}: the header claims {claimed} bytes of data from {compressed} compressed bytes, more than {}× expansion, so the file is refused",
+                name(file),
+                super::idx::MAX_GZIP_RATIO
             ),
             DataError::Truncated { file, expected, found } => write!(
                 f,

@@ -127,6 +127,12 @@ enum Source {
     Gzip { compressed: u64 },
 }
 
+/// The most a gzip IDX file may expand: its header may claim at most this many times the
+/// file's compressed size. Fashion-MNIST's files expand 1.8–2.1×; deflate's own limit is
+/// about 1032×. With it, no file makes the reader allocate more than about
+/// 2 × MAX_GZIP_RATIO times its own size (a plain file: its own size).
+pub const MAX_GZIP_RATIO: u64 = 64;
+
 /// Deflate rarely expands data more than this: the payload buffer of a gzip file starts at
 /// most this many times the compressed size (grown if the stream really holds more), so a
 /// small file with a lying header never reserves the claim.
@@ -225,6 +231,15 @@ fn parse(
         });
     }
     let payload = payload as u64;
+    if let Source::Gzip { compressed } = source {
+        if payload > compressed.saturating_mul(MAX_GZIP_RATIO) {
+            return Err(DataError::Expansion {
+                file: file.into(),
+                claimed: payload,
+                compressed,
+            });
+        }
+    }
     if let Some(total) = plain_len {
         let available = total.saturating_sub(header_len as u64);
         if available < payload {

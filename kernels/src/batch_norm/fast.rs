@@ -31,10 +31,23 @@ pub fn batch_norm_forward_train(
     save_mean: &mut [f32],
     save_invstd: &mut [f32],
     x: &[f32],
+    p: BatchNormParams<'_, f32>,
+    sh: &BatchNormShape,
+) {
+    batch_norm_forward_train_with(isa(), out, save_mean, save_invstd, x, p, sh)
+}
+
+/// [`batch_norm_forward_train`] on SIMD level `isa` (or the best usable one below it).
+pub fn batch_norm_forward_train_with(
+    isa: Isa,
+    out: &mut [f32],
+    save_mean: &mut [f32],
+    save_invstd: &mut [f32],
+    x: &[f32],
     mut p: BatchNormParams<'_, f32>,
     sh: &BatchNormShape,
 ) {
-    let isa = usable(isa());
+    let isa = usable(isa);
     let m = sh.per_channel() as f32;
     // Phase 1: μ and σ² of each channel, one task per channel.
     let stats: Vec<(f32, f32)> = (0..sh.c)
@@ -141,7 +154,23 @@ pub fn batch_norm_backward_in_place(
     invstd: &[f32],
     sh: &BatchNormShape,
 ) {
-    let isa = usable(isa());
+    batch_norm_backward_in_place_with(isa(), g_dx, d_w, d_b, x, w, mean, invstd, sh)
+}
+
+/// [`batch_norm_backward_in_place`] on SIMD level `isa` (or the best usable one below it).
+#[allow(clippy::too_many_arguments)]
+pub fn batch_norm_backward_in_place_with(
+    isa: Isa,
+    g_dx: &mut [f32],
+    d_w: &mut [f32],
+    d_b: &mut [f32],
+    x: &[f32],
+    w: &[f32],
+    mean: &[f32],
+    invstd: &[f32],
+    sh: &BatchNormShape,
+) {
+    let isa = usable(isa);
     if sh.hw == 0 {
         return;
     }
