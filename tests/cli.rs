@@ -229,3 +229,61 @@ fn profile_prints_the_probe_and_a_row_per_op() {
         "--steps and --batch must be at least 1",
     );
 }
+
+#[test]
+fn profile_memory_lists_what_each_op_keeps_and_the_total_matches_the_allocator() {
+    let o = stitch(&[
+        "profile", "--model", "cnn", "--memory", "--batch", "128", "--steps", "2",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let mb = |line: &str, col: usize| -> f64 {
+        line.split_whitespace().nth(col).unwrap().parse().unwrap()
+    };
+    let row = |op: &str| {
+        out.lines()
+            .find(|l| l.starts_with(op))
+            .unwrap_or_else(|| panic!("no {op} row:\n{out}"))
+    };
+    // batch norm keeps its input (the conv outputs: 128 × (32 × 28 × 28 + 64 × 14 × 14)
+    // floats = 19.27 MB); the fused ReLU + pool keeps argmax and mask only.
+    assert!((mb(row("batch_norm"), 2) - 19.267584).abs() < 0.01, "{out}");
+    assert!(
+        mb(row("max_pool2d_relu"), 2) == 0.0 && mb(row("max_pool2d_relu"), 3) > 0.0,
+        "{out}"
+    );
+    let total = mb(row("total"), 4);
+    let live: f64 = out
+        .lines()
+        .find(|l| l.starts_with("allocator") && l.contains("after the forward"))
+        .unwrap()
+        .split_whitespace()
+        .nth(7)
+        .unwrap()
+        .parse()
+        .unwrap();
+    // The allocator counts blocks of 256 KiB and more made during the forward pass: not the
+    // batch (0.4 MB, made before), but the convolution's scratch buffers on first use.
+    assert!(live >= total - 0.5 && live < total + 3.0, "{out}");
+    assert!(out.contains("peak resident memory"), "{out}");
+}
+
+#[test]
+fn profile_overhead_compares_alternating_blocks() {
+    let o = stitch(&[
+        "profile",
+        "--model",
+        "dnn",
+        "--overhead",
+        "--batch",
+        "16",
+        "--steps",
+        "10",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("profiler overhead, 3 alternating pairs") && out.contains("median pair ratio"),
+        "{out}"
+    );
+}

@@ -9,9 +9,11 @@
 
 mod backward;
 mod grad_mode;
+mod memory;
 
 pub use backward::BackwardError;
 pub use grad_mode::{is_grad_enabled, no_grad, with_no_grad, NoGradGuard};
+pub use memory::SavedRow;
 
 use crate::{Real, Tensor};
 
@@ -47,6 +49,12 @@ pub trait Backward<T: Real>: Send + Sync {
     /// answer false let [`Tensor::release_unneeded`] free an intermediate only they hold.
     fn reads_input(&self, _i: usize) -> bool {
         true
+    }
+
+    /// Bytes the rule holds itself (indices, masks, statistics), beyond its inputs: what
+    /// `stitch profile --memory` reports per op.
+    fn saved_bytes(&self) -> usize {
+        0
     }
 }
 

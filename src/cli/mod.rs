@@ -202,6 +202,9 @@ pub struct ProfileArgs {
     /// The profiler's own overhead: alternating blocks of steps with it on and off.
     #[arg(long)]
     pub overhead: bool,
+    /// What each op keeps for backward, the allocator's peak and the peak resident memory.
+    #[arg(long)]
+    pub memory: bool,
     #[command(flatten)]
     pub run: RunArgs,
 }

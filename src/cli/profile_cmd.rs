@@ -53,6 +53,10 @@ pub fn run(a: ProfileArgs) -> Result<(), String> {
         (synthetic(n), "synthetic images".to_string())
     };
 
+    if a.memory {
+        // Before the probe, whose 64 MiB copy buffers would count in the peak.
+        return memory(&a, &config, &train);
+    }
     let (peak_all, bandwidth) = probe_machine(threads);
 
     if a.scaling {
@@ -61,6 +65,7 @@ pub fn run(a: ProfileArgs) -> Result<(), String> {
     if a.overhead {
         return overhead(&a, &config, &train);
     }
+
     let mut trainer = Trainer::new(config)?;
     trainer.model.train();
     let all: Vec<usize> = (0..n).collect();
@@ -114,6 +119,84 @@ fn ms_per_step(
         trainer.train_step(&x, &y)?;
     }
     Ok(1e3 * start.elapsed().as_secs_f64() / steps as f64)
+}
+
+/// `--memory`: what each op keeps for backward after one training forward pass (walked
+/// from the loss), the allocator's live bytes around it, then the peak of a few steps and
+/// the process's peak resident memory.
+fn memory(a: &ProfileArgs, config: &TrainConfig, train: &Split) -> Result<(), String> {
+    use stitch_kernels::alloc;
+    let mb = |b: usize| b as f64 / 1e6;
+    let mut trainer = Trainer::new(config.clone())?;
+    trainer.model.train();
+    let all: Vec<usize> = (0..train.len()).collect();
+    let idx = &all[..a.batch.min(all.len())];
+    let (x, y) = train.batch(idx);
+    let before = alloc::live_bytes();
+    let loss = trainer.model.forward(&x).cross_entropy(&y);
+    let after = alloc::live_bytes();
+    let rows = loss.saved_for_backward();
+    println!(
+        "model {}, batch {}: kept for backward after one training forward pass\n",
+        a.model, a.batch
+    );
+    println!(
+        "{:<24} {:>5} {:>14} {:>12} {:>10}",
+        "op", "nodes", "activations MB", "own MB", "total MB"
+    );
+    let (mut act, mut own) = (0, 0);
+    for r in &rows {
+        println!(
+            "{:<24} {:>5} {:>14.2} {:>12.2} {:>10.2}",
+            r.op,
+            r.nodes,
+            mb(r.input_bytes),
+            mb(r.own_bytes),
+            mb(r.input_bytes + r.own_bytes)
+        );
+        act += r.input_bytes;
+        own += r.own_bytes;
+    }
+    println!(
+        "{:<24} {:>5} {:>14.2} {:>12.2} {:>10.2}",
+        "total",
+        rows.iter().map(|r| r.nodes).sum::<usize>(),
+        mb(act),
+        mb(own),
+        mb(act + own)
+    );
+    println!(
+        "\nallocator (blocks of 256 KiB and more): {:.2} MB more live after the forward pass (the graph above, the logits, first-use scratch)",
+        mb(after.saturating_sub(before))
+    );
+    loss.backward();
+    drop(loss);
+    alloc::reset_peak();
+    let base = alloc::live_bytes();
+    let mut batches = all.chunks(a.batch).cycle();
+    for _ in 0..a.steps.min(20) {
+        let (x, y) = train.batch(batches.next().expect("cycle"));
+        trainer.train_step(&x, &y)?;
+    }
+    println!(
+        "allocator (blocks of 256 KiB and more): peak {:.2} MB during a step, above the {:.2} MB live between steps",
+        mb(alloc::peak_live_bytes().saturating_sub(base)),
+        mb(base)
+    );
+    if let Some(hwm) = peak_rss_kb() {
+        println!(
+            "process peak resident memory (VmHWM): {:.1} MB",
+            hwm as f64 / 1e3
+        );
+    }
+    Ok(())
+}
+
+/// The process's peak resident set in kB, from /proc (Linux only).
+fn peak_rss_kb() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// `--overhead`: the profiler's own cost, measured in one process so both arms share the

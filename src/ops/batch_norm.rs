@@ -36,6 +36,10 @@ struct BatchNormTrainBackward<T> {
 }
 
 impl<T: Real> Backward<T> for BatchNormTrainBackward<T> {
+    fn saved_bytes(&self) -> usize {
+        (self.mean.len() + self.invstd.len()) * std::mem::size_of::<T>()
+    }
+
     fn name(&self) -> &'static str {
         "batch_norm"
     }
@@ -83,6 +87,10 @@ struct BatchNormEvalBackward<T> {
 }
 
 impl<T: Real> Backward<T> for BatchNormEvalBackward<T> {
+    fn saved_bytes(&self) -> usize {
+        (self.mean.len() + self.invstd.len()) * std::mem::size_of::<T>()
+    }
+
     fn name(&self) -> &'static str {
         "batch_norm_eval"
     }

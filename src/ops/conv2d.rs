@@ -176,6 +176,10 @@ struct ConvReluPoolBackward {
 }
 
 impl<T: Real> Backward<T> for ConvReluPoolBackward {
+    fn saved_bytes(&self) -> usize {
+        4 * self.argmax.len() + self.positive.len()
+    }
+
     fn name(&self) -> &'static str {
         "conv2d_relu_max_pool2d"
     }

@@ -18,6 +18,11 @@ struct CrossEntropyBackward<T> {
 }
 
 impl<T: Real> Backward<T> for CrossEntropyBackward<T> {
+    fn saved_bytes(&self) -> usize {
+        self.probs.len() * std::mem::size_of::<T>()
+            + self.targets.len() * std::mem::size_of::<usize>()
+    }
+
     fn name(&self) -> &'static str {
         "cross_entropy"
     }

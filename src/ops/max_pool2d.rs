@@ -13,6 +13,10 @@ struct MaxPool2dBackward {
 }
 
 impl<T: Real> Backward<T> for MaxPool2dBackward {
+    fn saved_bytes(&self) -> usize {
+        4 * self.argmax.len()
+    }
+
     fn name(&self) -> &'static str {
         "max_pool2d"
     }
@@ -106,6 +110,10 @@ struct MaxPool2dReluBackward {
 }
 
 impl<T: Real> Backward<T> for MaxPool2dReluBackward {
+    fn saved_bytes(&self) -> usize {
+        4 * self.argmax.len() + self.positive.len()
+    }
+
     fn name(&self) -> &'static str {
         "max_pool2d_relu"
     }
