@@ -27,14 +27,18 @@
 pub mod autograd;
 pub mod checkpoint;
 pub mod data;
+pub mod diagnostics;
 pub mod gradcheck;
+pub mod graph;
 pub mod models;
 pub mod nn;
 pub mod ops;
 pub mod optim;
 pub mod profile;
+pub mod summary;
 pub mod tensor;
 pub mod train;
+pub mod viz;
 
 pub use autograd::{is_grad_enabled, no_grad, BackwardError, NoGradGuard};
 pub use gradcheck::{assert_gradcheck, gradcheck, GradcheckOptions, GradcheckReport};

@@ -387,6 +387,10 @@ pub struct Trainer {
     pub step: u64,
     /// Epochs completed.
     pub epoch: usize,
+    /// Per-epoch diagnostics, when on (see [`crate::diagnostics`]): steps then run the
+    /// layers one by one (bitwise the same results as the fused forward) to see every
+    /// ReLU's output.
+    pub diagnostics: Option<crate::diagnostics::Diagnostics>,
 }
 
 impl Trainer {
@@ -411,6 +415,7 @@ impl Trainer {
             optimizer,
             step: 0,
             epoch: 0,
+            diagnostics: None,
         })
     }
 
@@ -418,7 +423,14 @@ impl Trainer {
     /// update. Returns the batch's mean loss and how many of its predictions were right, or,
     /// when the loss or a gradient is not finite, where that first showed (and no update).
     pub fn train_step(&mut self, x: &Tensor<f32>, y: &[usize]) -> Result<(f64, usize), String> {
-        let logits = self.model.forward(x);
+        let logits = match self.diagnostics.as_mut() {
+            Some(d) => {
+                let outs = self.model.forward_all(x);
+                d.observe_activations(&self.model, &outs);
+                outs.last().cloned().unwrap_or_else(|| x.clone())
+            }
+            None => self.model.forward(x),
+        };
         let loss = logits.cross_entropy(y);
         let l = loss.item() as f64;
         let hits = logits
@@ -439,7 +451,14 @@ impl Trainer {
         if let Some(bad) = first_non_finite_grad(&self.model) {
             return Err(bad);
         }
+        let before: Option<Vec<Vec<f32>>> = self
+            .diagnostics
+            .as_ref()
+            .map(|_| self.model.parameters().iter().map(|p| p.to_vec()).collect());
         self.optimizer.step();
+        if let (Some(d), Some(before)) = (self.diagnostics.as_mut(), before) {
+            d.observe_step(&self.model, &before);
+        }
         self.step += 1;
         Ok((l, hits))
     }

@@ -172,8 +172,20 @@ fn ladder_trains_every_step_and_tags_metrics_with_the_model() {
         metrics.to_str().unwrap(),
         "--threads",
         "2",
+        "--plot",
+        d.join("ladder.svg").to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
+    // The plot: curves for every step, then the bars of stitch against the write-up.
+    let svg = std::fs::read_to_string(d.join("ladder.svg")).unwrap();
+    let xml = roxmltree::Document::parse(&svg).expect("the plot parses as XML");
+    let names: Vec<&str> = xml
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("series"))
+        .map(|n| n.attribute("data-name").unwrap())
+        .collect();
+    assert_eq!(names.len(), 4 * 4 + 2, "{names:?}");
+    assert!(names.contains(&"conv-pool test") && names.ends_with(&["stitch", "seed write-up"]));
     let out = String::from_utf8_lossy(&o.stdout);
     for (step, model, seed) in [
         (1, "dnn", "88.66"),

@@ -51,6 +51,24 @@ pub fn run(a: EvalArgs) -> Result<(), String> {
         }
         println!();
     }
+    // The pairs mixed up most often, either way round.
+    let mut pairs: Vec<(usize, usize, usize)> = (0..10)
+        .flat_map(|a| ((a + 1)..10).map(move |b| (a, b)))
+        .map(|(a, b)| (confusion[a][b] + confusion[b][a], a, b))
+        .collect();
+    pairs.sort_by(|x, y| y.0.cmp(&x.0).then((x.1, x.2).cmp(&(y.1, y.2))));
+    println!("\nmost confused pairs (both directions):");
+    for &(n, a, b) in pairs.iter().take(5) {
+        println!(
+            "  {:<12} <-> {:<12} {n:>5}  ({} as {}, {} as {})",
+            CLASS_NAMES[a],
+            CLASS_NAMES[b],
+            confusion[a][b],
+            CLASS_NAMES[b],
+            confusion[b][a],
+            CLASS_NAMES[a]
+        );
+    }
     Ok(())
 }
 

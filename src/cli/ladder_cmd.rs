@@ -57,8 +57,10 @@ pub fn run(a: LadderArgs) -> Result<(), String> {
         threads
     );
     let mut steps = Vec::new();
+    let mut runs: Vec<(String, Vec<stitch::train::EpochMetrics>)> = Vec::new();
     for (model, _) in MODELS {
         println!("\n== {model}");
+        runs.push((model.to_string(), Vec::new()));
         let mut trainer = Trainer::new(recipe(model))?;
         let mut progress = Progress::new(a.quiet);
         let mut last = None;
@@ -73,6 +75,7 @@ pub fn run(a: LadderArgs) -> Result<(), String> {
                     .map_err(|e| format!("--metrics: {e}"))?;
             }
             seconds += m.epoch_seconds;
+            runs.last_mut().expect("pushed").1.push(m.clone());
             last = Some(m);
         }
         let last = last.ok_or("--epochs must be at least 1")?;
@@ -97,6 +100,37 @@ pub fn run(a: LadderArgs) -> Result<(), String> {
             models::seed_accuracy(s.model),
             s.mean_epoch_seconds
         );
+    }
+    if let Some(p) = &a.plot {
+        // The seed's "~93" is read as 93.
+        let seed: Vec<f64> = steps
+            .iter()
+            .map(|s| {
+                models::seed_accuracy(s.model)
+                    .trim_start_matches('~')
+                    .parse()
+                    .unwrap_or(f64::NAN)
+            })
+            .collect();
+        let bars = stitch::viz::svg::bar_chart(
+            "the ladder: test accuracy of each step",
+            "test accuracy (%)",
+            &steps
+                .iter()
+                .map(|s| s.model.to_string())
+                .collect::<Vec<_>>(),
+            &[
+                (
+                    "stitch".to_string(),
+                    steps.iter().map(|s| s.test_acc).collect(),
+                ),
+                ("seed write-up".to_string(), seed),
+            ],
+        );
+        let curves = stitch::viz::svg::training_curves("the ladder", &runs);
+        let svg = stitch::viz::svg::stack(&[curves, bars]);
+        std::fs::write(p, svg).map_err(|e| format!("{}: cannot write: {e}", p.display()))?;
+        println!("wrote {}", p.display());
     }
     Ok(())
 }

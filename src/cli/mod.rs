@@ -1,9 +1,12 @@
 //! Argument parsing (clap) and the subcommands.
 
 mod eval_cmd;
+mod graph_cmd;
 mod ladder_cmd;
 mod profile_cmd;
 mod progress;
+mod show_cmd;
+mod summary_cmd;
 mod train_cmd;
 
 use std::path::PathBuf;
@@ -35,6 +38,49 @@ enum Command {
     Profile(ProfileArgs),
     /// List the models with one line each.
     Models,
+    /// A model layer by layer: output shapes, parameters, multiply-adds, memory.
+    Summary(SummaryArgs),
+    /// Pictures of a trained model on one test image: input, filters, feature maps,
+    /// class probabilities.
+    Show(ShowArgs),
+    /// The autograd graph of one forward pass and loss, in Graphviz DOT on stdout.
+    Graph(GraphArgs),
+}
+
+#[derive(Args)]
+pub struct SummaryArgs {
+    #[arg(long, default_value = "cnn")]
+    pub model: String,
+    /// Batch size for the memory kept for backward.
+    #[arg(long, default_value_t = 128)]
+    pub batch: usize,
+}
+
+#[derive(Args)]
+pub struct ShowArgs {
+    /// A checkpoint written by `stitch train --save`.
+    #[arg(long)]
+    pub load: PathBuf,
+    /// Which test image.
+    #[arg(long, default_value_t = 0)]
+    pub index: usize,
+    /// Directory for the pictures (created if missing).
+    #[arg(long, default_value = "stitch-show")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Args)]
+pub struct GraphArgs {
+    #[arg(long, default_value = "cnn")]
+    pub model: String,
+    /// Images in the batch the graph is recorded on.
+    #[arg(long, default_value_t = 2)]
+    pub batch: usize,
+    /// Run backward too and show each parameter's gradient norm.
+    #[arg(long)]
+    pub grads: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -119,6 +165,13 @@ pub struct TrainArgs {
     /// Time every op and print the profile table at the end.
     #[arg(long)]
     pub profile: bool,
+    /// Write the training curves (loss and accuracy, train and test) to this SVG file.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// Per epoch: gradient norm, weight norm and update/weight ratio of every parameter,
+    /// and the dead units of every ReLU.
+    #[arg(long)]
+    pub diagnostics: bool,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -178,6 +231,9 @@ pub struct LadderArgs {
     /// Write one JSON object per model and epoch (with a "model" key) to this file.
     #[arg(long)]
     pub metrics: Option<std::path::PathBuf>,
+    /// Write every step's curves and a bar chart of the accuracies to this SVG file.
+    #[arg(long)]
+    pub plot: Option<std::path::PathBuf>,
     #[arg(long)]
     pub quiet: bool,
     #[command(flatten)]
@@ -263,6 +319,9 @@ pub fn run() -> Result<(), String> {
         Command::Eval(a) => eval_cmd::run(a),
         Command::Ladder(a) => ladder_cmd::run(a),
         Command::Profile(a) => profile_cmd::run(a),
+        Command::Summary(a) => summary_cmd::run(a),
+        Command::Show(a) => show_cmd::run(a),
+        Command::Graph(a) => graph_cmd::run(a),
         Command::Models => {
             for (name, about) in stitch::models::MODELS {
                 println!("{name:<10} {about}");

@@ -103,6 +103,11 @@ pub fn run(a: TrainArgs) -> Result<(), String> {
         (Some((_, r)), Some(s)) if *r == s => Some((s.clone(), trainer.epoch)),
         _ => None,
     };
+    if a.diagnostics {
+        trainer.diagnostics = Some(Default::default());
+    }
+    // Per-epoch figures of this invocation, for --plot.
+    let mut history = Vec::new();
     install_ctrl_c();
     let mut progress = Progress::new(a.quiet);
     stitch::profile::enable(a.profile);
@@ -119,6 +124,17 @@ pub fn run(a: TrainArgs) -> Result<(), String> {
                 return Err(format!("{e}; {kept}"));
             }
         };
+        if let Some(d) = trainer.diagnostics.as_mut() {
+            print!("{}", d.report(&trainer.model));
+        }
+        history.push(m.clone());
+        if let Some(p) = &a.plot {
+            let svg = stitch::viz::svg::training_curves(
+                &config.model,
+                &[(config.model.clone(), history.clone())],
+            );
+            std::fs::write(p, svg).map_err(|e| format!("{}: cannot write: {e}", p.display()))?;
+        }
         if let Some(f) = metrics.as_mut() {
             writeln!(f, "{}", m.to_json(&[]))
                 .and_then(|_| f.flush())

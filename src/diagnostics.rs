@@ -1,0 +1,115 @@
+//! Training diagnostics (`stitch train --diagnostics`), per epoch:
+//! - for each parameter tensor: the mean L2 norm of its gradient over the epoch's steps, its
+//!   L2 norm at the end, and the mean update-to-weight ratio ‖Δw‖ / ‖w‖ of a step (a healthy
+//!   run sits near 1e-3; far above, the learning rate is too high; far below, too low);
+//! - for each ReLU layer: the fraction of its units (features, or channel × position for a
+//!   feature map) that were never positive for any image of the epoch: dead ReLUs.
+
+use crate::nn::{LayerKind, Module, Sequential};
+use crate::Tensor;
+
+/// One parameter's figures over an epoch.
+#[derive(Clone, Debug, Default)]
+struct ParamStats {
+    name: String,
+    grad_norm_sum: f64,
+    ratio_sum: f64,
+    steps: u64,
+    weight_norm: f64,
+}
+
+/// Accumulates the figures of one epoch.
+#[derive(Clone, Debug, Default)]
+pub struct Diagnostics {
+    params: Vec<ParamStats>,
+    /// (layer index, per-unit "was ever active")
+    relus: Vec<(usize, Vec<bool>)>,
+}
+
+fn norm(v: &[f32]) -> f64 {
+    v.iter()
+        .map(|&x| (x as f64) * (x as f64))
+        .sum::<f64>()
+        .sqrt()
+}
+
+impl Diagnostics {
+    /// Records which units of each ReLU layer's output were positive in this batch.
+    /// `outs` are the outputs of every layer of `model` in turn.
+    pub fn observe_activations(&mut self, model: &Sequential, outs: &[Tensor<f32>]) {
+        for (i, (layer, out)) in model.layers().iter().zip(outs).enumerate() {
+            if layer.kind() != LayerKind::Relu {
+                continue;
+            }
+            let n = out.shape()[0].max(1);
+            let units = out.numel() / n;
+            let slot = match self.relus.iter().position(|(l, _)| *l == i) {
+                Some(p) => p,
+                None => {
+                    self.relus.push((i, vec![false; units]));
+                    self.relus.len() - 1
+                }
+            };
+            let seen = &mut self.relus[slot].1;
+            let v = out.to_vec();
+            for img in v.chunks(units) {
+                for (s, &x) in seen.iter_mut().zip(img) {
+                    *s |= x > 0.0;
+                }
+            }
+        }
+    }
+
+    /// Records one optimizer step: the gradients now, and the weights before and after.
+    pub fn observe_step(&mut self, model: &Sequential, before: &[Vec<f32>]) {
+        let named = model.named_parameters();
+        if self.params.is_empty() {
+            self.params = named
+                .iter()
+                .map(|(n, _)| ParamStats {
+                    name: n.clone(),
+                    ..ParamStats::default()
+                })
+                .collect();
+        }
+        for ((stats, (_, p)), old) in self.params.iter_mut().zip(&named).zip(before) {
+            let g = p.grad().map(|g| norm(&g.to_vec())).unwrap_or(0.0);
+            let new = p.to_vec();
+            let delta: Vec<f32> = new.iter().zip(old).map(|(a, b)| a - b).collect();
+            stats.grad_norm_sum += g;
+            // ‖Δw‖ over the larger of ‖w‖ before and after: defined from a zero init too.
+            stats.ratio_sum += norm(&delta) / norm(old).max(norm(&new)).max(1e-30);
+            stats.steps += 1;
+            stats.weight_norm = norm(&new);
+        }
+    }
+
+    /// The epoch's report, one line per parameter and per ReLU layer; resets the counters.
+    pub fn report(&mut self, model: &Sequential) -> String {
+        let mut s = format!(
+            "  {:<16} {:>12} {:>12} {:>14}\n",
+            "parameter", "grad norm", "weight norm", "update/weight"
+        );
+        for p in &self.params {
+            let k = p.steps.max(1) as f64;
+            s += &format!(
+                "  {:<16} {:>12.4e} {:>12.4e} {:>14.3e}\n",
+                p.name,
+                p.grad_norm_sum / k,
+                p.weight_norm,
+                p.ratio_sum / k
+            );
+        }
+        for (layer, seen) in &self.relus {
+            let dead = seen.iter().filter(|a| !**a).count();
+            s += &format!(
+                "  ReLU (layer {layer}, after {}): {dead} of {} units never active ({:.2}% dead)\n",
+                model.layers()[layer.saturating_sub(1)].describe(),
+                seen.len(),
+                100.0 * dead as f64 / seen.len().max(1) as f64
+            );
+        }
+        *self = Diagnostics::default();
+        s
+    }
+}
