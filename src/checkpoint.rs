@@ -32,7 +32,9 @@ use crate::nn::Module;
 use crate::optim::OptimizerState;
 use crate::Tensor;
 
+/// The first 8 bytes of every checkpoint file.
 pub const MAGIC: &[u8; 8] = b"STITCHCK";
+/// The format version this stitch writes.
 pub const VERSION: u32 = 2;
 const MAX_STRING: usize = 1 << 16;
 const MAX_NDIM: usize = 8;
@@ -40,7 +42,9 @@ const MAX_NDIM: usize = 8;
 /// Whether a saved tensor is trained or only tracked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TensorKind {
+    /// A trained tensor (weights, biases).
     Parameter,
+    /// A tracked, untrained tensor (batch norm's running statistics).
     Buffer,
     /// A slot of the optimizer's state (Adam's moments, SGD's momentum).
     OptimizerState,
@@ -65,30 +69,22 @@ pub struct Checkpoint {
 /// What can be wrong with a checkpoint file.
 #[derive(Debug)]
 pub enum CheckpointError {
-    Io {
-        file: PathBuf,
-        message: String,
-    },
-    NotACheckpoint {
-        file: PathBuf,
-    },
-    UnsupportedVersion {
-        file: PathBuf,
-        found: u32,
-    },
+    /// The file could not be read or written.
+    Io { file: PathBuf, message: String },
+    /// The file does not start with [`MAGIC`].
+    NotACheckpoint { file: PathBuf },
+    /// A format version this stitch cannot read.
+    UnsupportedVersion { file: PathBuf, found: u32 },
+    /// The stored CRC-32 differs from the bytes' own.
     Checksum {
         file: PathBuf,
         stored: u32,
         computed: u32,
     },
-    Malformed {
-        file: PathBuf,
-        what: String,
-    },
-    Mismatch {
-        file: PathBuf,
-        what: String,
-    },
+    /// A length, kind or string inside the file is impossible.
+    Malformed { file: PathBuf, what: String },
+    /// A well-formed checkpoint that does not fit the model it is loaded into.
+    Mismatch { file: PathBuf, what: String },
 }
 
 impl fmt::Display for CheckpointError {

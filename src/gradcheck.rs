@@ -65,6 +65,7 @@ pub struct GradcheckReport {
 }
 
 impl GradcheckReport {
+    /// Whether every input's error is within the tolerances.
     pub fn passed(&self) -> bool {
         self.inputs.iter().all(|r| r.passed)
     }

@@ -12,13 +12,18 @@ use std::time::{Duration, Instant};
 /// Which part of a training step a row measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Pass {
+    /// An op's forward computation.
     Forward,
+    /// An op's backward rule.
     Backward,
+    /// The optimizer's update.
     Optimizer,
+    /// Building a batch from the dataset.
     Data,
 }
 
 impl Pass {
+    /// The name printed in the table's pass column.
     pub fn name(self) -> &'static str {
         match self {
             Pass::Forward => "forward",
@@ -50,6 +55,7 @@ pub fn enable(on: bool) {
     ENABLED.store(on, Ordering::Relaxed);
 }
 
+/// Whether recording is on.
 pub fn is_enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }

@@ -30,10 +30,12 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Trainable scalars of the whole model.
     pub fn parameters(&self) -> usize {
         self.layers.iter().map(|l| l.parameters).sum()
     }
 
+    /// Multiply-adds per image of the whole model.
     pub fn mult_adds(&self) -> u64 {
         self.layers.iter().map(|l| l.mult_adds).sum()
     }

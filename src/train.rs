@@ -20,8 +20,11 @@ use crate::{models, no_grad, Tensor};
 /// The optimizer to train with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OptimizerKind {
+    /// Adam with L2 weight decay folded into the gradient.
     Adam,
+    /// Adam with decoupled weight decay.
     AdamW,
+    /// Stochastic gradient descent with momentum.
     Sgd,
 }
 
@@ -37,6 +40,7 @@ impl OptimizerKind {
         .find(|k| k.name() == name)
     }
 
+    /// The name used by `--optimizer` and in checkpoints.
     pub fn name(self) -> &'static str {
         match self {
             OptimizerKind::Adam => "adam",
@@ -49,6 +53,7 @@ impl OptimizerKind {
 /// How the learning rate changes over the run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Schedule {
+    /// The same learning rate for every step.
     Constant,
     /// Cosine annealing to 0 over all steps, per step (PyTorch's `CosineAnnealingLR` with
     /// `T_max` = total steps): step t of T uses lr · (1 + cos(π t / T)) / 2.
@@ -63,6 +68,7 @@ impl Schedule {
             .find(|k| k.name() == name)
     }
 
+    /// The name used by `--schedule` and in checkpoints.
     pub fn name(self) -> &'static str {
         match self {
             Schedule::Constant => "constant",

@@ -10,11 +10,14 @@ use std::sync::atomic::{AtomicU8, Ordering};
 /// Reference loops or fast SIMD + rayon kernels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
+    /// The readable reference loops.
     Reference,
+    /// The SIMD + rayon kernels.
     Fast,
 }
 
 impl Mode {
+    /// The lower-case name used on the command line and in messages.
     pub fn name(self) -> &'static str {
         match self {
             Mode::Reference => "reference",
@@ -35,17 +38,26 @@ impl Mode {
 /// The families of kernels whose mode can be set on their own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KernelOp {
+    /// add, mul, axpy, scale, relu.
     Elementwise,
+    /// sum.
     Reduce,
+    /// matrix products.
     Gemm,
+    /// the Adam step.
     Optim,
+    /// convolutions.
     Conv2d,
+    /// max pooling.
     MaxPool2d,
+    /// batch normalisation.
     BatchNorm,
+    /// dropout masks.
     Dropout,
 }
 
 impl KernelOp {
+    /// Every kernel op.
     pub const ALL: [KernelOp; 8] = [
         KernelOp::Elementwise,
         KernelOp::Reduce,
@@ -57,6 +69,7 @@ impl KernelOp {
         KernelOp::Dropout,
     ];
 
+    /// The lower-case name used on the command line and in messages.
     pub fn name(self) -> &'static str {
         match self {
             KernelOp::Elementwise => "elementwise",

@@ -41,15 +41,24 @@ pub trait Real:
     const NAME: &'static str;
     /// Bytes per element.
     const BYTES: usize;
+    /// 0.
     const ZERO: Self;
+    /// 1.
     const ONE: Self;
 
+    /// The nearest value of this type.
     fn from_f64(x: f64) -> Self;
+    /// The value as f64 (exact).
     fn to_f64(self) -> f64;
+    /// eˣ.
     fn exp(self) -> Self;
+    /// The natural logarithm.
     fn ln(self) -> Self;
+    /// The square root.
     fn sqrt(self) -> Self;
+    /// The absolute value.
     fn abs(self) -> Self;
+    /// Neither NaN nor infinite.
     fn is_finite(self) -> bool;
     /// IEEE maximum that ignores nothing: `max(NaN, x)` is NaN, so a NaN is never hidden.
     fn max_nan(self, other: Self) -> Self {
@@ -63,6 +72,7 @@ pub trait Real:
             self
         }
     }
+    /// Whether the value is NaN.
     fn is_nan_value(self) -> bool;
 
     /// Raw bits widened to u64: lets tests compare results bit for bit.
@@ -112,6 +122,7 @@ pub trait Real:
     ) {
         crate::optim::reference::adam_step(w, m, v, g, h)
     }
+    /// The fast kernel behind `conv2d_forward` (f32 overrides it with the SIMD version; f64 runs the reference loop).
     fn conv2d_forward_fast(
         out: &mut [Self],
         x: &[Self],
@@ -121,21 +132,27 @@ pub trait Real:
     ) {
         crate::conv2d::reference::conv2d_forward(out, x, w, b, sh)
     }
+    /// The fast kernel behind `conv2d_backward_input` (f32 overrides it with the SIMD version; f64 runs the reference loop).
     fn conv2d_backward_input_fast(d_x: &mut [Self], g: &[Self], w: &[Self], sh: &Conv2dShape) {
         crate::conv2d::reference::conv2d_backward_input(d_x, g, w, sh)
     }
+    /// The fast kernel behind `conv2d_backward_weight` (f32 overrides it with the SIMD version; f64 runs the reference loop).
     fn conv2d_backward_weight_fast(d_w: &mut [Self], g: &[Self], x: &[Self], sh: &Conv2dShape) {
         crate::conv2d::reference::conv2d_backward_weight(d_w, g, x, sh)
     }
+    /// The fast kernel behind `conv2d_backward_bias` (f32 overrides it with the SIMD version; f64 runs the reference loop).
     fn conv2d_backward_bias_fast(d_b: &mut [Self], g: &[Self], sh: &Conv2dShape) {
         crate::conv2d::reference::conv2d_backward_bias(d_b, g, sh)
     }
+    /// The fast kernel behind `max_pool2d_forward` (f32 overrides it with the SIMD version; f64 runs the reference loop).
     fn max_pool2d_forward_fast(out: &mut [Self], argmax: &mut [u32], x: &[Self], sh: &Pool2dShape) {
         crate::max_pool2d::reference::max_pool2d_forward(out, argmax, x, sh)
     }
+    /// The fast kernel behind `max_pool2d_backward` (f32 overrides it with the SIMD version; f64 runs the reference loop).
     fn max_pool2d_backward_fast(d_x: &mut [Self], g: &[Self], argmax: &[u32], sh: &Pool2dShape) {
         crate::max_pool2d::reference::max_pool2d_backward(d_x, g, argmax, sh)
     }
+    /// The fast kernel behind `batch_norm_forward_train` (f32 overrides it with the SIMD version; f64 runs the reference loop).
     fn batch_norm_forward_train_fast(
         out: &mut [Self],
         save_mean: &mut [Self],
@@ -153,6 +170,7 @@ pub trait Real:
             sh,
         )
     }
+    /// The fast kernel behind `channel_affine` (f32 overrides it with the SIMD version; f64 runs the reference loop).
     fn channel_affine_fast(
         out: &mut [Self],
         x: &[Self],
@@ -162,6 +180,7 @@ pub trait Real:
     ) {
         crate::batch_norm::reference::channel_affine(out, x, scale, shift, sh)
     }
+    /// The fast kernel behind `batch_norm_backward_in_place` (f32 overrides it with the SIMD version; f64 runs the reference loop).
     #[allow(clippy::too_many_arguments)]
     fn batch_norm_backward_in_place_fast(
         g_dx: &mut [Self],
@@ -177,6 +196,7 @@ pub trait Real:
             g_dx, d_w, d_b, x, w, mean, invstd, sh,
         )
     }
+    /// The fast kernel behind `dropout_apply` (f32 overrides it with the SIMD version; f64 runs the reference loop).
     fn dropout_apply_fast(out: &mut [Self], x: &[Self], p: f64, key: u64) {
         crate::dropout::reference::dropout_apply(out, x, p, key)
     }

@@ -26,6 +26,7 @@ use crate::{Real, Tensor};
 pub trait Backward<T: Real>: Send + Sync {
     /// The op's name, shown in errors, graphs and the profiler.
     fn name(&self) -> &'static str;
+    /// The gradients with respect to the inputs, given the gradient of the output.
     fn backward(&self, d_out: &[T], inputs: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>>;
 
     /// As `backward`, taking ownership of `d_out`: a rule that can compute an input's
@@ -46,7 +47,7 @@ pub trait Backward<T: Real>: Send + Sync {
     }
 
     /// Whether `backward` reads the elements of input `i` (not only its shape). Ops that
-    /// answer false let [`Tensor::release_unneeded`] free an intermediate only they hold.
+    /// answer false let `Tensor::release_unneeded` free an intermediate only they hold.
     fn reads_input(&self, _i: usize) -> bool {
         true
     }

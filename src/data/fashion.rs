@@ -58,6 +58,7 @@ impl Split {
         self.labels.len()
     }
 
+    /// Whether the split holds no images.
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }

@@ -38,6 +38,7 @@ pub enum IdxKind {
 }
 
 impl IdxKind {
+    /// The number of dimensions the header must declare (1 for labels, 3 for images).
     pub fn ndim(self) -> u8 {
         match self {
             IdxKind::Labels => 1,
@@ -45,6 +46,7 @@ impl IdxKind {
         }
     }
 
+    /// The magic number: 0x0000_0801 for labels, 0x0000_0803 for images.
     pub fn magic(self) -> u32 {
         0x0800 | self.ndim() as u32
     }

@@ -6,7 +6,7 @@ use super::{init, Module};
 use crate::ops::Conv2dOptions;
 use crate::{Real, Tensor};
 
-/// A 2-D convolution layer: weight [out, in, k, k], bias [out].
+/// A 2-D convolution layer: weight \[out, in, k, k\], bias \[out\].
 pub struct Conv2d<T: Real = f32> {
     pub weight: Tensor<T>,
     pub bias: Option<Tensor<T>>,

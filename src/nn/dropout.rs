@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::Module;
 use crate::{Real, Tensor};
 
+/// Inverted dropout with probability `p`, its masks drawn from a seed and a call counter.
 pub struct Dropout {
     pub p: f64,
     pub training: bool,

@@ -5,7 +5,7 @@ use rand::Rng;
 use super::{init, Module};
 use crate::{Real, Tensor};
 
-/// A fully connected layer: weight [out, in], bias [out].
+/// A fully connected layer: weight \[out, in\], bias \[out\].
 pub struct Linear<T: Real = f32> {
     pub weight: Tensor<T>,
     pub bias: Option<Tensor<T>>,
@@ -19,10 +19,12 @@ impl<T: Real> Linear<T> {
         Linear { weight, bias }
     }
 
+    /// The size of each input row.
     pub fn in_features(&self) -> usize {
         self.weight.shape()[1]
     }
 
+    /// The size of each output row.
     pub fn out_features(&self) -> usize {
         self.weight.shape()[0]
     }

@@ -26,12 +26,15 @@ use crate::{Real, Tensor};
 /// max-pool runs as the one fused op `max_pool2d_relu`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LayerKind {
+    /// A `ReLU` layer.
     Relu,
+    /// A `MaxPool2d` layer with its window, stride and padding.
     MaxPool2d {
         kernel: [usize; 2],
         stride: [usize; 2],
         padding: [usize; 2],
     },
+    /// Any other layer.
     Other,
 }
 

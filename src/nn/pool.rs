@@ -3,6 +3,7 @@
 use super::Module;
 use crate::{Real, Tensor};
 
+/// `MaxPool2d`: the largest value of each window, per channel.
 #[derive(Clone, Copy, Debug)]
 pub struct MaxPool2d {
     pub kernel: [usize; 2],

@@ -25,6 +25,7 @@ impl<T: Real> Default for Sequential<T> {
 }
 
 impl<T: Real> Sequential<T> {
+    /// An empty network; add layers with [`Sequential::add`].
     pub fn new() -> Self {
         Self::default()
     }
@@ -41,6 +42,7 @@ impl<T: Real> Sequential<T> {
         self.fusion = on;
     }
 
+    /// The layers in order.
     pub fn layers(&self) -> &[Box<dyn Module<T>>] {
         &self.layers
     }

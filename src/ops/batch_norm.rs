@@ -125,9 +125,9 @@ impl<T: Real> Backward<T> for BatchNormEvalBackward<T> {
 }
 
 impl<T: Real> Tensor<T> {
-    /// Batch norm of `self` ([N, C, H, W] or [N, C]) with affine `weight` and `bias` [C].
+    /// Batch norm of `self` (\[N, C, H, W\] or \[N, C\]) with affine `weight` and `bias` \[C\].
     /// In training mode it normalizes with the batch statistics and updates `running_mean`
-    /// and `running_var` [C] in place; otherwise it normalizes with them.
+    /// and `running_var` \[C\] in place; otherwise it normalizes with them.
     #[allow(clippy::too_many_arguments)]
     #[track_caller]
     pub fn batch_norm(

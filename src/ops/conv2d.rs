@@ -101,7 +101,7 @@ impl<T: Real> Backward<T> for Conv2dBackward {
 }
 
 impl<T: Real> Tensor<T> {
-    /// Convolution of `self` [N, C, H, W] with `weight` [K, C, R, S] plus `bias` [K].
+    /// Convolution of `self` \[N, C, H, W\] with `weight` \[K, C, R, S\] plus `bias` \[K\].
     #[track_caller]
     pub fn conv2d(
         &self,

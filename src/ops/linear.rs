@@ -76,7 +76,7 @@ impl<T: Real> Backward<T> for LinearBackward {
 }
 
 impl<T: Real> Tensor<T> {
-    /// `self Wᵀ + b` for `self` of shape [N, in], `weight` [out, in], `bias` [out].
+    /// `self Wᵀ + b` for `self` of shape \[N, in\], `weight` \[out, in\], `bias` \[out\].
     #[track_caller]
     pub fn linear(&self, weight: &Tensor<T>, bias: Option<&Tensor<T>>) -> Tensor<T> {
         let (n, fan_in, fan_out) = match (self.shape(), weight.shape()) {

@@ -160,7 +160,7 @@ pub(crate) fn relu_mask_grad<T: Real>(g: &[T], positive: &[bool]) -> Vec<T> {
 }
 
 impl<T: Real> Tensor<T> {
-    /// `max_pool2d(relu(self))` in one op (see [`MaxPool2dReluBackward`] for why it is equal).
+    /// `max_pool2d(relu(self))` in one op (see `MaxPool2dReluBackward` for why it is equal).
     #[track_caller]
     pub fn max_pool2d_relu(
         &self,

@@ -32,6 +32,7 @@ pub struct Adam<T: Real = f32> {
 pub type AdamW<T = f32> = Adam<T>;
 
 impl<T: Real> Adam<T> {
+    /// Adam over `params` with learning rate `lr` and PyTorch's defaults.
     pub fn new(params: Vec<Tensor<T>>, lr: f64) -> Self {
         let exp_avg = params.iter().map(|p| vec![T::ZERO; p.numel()]).collect();
         let exp_avg_sq = params.iter().map(|p| vec![T::ZERO; p.numel()]).collect();

@@ -9,6 +9,7 @@
 use super::{Optimizer, OptimizerState};
 use crate::{Real, Tensor};
 
+/// SGD with optional momentum, Nesterov momentum and weight decay.
 pub struct Sgd<T: Real = f32> {
     params: Vec<Tensor<T>>,
     lr: f64,
@@ -33,16 +34,19 @@ impl<T: Real> Sgd<T> {
         }
     }
 
+    /// Momentum μ (0 turns it off).
     pub fn momentum(mut self, momentum: f64) -> Self {
         self.momentum = momentum;
         self
     }
 
+    /// Nesterov momentum instead of the classical one.
     pub fn nesterov(mut self, on: bool) -> Self {
         self.nesterov = on;
         self
     }
 
+    /// L2 weight decay λ added to the gradient.
     pub fn weight_decay(mut self, wd: f64) -> Self {
         self.weight_decay = wd;
         self

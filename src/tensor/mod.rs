@@ -116,10 +116,12 @@ impl<T: Real> Tensor<T> {
         Self::from_vec(vec![v; numel(shape)], shape)
     }
 
+    /// A tensor of zeros.
     pub fn zeros(shape: &[usize]) -> Self {
         Self::full(shape, T::ZERO)
     }
 
+    /// A tensor of ones.
     pub fn ones(shape: &[usize]) -> Self {
         Self::full(shape, T::ONE)
     }

@@ -21,7 +21,9 @@ pub const SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n
 /// Pixel layout of an [`Image`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Color {
+    /// One byte per pixel, greyscale.
     Grey,
+    /// Three bytes per pixel: red, green, blue.
     Rgb,
 }
 

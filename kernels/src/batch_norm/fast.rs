@@ -26,6 +26,7 @@ fn per_channel_sum(
         .fold(0.0, |a, b| a + b)
 }
 
+/// Batch norm in training mode, fast version (two parallel phases, see the module docs).
 pub fn batch_norm_forward_train(
     out: &mut [f32],
     save_mean: &mut [f32],
@@ -72,6 +73,7 @@ pub fn batch_norm_forward_train_with(
     channel_affine_with(isa, out, x, &scale, &shift, sh);
 }
 
+/// y = scale\[c\] · x + shift\[c\] for every element of channel c, in parallel over the \[n, c\] blocks.
 pub fn channel_affine(
     out: &mut [f32],
     x: &[f32],
@@ -82,6 +84,7 @@ pub fn channel_affine(
     channel_affine_with(isa(), out, x, scale, shift, sh)
 }
 
+/// [`channel_affine`] on SIMD level `isa` (or the best usable one below it).
 pub fn channel_affine_with(
     isa: Isa,
     out: &mut [f32],

@@ -30,10 +30,12 @@ pub struct BatchNormShape {
 }
 
 impl BatchNormShape {
+    /// Elements of the tensor: N · C · HW.
     pub fn len(&self) -> usize {
         self.n * self.c * self.hw
     }
 
+    /// Whether the tensor has no elements.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

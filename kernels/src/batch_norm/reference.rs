@@ -77,7 +77,7 @@ pub fn eval_affine<T: Real>(p: &BatchNormParams<'_, T>) -> (Vec<T>, Vec<T>) {
     (scale, shift)
 }
 
-/// y = scale[c] · x + shift[c]
+/// y = scale\[c\] · x + shift\[c\]
 pub fn channel_affine<T: Real>(
     out: &mut [T],
     x: &[T],

@@ -10,14 +10,14 @@
 //! (A 14-wide output row fills 14 of 16 lanes: 12.5 % of the arithmetic is thrown away, in
 //! exchange for no packing pass at all.)
 //!
-//! ## Forward: y[k, f] = b[k] + Σ_{c,r,s} w[k,c,r,s] · xp[c, f + r·L + s]
+//! ## Forward: y\[k, f\] = b\[k\] + Σ_{c,r,s} w\[k,c,r,s\] · xp\[c, f + r·L + s\]
 //! A register tile holds 8 output channels × NV vectors of 16 positions (24 accumulators
 //! for NV = 3); each tap costs NV loads, 8 broadcasts of w and 8·NV FMAs.
 //!
 //! ## Input gradient
 //! With stride 1 the input gradient is itself a stride-1 convolution: of G (K channels,
 //! padded by R−1−pad) with the weights flipped in space and transposed in channels,
-//! w'[c,k,r,s] = w[k,c,R−1−r,S−1−s]. The forward tile computes it.
+//! w'\[c,k,r,s\] = w\[k,c,R−1−r,S−1−s\]. The forward tile computes it.
 //!
 //! ## Weight gradient: ∂wᵀ[(c,r,s), k] = Σ_n Σ_{p,q} xp[n, c, (p+r)·L + q + s] · Gᵀ[n, (p,q), k]
 //! Lanes run over the output channels k (Gᵀ is G transposed per image, 16 channels a
@@ -79,6 +79,7 @@ pub struct Grid {
 }
 
 impl Grid {
+    /// The padded-row layout of `sh`.
     pub fn new(sh: &Conv2dShape) -> Grid {
         let l = (sh.w + 2 * sh.padding[1]).div_ceil(16) * 16;
         let hp = sh.h + 2 * sh.padding[0];
@@ -111,9 +112,9 @@ pub fn packed_weight_len(sh: &Conv2dShape) -> usize {
     sh.c * sh.r * sh.s * sh.k.div_ceil(MR) * MR
 }
 
-/// Weights w [K, C, R, S] as [K/8][C·R·S][8]: a register tile's 8 channels are contiguous
+/// Weights w \[K, C, R, S\] as \[K/8\]\[C·R·S\]\[8\]: a register tile's 8 channels are contiguous
 /// per tap and its taps follow each other, one contiguous stream per tile (the whole
-/// [C·R·S][K] matrix, 72 KB for the 32→64 layer, would not stay in L1 beside the input). With `for_input_grad`, `sh` is the original convolution and the
+/// \[C·R·S\]\[K\] matrix, 72 KB for the 32→64 layer, would not stay in L1 beside the input). With `for_input_grad`, `sh` is the original convolution and the
 /// packing is of w'[c, k, r, s] = w[k, c, R−1−r, S−1−s] for `input_grad_shape(sh)`.
 /// Returns the padded channel count.
 pub fn pack_weight(wp: &mut [f32], w: &[f32], sh: &Conv2dShape, for_input_grad: bool) -> usize {
@@ -270,7 +271,7 @@ pub fn kpad16(k: usize) -> usize {
     k.div_ceil(16) * 16
 }
 
-/// Gᵀ of one image: gt[p·Q + q][k] = G[k, p, q], zero for k ≥ K (`gt` has P·Q·kpad16).
+/// Gᵀ of one image: gt\[p·Q + q\]\[k\] = G\[k, p, q\], zero for k ≥ K (`gt` has P·Q·kpad16).
 /// Full 16×16 blocks are transposed in registers; the edges go element by element.
 pub fn transpose_grad(gt: &mut [f32], g_n: &[f32], k: usize, g: &Grid) {
     let (pq, kp) = (g.p * g.q, kpad16(k));

@@ -171,6 +171,7 @@ fn conv2d_backward_weight_im2col(d_w: &mut [f32], g: &[f32], x: &[f32], sh: &Con
     });
 }
 
+/// ∂b\[k\] = Σ over images and positions of G\[n, k, p, q\], fast version.
 pub fn conv2d_backward_bias(d_b: &mut [f32], g: &[f32], sh: &Conv2dShape) {
     let pq = sh.out_h() * sh.out_w();
     d_b.par_iter_mut().enumerate().for_each(|(k, db)| {
@@ -183,6 +184,7 @@ pub fn conv2d_backward_bias(d_b: &mut [f32], g: &[f32], sh: &Conv2dShape) {
     });
 }
 
+/// The convolution forward pass (see the module docs), fast version: direct AVX-512 kernels or im2col + gemm.
 pub fn conv2d_forward(
     out: &mut [f32],
     x: &[f32],
@@ -193,6 +195,7 @@ pub fn conv2d_forward(
     conv2d_forward_with(ConvAlgo::Auto, out, x, w, bias, sh)
 }
 
+/// [`conv2d_forward`] on SIMD level `isa` (or the best usable one below it).
 pub fn conv2d_forward_with(
     algo: ConvAlgo,
     out: &mut [f32],
@@ -208,10 +211,12 @@ pub fn conv2d_forward_with(
     direct_forward(out, x, w, bias, sh, false);
 }
 
+/// ∂x of the convolution, fast version.
 pub fn conv2d_backward_input(d_x: &mut [f32], g: &[f32], w: &[f32], sh: &Conv2dShape) {
     conv2d_backward_input_with(ConvAlgo::Auto, d_x, g, w, sh)
 }
 
+/// [`conv2d_backward_input`] on SIMD level `isa` (or the best usable one below it).
 pub fn conv2d_backward_input_with(
     algo: ConvAlgo,
     d_x: &mut [f32],
@@ -229,10 +234,12 @@ pub fn conv2d_backward_input_with(
     direct_forward(d_x, g, w, None, sh, true);
 }
 
+/// ∂w of the convolution, fast version, summed in a fixed order over groups of images.
 pub fn conv2d_backward_weight(d_w: &mut [f32], g: &[f32], x: &[f32], sh: &Conv2dShape) {
     conv2d_backward_weight_with(ConvAlgo::Auto, d_w, g, x, sh)
 }
 
+/// [`conv2d_backward_weight`] on SIMD level `isa` (or the best usable one below it).
 pub fn conv2d_backward_weight_with(
     algo: ConvAlgo,
     d_w: &mut [f32],

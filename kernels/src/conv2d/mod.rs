@@ -1,15 +1,15 @@
 //! 2-D convolution (cross-correlation, as PyTorch's `F.conv2d`), NCHW.
 //!
-//! Shapes: input x [N, C, H, W], weight w [K, C, R, S], bias b [K], output y [N, K, P, Q]
+//! Shapes: input x \[N, C, H, W\], weight w \[K, C, R, S\], bias b \[K\], output y \[N, K, P, Q\]
 //! with P = ⌊(H + 2·pad_h − dil_h·(R − 1) − 1) / stride_h⌋ + 1 and Q likewise from W.
 //!
 //! Forward:
-//!   y[n,k,p,q] = b[k] + Σ_{c,r,s} x[n, c, p·sh − ph + r·dh, q·sw − pw + s·dw] · w[k,c,r,s]
+//!   y\[n,k,p,q\] = b\[k\] + Σ_{c,r,s} x\[n, c, p·sh − ph + r·dh, q·sw − pw + s·dw\] · w\[k,c,r,s\]
 //! where an input index outside the image reads 0 (zero padding).
 //! Backward, with G = ∂L/∂y, each from the same index map:
-//!   ∂x[n,c,i,j] = Σ_{k,r,s,p,q : i = p·sh − ph + r·dh, j = q·sw − pw + s·dw} G[n,k,p,q] · w[k,c,r,s]
-//!   ∂w[k,c,r,s] = Σ_{n,p,q} G[n,k,p,q] · x[n, c, p·sh − ph + r·dh, q·sw − pw + s·dw]
-//!   ∂b[k]       = Σ_{n,p,q} G[n,k,p,q]
+//!   ∂x\[n,c,i,j\] = Σ_{k,r,s,p,q : i = p·sh − ph + r·dh, j = q·sw − pw + s·dw} G\[n,k,p,q\] · w\[k,c,r,s\]
+//!   ∂w\[k,c,r,s\] = Σ_{n,p,q} G\[n,k,p,q\] · x\[n, c, p·sh − ph + r·dh, q·sw − pw + s·dw\]
+//!   ∂b\[k\]       = Σ_{n,p,q} G\[n,k,p,q\]
 //!
 //! The reference loops are these sums written out. The fast path lowers each image to a
 //! matrix product with `im2col` (see `im2col.rs`) and runs matrixmultiply's packed SIMD
@@ -119,14 +119,17 @@ impl Conv2dShape {
         (self.w + 2 * self.padding[1] - self.dilation[1] * (self.s - 1) - 1) / self.stride[1] + 1
     }
 
+    /// Elements of the input.
     pub fn input_len(&self) -> usize {
         self.n * self.c * self.h * self.w
     }
 
+    /// Elements of the weight: K · C · R · S.
     pub fn weight_len(&self) -> usize {
         self.k * self.c * self.r * self.s
     }
 
+    /// Elements of the output.
     pub fn output_len(&self) -> usize {
         self.n * self.k * self.out_h() * self.out_w()
     }

@@ -12,7 +12,7 @@ fn tap(sh: &Conv2dShape, p: usize, q: usize, r: usize, s: usize) -> Option<(usiz
     (i < sh.h && j < sh.w).then_some((i, j))
 }
 
-/// y[n,k,p,q] = b[k] + Σ_{c,r,s} x[n,c,i,j] · w[k,c,r,s]
+/// y\[n,k,p,q\] = b\[k\] + Σ_{c,r,s} x\[n,c,i,j\] · w\[k,c,r,s\]
 pub fn conv2d_forward<T: Real>(
     out: &mut [T],
     x: &[T],
@@ -43,7 +43,7 @@ pub fn conv2d_forward<T: Real>(
     }
 }
 
-/// ∂x[n,c,i,j] = Σ G[n,k,p,q] · w[k,c,r,s] over the (k, r, s, p, q) that read x[n,c,i,j]
+/// ∂x\[n,c,i,j\] = Σ G\[n,k,p,q\] · w\[k,c,r,s\] over the (k, r, s, p, q) that read x\[n,c,i,j\]
 pub fn conv2d_backward_input<T: Real>(d_x: &mut [T], g: &[T], w: &[T], sh: &Conv2dShape) {
     let (oh, ow) = (sh.out_h(), sh.out_w());
     d_x.iter_mut().for_each(|v| *v = T::ZERO);
@@ -68,7 +68,7 @@ pub fn conv2d_backward_input<T: Real>(d_x: &mut [T], g: &[T], w: &[T], sh: &Conv
     }
 }
 
-/// ∂w[k,c,r,s] = Σ_{n,p,q} G[n,k,p,q] · x[n,c,i,j]
+/// ∂w\[k,c,r,s\] = Σ_{n,p,q} G\[n,k,p,q\] · x\[n,c,i,j\]
 pub fn conv2d_backward_weight<T: Real>(d_w: &mut [T], g: &[T], x: &[T], sh: &Conv2dShape) {
     let (oh, ow) = (sh.out_h(), sh.out_w());
     for k in 0..sh.k {
@@ -93,7 +93,7 @@ pub fn conv2d_backward_weight<T: Real>(d_w: &mut [T], g: &[T], x: &[T], sh: &Con
     }
 }
 
-/// ∂b[k] = Σ_{n,p,q} G[n,k,p,q]
+/// ∂b\[k\] = Σ_{n,p,q} G\[n,k,p,q\]
 pub fn conv2d_backward_bias<T: Real>(d_b: &mut [T], g: &[T], sh: &Conv2dShape) {
     let plane = sh.out_h() * sh.out_w();
     for k in 0..sh.k {

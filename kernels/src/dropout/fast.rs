@@ -9,10 +9,12 @@ use crate::isa::{isa, Isa};
 use crate::simd::{dispatch, usable};
 use crate::{CHUNK, PAR_THRESHOLD};
 
+/// out = x · mask / (1 − p) with the counter-hash mask of `key`, fast version.
 pub fn dropout_apply(out: &mut [f32], x: &[f32], p: f64, key: u64) {
     dropout_apply_with(isa(), out, x, p, key)
 }
 
+/// [`dropout_apply`] on SIMD level `isa` (or the best usable one below it).
 pub fn dropout_apply_with(isa: Isa, out: &mut [f32], x: &[f32], p: f64, key: u64) {
     let isa = usable(isa);
     let t = keep_threshold(p);

@@ -12,49 +12,61 @@
 use crate::isa::{isa, Isa};
 use crate::simd::{dispatch, run2, run3, usable};
 
+/// out = a + b, elementwise, fast version.
 pub fn add(out: &mut [f32], a: &[f32], b: &[f32]) {
     add_with(isa(), out, a, b)
 }
+/// [`add`] on SIMD level `isa` (or the best usable one below it).
 pub fn add_with(isa: Isa, out: &mut [f32], a: &[f32], b: &[f32]) {
     let isa = usable(isa);
     run3(out, a, b, |o, a, b| dispatch!(isa, add(o, a, b)));
 }
 
+/// out = a · b, elementwise, fast version.
 pub fn mul(out: &mut [f32], a: &[f32], b: &[f32]) {
     mul_with(isa(), out, a, b)
 }
+/// [`mul`] on SIMD level `isa` (or the best usable one below it).
 pub fn mul_with(isa: Isa, out: &mut [f32], a: &[f32], b: &[f32]) {
     let isa = usable(isa);
     run3(out, a, b, |o, a, b| dispatch!(isa, mul(o, a, b)));
 }
 
+/// y += α x, fast version.
 pub fn axpy(y: &mut [f32], alpha: f32, x: &[f32]) {
     axpy_with(isa(), y, alpha, x)
 }
+/// [`axpy`] on SIMD level `isa` (or the best usable one below it).
 pub fn axpy_with(isa: Isa, y: &mut [f32], alpha: f32, x: &[f32]) {
     let isa = usable(isa);
     run2(y, x, |y, x| dispatch!(isa, axpy(y, alpha, x)));
 }
 
+/// out = α x, fast version.
 pub fn scale(out: &mut [f32], alpha: f32, x: &[f32]) {
     scale_with(isa(), out, alpha, x)
 }
+/// [`scale`] on SIMD level `isa` (or the best usable one below it).
 pub fn scale_with(isa: Isa, out: &mut [f32], alpha: f32, x: &[f32]) {
     let isa = usable(isa);
     run2(out, x, |o, x| dispatch!(isa, scale(o, alpha, x)));
 }
 
+/// out = max(x, 0), fast version.
 pub fn relu_forward(out: &mut [f32], x: &[f32]) {
     relu_forward_with(isa(), out, x)
 }
+/// [`relu_forward`] on SIMD level `isa` (or the best usable one below it).
 pub fn relu_forward_with(isa: Isa, out: &mut [f32], x: &[f32]) {
     let isa = usable(isa);
     run2(out, x, |o, x| dispatch!(isa, relu_forward(o, x)));
 }
 
+/// ∂x = G where x > 0, else 0, fast version.
 pub fn relu_backward(d_input: &mut [f32], d_out: &[f32], x: &[f32]) {
     relu_backward_with(isa(), d_input, d_out, x)
 }
+/// [`relu_backward`] on SIMD level `isa` (or the best usable one below it).
 pub fn relu_backward_with(isa: Isa, d_input: &mut [f32], d_out: &[f32], x: &[f32]) {
     let isa = usable(isa);
     run3(d_input, d_out, x, |d, g, x| {

@@ -42,7 +42,7 @@ pub fn relu_forward<T: Real>(out: &mut [T], x: &[T]) {
     }
 }
 
-/// ∂L/∂x = ∂L/∂y · [x > 0]   (the derivative at x = 0 is taken as 0)
+/// ∂L/∂x = ∂L/∂y · \[x > 0\]   (the derivative at x = 0 is taken as 0)
 pub fn relu_backward<T: Real>(d_input: &mut [T], d_out: &[T], x: &[T]) {
     for i in 0..d_input.len() {
         d_input[i] = if x[i] > T::ZERO { d_out[i] } else { T::ZERO };

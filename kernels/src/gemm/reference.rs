@@ -3,7 +3,7 @@
 use super::GemmArgs;
 use crate::Real;
 
-/// C[i][j] = α Σₚ A[i][p] · B[p][j] + β C[i][j]   (C is not read when β = 0)
+/// C\[i\]\[j\] = α Σₚ A\[i\]\[p\] · B\[p\]\[j\] + β C\[i\]\[j\]   (C is not read when β = 0)
 pub fn gemm<T: Real>(args: GemmArgs<'_, T>) {
     let GemmArgs {
         c,

@@ -16,10 +16,12 @@ fn is_2x2(sh: &Pool2dShape) -> bool {
     sh.kernel == [2, 2] && sh.stride == [2, 2] && sh.padding == [0, 0]
 }
 
+/// The max of each window and its argmax, fast version.
 pub fn max_pool2d_forward(out: &mut [f32], argmax: &mut [u32], x: &[f32], sh: &Pool2dShape) {
     max_pool2d_forward_with(isa(), out, argmax, x, sh)
 }
 
+/// [`max_pool2d_forward`] on SIMD level `isa` (or the best usable one below it).
 pub fn max_pool2d_forward_with(
     isa: Isa,
     out: &mut [f32],
@@ -282,10 +284,12 @@ mod avx2 {
     }
 }
 
+/// Scatters G to each window's argmax, fast version.
 pub fn max_pool2d_backward(d_x: &mut [f32], g: &[f32], argmax: &[u32], sh: &Pool2dShape) {
     max_pool2d_backward_with(isa(), d_x, g, argmax, sh)
 }
 
+/// [`max_pool2d_backward`] on SIMD level `isa` (or the best usable one below it).
 pub fn max_pool2d_backward_with(
     isa: Isa,
     d_x: &mut [f32],

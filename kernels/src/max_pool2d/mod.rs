@@ -1,12 +1,12 @@
 //! 2-D max pooling, NCHW (PyTorch's `F.max_pool2d` with dilation 1).
 //!
 //! Shapes: x [N, C, H, W] → y [N, C, P, Q], P = ⌊(H + 2·pad − kh) / stride⌋ + 1 (Q likewise).
-//! Forward:  y[n,c,p,q] = max over the window rows p·sh − ph .. + kh, columns q·sw − pw .. + kw
+//! Forward:  y\[n,c,p,q\] = max over the window rows p·sh − ph .. + kh, columns q·sw − pw .. + kw
 //!           (padding never wins: it counts as −∞), and `argmax[n,c,p,q]` records the
 //!           winner's index i·W + j within its input plane.
 //! Ties: the first maximum in row-major window order wins (a later equal value does not
 //!       replace it), PyTorch's rule; a NaN wins over any number and stays NaN.
-//! Backward: ∂x[n,c,argmax[n,c,p,q]] += G[n,c,p,q]; every other input gets 0. Overlapping
+//! Backward: ∂x[n,c,argmax\[n,c,p,q\]] += G\[n,c,p,q\]; every other input gets 0. Overlapping
 //!           windows that share a winner add their gradients.
 
 pub mod fast;
@@ -80,18 +80,22 @@ impl Pool2dShape {
         Ok(())
     }
 
+    /// Output height.
     pub fn out_h(&self) -> usize {
         (self.h + 2 * self.padding[0] - self.kernel[0]) / self.stride[0] + 1
     }
 
+    /// Output width.
     pub fn out_w(&self) -> usize {
         (self.w + 2 * self.padding[1] - self.kernel[1]) / self.stride[1] + 1
     }
 
+    /// Elements of the input.
     pub fn input_len(&self) -> usize {
         self.n * self.c * self.h * self.w
     }
 
+    /// Elements of the output.
     pub fn output_len(&self) -> usize {
         self.n * self.c * self.out_h() * self.out_w()
     }

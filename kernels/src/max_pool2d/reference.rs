@@ -3,7 +3,7 @@
 use super::Pool2dShape;
 use crate::Real;
 
-/// y[n,c,p,q] = max_{(i,j) in window(p,q)} x[n,c,i,j]; first maximum wins ties.
+/// y\[n,c,p,q\] = max_{(i,j) in window(p,q)} x\[n,c,i,j\]; first maximum wins ties.
 pub fn max_pool2d_forward<T: Real>(out: &mut [T], argmax: &mut [u32], x: &[T], sh: &Pool2dShape) {
     let (oh, ow) = (sh.out_h(), sh.out_w());
     for plane in 0..sh.n * sh.c {
@@ -42,7 +42,7 @@ pub fn max_pool2d_forward<T: Real>(out: &mut [T], argmax: &mut [u32], x: &[T], s
     }
 }
 
-/// ∂x[n,c,argmax] += G[n,c,p,q]
+/// ∂x\[n,c,argmax\] += G\[n,c,p,q\]
 pub fn max_pool2d_backward<T: Real>(d_x: &mut [T], g: &[T], argmax: &[u32], sh: &Pool2dShape) {
     let (hw, pq) = (sh.h * sh.w, sh.out_h() * sh.out_w());
     d_x.iter_mut().for_each(|v| *v = T::ZERO);

@@ -10,10 +10,12 @@ use crate::isa::{isa, Isa};
 use crate::simd::{dispatch, usable};
 use crate::{CHUNK, PAR_THRESHOLD};
 
+/// One Adam update of w, m and v from g (the formulas are in the module docs), on the best SIMD level.
 pub fn adam_step(w: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], h: &AdamStep<f32>) {
     adam_step_with(isa(), w, m, v, g, h)
 }
 
+/// [`adam_step`] on SIMD level `isa` (or the best usable one below it).
 pub fn adam_step_with(
     isa: Isa,
     w: &mut [f32],

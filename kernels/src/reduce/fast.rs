@@ -10,10 +10,12 @@ use crate::isa::{isa, Isa};
 use crate::simd::{dispatch, usable};
 use crate::{CHUNK, PAR_THRESHOLD};
 
+/// Σ x with fixed chunk boundaries and combination order, on the best SIMD level.
 pub fn sum(x: &[f32]) -> f32 {
     sum_with(isa(), x)
 }
 
+/// [`sum`] on SIMD level `isa` (or the best usable one below it).
 pub fn sum_with(isa: Isa, x: &[f32]) -> f32 {
     let isa = usable(isa);
     let piece = |c: &[f32]| -> f32 { dispatch!(isa, sum(c)) };
