@@ -2,6 +2,8 @@
 //! `stitch_kernels::max_pool2d`. The forward pass keeps each window's argmax (4 bytes per
 //! output) for the backward pass, which routes each gradient to its window's winner.
 
+use rayon::prelude::*;
+
 use stitch_kernels::max_pool2d::{max_pool2d_backward, max_pool2d_forward, Pool2dShape};
 
 use crate::autograd::Backward;
@@ -144,17 +146,28 @@ impl<T: Real> Backward<T> for MaxPool2dReluBackward {
 /// ReLU in place (NaN stays NaN); returns which values were positive, all its backward
 /// pass needs: ∂x = G · [y > 0].
 pub(crate) fn relu_in_place<T: Real>(y: &mut [T]) -> Vec<bool> {
-    for v in y.iter_mut() {
-        let keep = *v > T::ZERO || v.is_nan_value();
-        *v = if keep { *v } else { T::ZERO };
-    }
-    y.iter().map(|&v| v > T::ZERO).collect()
+    let mut positive = vec![false; y.len()];
+    // Elementwise, so chunks on rayon's threads give the same bits as one loop.
+    y.par_chunks_mut(RELU_CHUNK)
+        .zip(positive.par_chunks_mut(RELU_CHUNK))
+        .for_each(|(yc, pc)| {
+            for (v, p) in yc.iter_mut().zip(pc) {
+                let keep = *v > T::ZERO || v.is_nan_value();
+                *v = if keep { *v } else { T::ZERO };
+                *p = *v > T::ZERO;
+            }
+        });
+    positive
 }
+
+/// Elements per rayon task of the two ReLU helpers (64 KiB of f32).
+const RELU_CHUNK: usize = 1 << 14;
 
 /// G where the ReLU's output was positive, 0 elsewhere.
 pub(crate) fn relu_mask_grad<T: Real>(g: &[T], positive: &[bool]) -> Vec<T> {
-    g.iter()
-        .zip(positive)
+    g.par_iter()
+        .with_min_len(RELU_CHUNK)
+        .zip(positive.par_iter())
         .map(|(&v, &p)| if p { v } else { T::ZERO })
         .collect()
 }

@@ -16,7 +16,8 @@ enum Unary {
     Log,
 }
 
-struct UnaryBackward(Unary);
+/// The op and its element count (for the profiler's byte count).
+struct UnaryBackward(Unary, usize);
 
 impl<T: Real> Backward<T> for UnaryBackward {
     fn name(&self) -> &'static str {
@@ -25,6 +26,11 @@ impl<T: Real> Backward<T> for UnaryBackward {
             Unary::Exp => "exp",
             Unary::Log => "log",
         }
+    }
+
+    /// Reads G and x, writes ∂x: 12 bytes per element.
+    fn cost(&self, _needs: &[bool]) -> (u64, u64) {
+        (0, 12 * self.1 as u64)
     }
 
     fn backward(&self, g: &[T], inputs: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
@@ -60,20 +66,35 @@ impl<T: Real> Tensor<T> {
         );
         let mut y = vec![T::ZERO; self.numel()];
         elementwise::relu_forward(&mut y, &self.data());
-        Tensor::from_op(y, self.shape(), &[self], UnaryBackward(Unary::Relu))
+        Tensor::from_op(
+            y,
+            self.shape(),
+            &[self],
+            UnaryBackward(Unary::Relu, self.numel()),
+        )
     }
 
     /// `eˣ` elementwise.
     pub fn exp(&self) -> Tensor<T> {
         let _p = crate::profile::scope("exp", crate::profile::Pass::Forward);
         let y = self.data().iter().map(|v| v.exp()).collect();
-        Tensor::from_op(y, self.shape(), &[self], UnaryBackward(Unary::Exp))
+        Tensor::from_op(
+            y,
+            self.shape(),
+            &[self],
+            UnaryBackward(Unary::Exp, self.numel()),
+        )
     }
 
     /// Natural logarithm elementwise.
     pub fn log(&self) -> Tensor<T> {
         let _p = crate::profile::scope("log", crate::profile::Pass::Forward);
         let y = self.data().iter().map(|v| v.ln()).collect();
-        Tensor::from_op(y, self.shape(), &[self], UnaryBackward(Unary::Log))
+        Tensor::from_op(
+            y,
+            self.shape(),
+            &[self],
+            UnaryBackward(Unary::Log, self.numel()),
+        )
     }
 }

@@ -64,6 +64,22 @@ fn header(s: &mut String, title: &str) {
     );
 }
 
+/// Horizontal grid lines with their values at the round ticks of [lo, hi]; `sy` maps a value
+/// to its pixel row.
+fn y_grid(s: &mut String, lo: f64, hi: f64, sy: &dyn Fn(f64) -> f64) {
+    for t in ticks(lo, hi) {
+        let y = sy(t);
+        let _ = writeln!(
+            s,
+            r##"<line x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#e5e5e5"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##,
+            W - RIGHT,
+            LEFT - 6.0,
+            y + 4.0,
+            fmt_tick(t)
+        );
+    }
+}
+
 fn axes(s: &mut String, x_label: &str, y_label: &str) {
     let (x0, y0, x1, y1) = (LEFT, H - BOTTOM, W - RIGHT, TOP);
     let _ = writeln!(
@@ -110,17 +126,7 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) 
     let sy = |y: f64| H - BOTTOM - (y - ylo) / (yhi - ylo) * (H - BOTTOM - TOP);
     let mut s = String::new();
     header(&mut s, title);
-    for t in ticks(ylo, yhi) {
-        let _ = writeln!(
-            s,
-            r##"<line x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#e5e5e5"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##,
-            W - RIGHT,
-            LEFT - 6.0,
-            sy(t) + 4.0,
-            fmt_tick(t),
-            y = sy(t)
-        );
-    }
+    y_grid(&mut s, ylo, yhi, &sy);
     for t in ticks(xlo, xhi) {
         let _ = writeln!(
             s,
@@ -184,17 +190,7 @@ pub fn bar_chart(
     let bar = group * 0.8 / series.len().max(1) as f64;
     let mut s = String::new();
     header(&mut s, title);
-    for t in ticks(0.0, yhi) {
-        let _ = writeln!(
-            s,
-            r##"<line x1="{LEFT}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#e5e5e5"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##,
-            W - RIGHT,
-            LEFT - 6.0,
-            sy(t) + 4.0,
-            fmt_tick(t),
-            y = sy(t)
-        );
-    }
+    y_grid(&mut s, 0.0, yhi, &sy);
     for (i, l) in labels.iter().enumerate() {
         let x = LEFT + group * (i as f64 + 0.5);
         let _ = writeln!(
