@@ -133,10 +133,20 @@ fn a_header_claiming_4_billion_items_fails_fast() {
     let b = idx_bytes(&[4_000_000_000], &[1; 10]);
     assert!(err(&b, IdxKind::Labels).contains("claims 4000000000 bytes"));
     assert!(err(&gz(&b), IdxKind::Labels).contains("claims 4000000000 bytes"));
-    // Within the limit but more than the stream holds: read, never allocated up front.
+    // Within the limit but far more than a gzip file this small can hold: refused before
+    // reading (deflate expands at most ~1032×; stitch allows 64×).
     let b = idx_bytes(&[1_000_000_000], &[1; 10]);
-    assert!(err(&gz(&b), IdxKind::Labels)
-        .contains("need 1000000000 data bytes, but the file holds only 10"));
+    let s = err(&gz(&b), IdxKind::Labels);
+    assert!(
+        s.contains("claims 1000000000 bytes of data from") && s.contains("more than 64× expansion"),
+        "{s}"
+    );
+    // Within the ratio but more than the stream holds: read, never allocated up front.
+    let noisy: Vec<u8> = (0..10u32).map(|i| (i * 7 % 10) as u8).collect();
+    let b = idx_bytes(&[600], &noisy);
+    assert!(
+        err(&gz(&b), IdxKind::Labels).contains("need 600 data bytes, but the file holds only 10")
+    );
 }
 
 #[test]
@@ -184,7 +194,15 @@ fn short_header() {
 
 #[test]
 fn gzip_stream_cut_in_the_middle() {
-    let z = gz(&images(20));
+    // Pixels that do not compress well, so half the stream is within the 64× ratio.
+    let mut state = 12345u32;
+    let px: Vec<u8> = (0..20 * 784)
+        .map(|_| {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (state >> 24) as u8
+        })
+        .collect();
+    let z = gz(&idx_bytes(&[20, 28, 28], &px));
     let s = err(&z[..z.len() / 2], IdxKind::Images);
     assert_eq!(
         s,
