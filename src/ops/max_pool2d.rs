@@ -133,11 +133,21 @@ impl<T: Real> Backward<T> for MaxPool2dReluBackward {
         false
     }
 
-    fn backward(&self, g: &[T], _: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
+    fn backward(&self, g: &[T], inputs: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
+        self.backward_owned(g.to_vec(), inputs, needs)
+    }
+
+    /// The ReLU's mask is applied to G in its own buffer, then G is unpooled.
+    fn backward_owned(
+        &self,
+        mut g: Vec<T>,
+        _: &[Tensor<T>],
+        needs: &[bool],
+    ) -> Vec<Option<Vec<T>>> {
         vec![needs[0].then(|| {
-            let g_pos = relu_mask_grad(g, &self.positive);
+            relu_mask_grad_in_place(&mut g, &self.positive);
             let mut dx = vec![T::ZERO; self.shape.input_len()];
-            max_pool2d_backward(&mut dx, &g_pos, &self.argmax, &self.shape);
+            max_pool2d_backward(&mut dx, &g, &self.argmax, &self.shape);
             dx
         })]
     }
@@ -165,11 +175,21 @@ const RELU_CHUNK: usize = 1 << 14;
 
 /// G where the ReLU's output was positive, 0 elsewhere.
 pub(crate) fn relu_mask_grad<T: Real>(g: &[T], positive: &[bool]) -> Vec<T> {
-    g.par_iter()
-        .with_min_len(RELU_CHUNK)
-        .zip(positive.par_iter())
-        .map(|(&v, &p)| if p { v } else { T::ZERO })
-        .collect()
+    let mut out = g.to_vec();
+    relu_mask_grad_in_place(&mut out, positive);
+    out
+}
+
+/// [`relu_mask_grad`] written over G.
+pub(crate) fn relu_mask_grad_in_place<T: Real>(g: &mut [T], positive: &[bool]) {
+    g.par_chunks_mut(RELU_CHUNK)
+        .zip(positive.par_chunks(RELU_CHUNK))
+        .for_each(|(gc, pc)| {
+            // A select, not a branch: the signs are as good as random.
+            for (v, &p) in gc.iter_mut().zip(pc) {
+                *v = if p { *v } else { T::ZERO };
+            }
+        });
 }
 
 impl<T: Real> Tensor<T> {
