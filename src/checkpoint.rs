@@ -53,16 +53,22 @@ pub enum TensorKind {
 /// One saved tensor.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SavedTensor {
+    /// The name.
     pub name: String,
+    /// Parameter, buffer or optimizer state.
     pub kind: TensorKind,
+    /// The shape.
     pub shape: Vec<usize>,
+    /// The elements.
     pub data: Vec<f32>,
 }
 
 /// A checkpoint in memory.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Checkpoint {
+    /// Metadata entries, key and value (the recipe, the epoch, …).
     pub meta: Vec<(String, String)>,
+    /// The saved tensors.
     pub tensors: Vec<SavedTensor>,
 }
 
@@ -70,21 +76,47 @@ pub struct Checkpoint {
 #[derive(Debug)]
 pub enum CheckpointError {
     /// The file could not be read or written.
-    Io { file: PathBuf, message: String },
+    Io {
+        /// The file concerned.
+        file: PathBuf,
+        /// What the system or decoder said.
+        message: String,
+    },
     /// The file does not start with [`MAGIC`].
-    NotACheckpoint { file: PathBuf },
+    NotACheckpoint {
+        /// The file concerned.
+        file: PathBuf,
+    },
     /// A format version this stitch cannot read.
-    UnsupportedVersion { file: PathBuf, found: u32 },
+    UnsupportedVersion {
+        /// The file concerned.
+        file: PathBuf,
+        /// The value found in the file.
+        found: u32,
+    },
     /// The stored CRC-32 differs from the bytes' own.
     Checksum {
+        /// The file concerned.
         file: PathBuf,
+        /// The CRC-32 stored in the file.
         stored: u32,
+        /// The CRC-32 of the bytes read.
         computed: u32,
     },
     /// A length, kind or string inside the file is impossible.
-    Malformed { file: PathBuf, what: String },
+    Malformed {
+        /// The file concerned.
+        file: PathBuf,
+        /// What is wrong, in words.
+        what: String,
+    },
     /// A well-formed checkpoint that does not fit the model it is loaded into.
-    Mismatch { file: PathBuf, what: String },
+    Mismatch {
+        /// The file concerned.
+        file: PathBuf,
+        /// What is wrong, in words.
+        what: String,
+    },
 }
 
 impl fmt::Display for CheckpointError {

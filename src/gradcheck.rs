@@ -25,8 +25,11 @@ use crate::Tensor;
 /// Step and tolerances of a check.
 #[derive(Clone, Copy, Debug)]
 pub struct GradcheckOptions {
+    /// ε added for numerical stability.
     pub eps: f64,
+    /// Absolute tolerance.
     pub atol: f64,
+    /// Relative tolerance.
     pub rtol: f64,
 }
 
@@ -44,6 +47,7 @@ impl Default for GradcheckOptions {
 /// The comparison for one input.
 #[derive(Clone, Debug)]
 pub struct InputReport {
+    /// The shape.
     pub shape: Vec<usize>,
     /// max |analytic − numeric| over the elements.
     pub max_abs_err: f64,
@@ -51,7 +55,9 @@ pub struct InputReport {
     pub max_rel_err: f64,
     /// Flat index of the element that most exceeds (or comes closest to) the tolerance.
     pub worst_index: usize,
+    /// The analytic gradient at the worst element.
     pub worst_analytic: f64,
+    /// The finite-difference gradient at the worst element.
     pub worst_numeric: f64,
     /// Every element within atol + rtol · |numeric|.
     pub passed: bool,
@@ -60,7 +66,9 @@ pub struct InputReport {
 /// The comparison for every input.
 #[derive(Clone, Debug)]
 pub struct GradcheckReport {
+    /// The options used.
     pub options: GradcheckOptions,
+    /// The inputs, or each input's report.
     pub inputs: Vec<InputReport>,
 }
 

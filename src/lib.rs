@@ -23,6 +23,7 @@
 //! panics on bad input.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod autograd;
 pub mod checkpoint;

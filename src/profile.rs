@@ -37,9 +37,13 @@ impl Pass {
 /// One row: an op in one pass.
 #[derive(Clone, Debug)]
 pub struct Row {
+    /// The op's name, or its backward rule.
     pub op: &'static str,
+    /// Forward, backward, optimizer or data.
     pub pass: Pass,
+    /// Calls measured.
     pub calls: u64,
+    /// Wall time over all calls.
     pub total: Duration,
     /// Floating-point operations over all calls (analytic: 2 per multiply-add).
     pub flops: u64,

@@ -9,10 +9,13 @@ use crate::{no_grad, Tensor};
 /// One layer's line.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LayerSummary {
+    /// Position (of the label, or of the layer).
     pub index: usize,
+    /// The layer's one-line description.
     pub description: String,
     /// Output shape for one image (without the batch dimension).
     pub output_shape: Vec<usize>,
+    /// Trainable scalars.
     pub parameters: usize,
     /// Multiply-adds per image: K·C·R·S·P·Q for a convolution, in·out for a linear layer,
     /// 0 for the rest (their elementwise work is not counted, as in torchinfo).
@@ -22,7 +25,9 @@ pub struct LayerSummary {
 /// The whole table.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Summary {
+    /// One line per layer.
     pub layers: Vec<LayerSummary>,
+    /// Images per batch.
     pub batch: usize,
     /// Bytes a training forward pass at `batch` keeps for backward (activations, indices,
     /// masks), from the recorded graph.

@@ -90,15 +90,25 @@ impl Schedule {
 /// A training recipe.
 #[derive(Clone, Debug)]
 pub struct TrainConfig {
+    /// The model (or its name).
     pub model: String,
+    /// Epochs to train in all.
     pub epochs: usize,
+    /// Images per batch.
     pub batch: usize,
+    /// The learning rate.
     pub lr: f64,
+    /// The optimizer (or its kind).
     pub optimizer: OptimizerKind,
+    /// Momentum (for batch norm: the running statistics' update weight, PyTorch's 0.1).
     pub momentum: f64,
+    /// L2 (Adam, SGD) or decoupled (AdamW) weight decay.
     pub weight_decay: f64,
+    /// The learning-rate schedule.
     pub schedule: Schedule,
+    /// The seed of every random draw.
     pub seed: u64,
+    /// Train on the first N images only.
     pub limit_train: Option<usize>,
 }
 
@@ -223,13 +233,19 @@ impl TrainConfig {
 /// The figures of one epoch (accuracies in percent).
 #[derive(Clone, Debug, PartialEq)]
 pub struct EpochMetrics {
+    /// The epoch (from 1), or epochs completed.
     pub epoch: usize,
+    /// Mean training cross-entropy over the epoch.
     pub train_loss: f64,
+    /// Training accuracy in percent over the epoch.
     pub train_acc: f64,
+    /// Mean test cross-entropy.
     pub test_loss: f64,
+    /// Test accuracy in percent.
     pub test_acc: f64,
     /// Seconds of the training loop alone (no evaluation).
     pub epoch_seconds: f64,
+    /// Training images per second.
     pub samples_per_second: f64,
 }
 
@@ -314,13 +330,22 @@ pub enum TrainError {
     /// A loss or gradient went NaN or infinite; `culprit` names where it first appeared
     /// (a layer's output, the loss, or a parameter's gradient).
     NonFinite {
+        /// The epoch (from 1), or epochs completed.
         epoch: usize,
+        /// The step within the epoch (from 1).
         step: usize,
+        /// The learning rate.
         lr: f64,
+        /// Where the non-finite value first appeared.
         culprit: String,
     },
     /// [`request_stop`] was called (Ctrl-C): the epoch stopped after its current batch.
-    Interrupted { epoch: usize, step: usize },
+    Interrupted {
+        /// The epoch (from 1), or epochs completed.
+        epoch: usize,
+        /// The step within the epoch (from 1).
+        step: usize,
+    },
 }
 
 impl std::fmt::Display for TrainError {
@@ -386,8 +411,11 @@ fn first_non_finite_grad(model: &Sequential) -> Option<String> {
 
 /// A model, its optimizer and where the recipe has got to.
 pub struct Trainer {
+    /// The recipe.
     pub config: TrainConfig,
+    /// The model (or its name).
     pub model: Sequential,
+    /// The optimizer (or its kind).
     pub optimizer: Box<dyn Optimizer>,
     /// Optimizer steps taken so far (drives the schedule).
     pub step: u64,

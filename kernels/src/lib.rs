@@ -27,6 +27,7 @@
 //!   1, 2 or 8 threads give the same bits.
 
 #![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
 
 pub mod alloc;
 pub mod batch_norm;

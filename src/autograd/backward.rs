@@ -21,11 +21,17 @@ use crate::{Real, Tensor};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BackwardError {
     /// The tensor is not a one-element (scalar) tensor.
-    NotScalar { shape: Vec<usize> },
+    NotScalar {
+        /// The shape.
+        shape: Vec<usize>,
+    },
     /// Nothing that produced the tensor requires grad.
     NoGraph,
     /// The graph was already walked (and freed) by an earlier `backward`.
-    GraphFreed { op: String },
+    GraphFreed {
+        /// The op's name, or its backward rule.
+        op: String,
+    },
 }
 
 impl fmt::Display for BackwardError {

@@ -61,7 +61,9 @@ pub trait Backward<T: Real>: Send + Sync {
 
 /// A recorded op: its rule and its inputs.
 pub struct GradNode<T: Real> {
+    /// The op's name, or its backward rule.
     pub op: Box<dyn Backward<T>>,
+    /// The inputs, or each input's report.
     pub inputs: Vec<Tensor<T>>,
 }
 

@@ -8,69 +8,127 @@ use std::path::PathBuf;
 #[derive(Debug)]
 pub enum DataError {
     /// The file could not be opened or read.
-    Io { file: PathBuf, message: String },
+    Io {
+        /// The file concerned.
+        file: PathBuf,
+        /// What the system or decoder said.
+        message: String,
+    },
     /// The file has no bytes at all.
-    Empty { file: PathBuf },
+    Empty {
+        /// The file concerned.
+        file: PathBuf,
+    },
     /// The file starts like gzip (1f 8b) but does not decompress.
-    Gzip { file: PathBuf, message: String },
+    Gzip {
+        /// The file concerned.
+        file: PathBuf,
+        /// What the system or decoder said.
+        message: String,
+    },
     /// The first two bytes of the magic number are not zero.
     BadMagic {
+        /// The file concerned.
         file: PathBuf,
+        /// The value found in the file.
         found: u32,
+        /// The value expected.
         expected: u32,
     },
     /// The element type code is not 0x08 (unsigned byte).
-    WrongTypeCode { file: PathBuf, found: u8 },
+    WrongTypeCode {
+        /// The file concerned.
+        file: PathBuf,
+        /// The value found in the file.
+        found: u8,
+    },
     /// The number of dimensions is not what this kind of file has.
     WrongDimensionCount {
+        /// The file concerned.
         file: PathBuf,
+        /// The value found in the file.
         found: u8,
+        /// The value expected.
         expected: u8,
     },
     /// Images are not 28×28.
-    WrongImageSize { file: PathBuf, rows: u32, cols: u32 },
+    WrongImageSize {
+        /// The file concerned.
+        file: PathBuf,
+        /// Rows.
+        rows: u32,
+        /// Columns.
+        cols: u32,
+    },
     /// The header ends before all its dimensions are given.
     ShortHeader {
+        /// The file concerned.
         file: PathBuf,
+        /// The value found in the file.
         found: usize,
+        /// The value expected.
         expected: usize,
     },
     /// The header claims more data than this reader accepts (a lying header).
     TooLarge {
+        /// The file concerned.
         file: PathBuf,
+        /// Bytes of data the header claims.
         claimed: u64,
+        /// The largest payload accepted.
         limit: u64,
     },
     /// A gzip file whose header claims more data than [`super::idx::MAX_GZIP_RATIO`] times
     /// its own size (deflate can expand up to ~1032×: a "zip bomb" guard).
     Expansion {
+        /// The file concerned.
         file: PathBuf,
+        /// Bytes of data the header claims.
         claimed: u64,
+        /// The gzip file's own size in bytes.
         compressed: u64,
     },
     /// Fewer payload bytes than the header's dimensions require.
     Truncated {
+        /// The file concerned.
         file: PathBuf,
+        /// The value expected.
         expected: u64,
+        /// The value found in the file.
         found: u64,
     },
     /// More bytes than the header's dimensions account for.
-    TrailingBytes { file: PathBuf, expected: u64 },
+    TrailingBytes {
+        /// The file concerned.
+        file: PathBuf,
+        /// The value expected.
+        expected: u64,
+    },
     /// A label outside 0..=9.
     LabelOutOfRange {
+        /// The file concerned.
         file: PathBuf,
+        /// The label value found.
         label: u8,
+        /// Position (of the label, or of the layer).
         index: usize,
     },
     /// The image and label files disagree on the number of items.
     CountMismatch {
+        /// The images file.
         images: PathBuf,
+        /// Images in the images file.
         n_images: usize,
+        /// The labels file, or the labels (one byte each).
         labels: PathBuf,
+        /// Labels in the labels file.
         n_labels: usize,
     },
     /// None of the searched directories holds the files.
-    NotFound { looked: Vec<PathBuf> },
+    NotFound {
+        /// The directories searched, in order.
+        looked: Vec<PathBuf>,
+    },
 }
 
 fn name(p: &std::path::Path) -> String {

@@ -48,7 +48,9 @@ const FILES: [&str; 4] = [
 /// One split: images `[len, 28, 28]` and labels `[len]`, as bytes.
 #[derive(Clone, Debug)]
 pub struct Split {
+    /// The images file.
     pub images: Vec<u8>,
+    /// The labels file, or the labels (one byte each).
     pub labels: Vec<u8>,
 }
 
@@ -99,8 +101,11 @@ impl Split {
 /// The training and test splits.
 #[derive(Clone, Debug)]
 pub struct FashionMnist {
+    /// The directory the files came from.
     pub dir: PathBuf,
+    /// The 60,000 training images.
     pub train: Split,
+    /// The 10,000 test images.
     pub test: Split,
 }
 

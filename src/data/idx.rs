@@ -55,7 +55,9 @@ impl IdxKind {
 /// The dimensions and bytes of one IDX file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IdxArray {
+    /// The dimensions from the header.
     pub dims: Vec<usize>,
+    /// The elements.
     pub data: Vec<u8>,
 }
 

@@ -8,11 +8,17 @@ use crate::{Real, Tensor};
 
 /// Batch norm over N (and H, W for 4-D inputs) per channel.
 pub struct BatchNorm<T: Real = f32> {
+    /// The weight.
     pub weight: Tensor<T>,
+    /// The bias (β for batch norm), or `None` without one.
     pub bias: Tensor<T>,
+    /// The running mean per channel, updated in training mode.
     pub running_mean: Tensor<T>,
+    /// The running (unbiased) variance per channel.
     pub running_var: Tensor<T>,
+    /// The options used.
     pub options: BatchNormOptions,
+    /// Training mode (batch statistics, dropout on) or evaluation mode.
     pub training: bool,
     dims: usize,
 }

@@ -8,8 +8,11 @@ use crate::{Real, Tensor};
 
 /// A 2-D convolution layer: weight \[out, in, k, k\], bias \[out\].
 pub struct Conv2d<T: Real = f32> {
+    /// The weight.
     pub weight: Tensor<T>,
+    /// The bias (β for batch norm), or `None` without one.
     pub bias: Option<Tensor<T>>,
+    /// The options used.
     pub options: Conv2dOptions,
 }
 

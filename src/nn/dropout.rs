@@ -11,7 +11,9 @@ use crate::{Real, Tensor};
 
 /// Inverted dropout with probability `p`, its masks drawn from a seed and a call counter.
 pub struct Dropout {
+    /// The probability of zeroing an element.
     pub p: f64,
+    /// Training mode (batch statistics, dropout on) or evaluation mode.
     pub training: bool,
     seed: u64,
     calls: AtomicU64,

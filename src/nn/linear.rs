@@ -7,7 +7,9 @@ use crate::{Real, Tensor};
 
 /// A fully connected layer: weight \[out, in\], bias \[out\].
 pub struct Linear<T: Real = f32> {
+    /// The weight.
     pub weight: Tensor<T>,
+    /// The bias (β for batch norm), or `None` without one.
     pub bias: Option<Tensor<T>>,
 }
 

@@ -30,8 +30,11 @@ pub enum LayerKind {
     Relu,
     /// A `MaxPool2d` layer with its window, stride and padding.
     MaxPool2d {
+        /// [height, width] of the window.
         kernel: [usize; 2],
+        /// [height, width] step between windows.
         stride: [usize; 2],
+        /// [height, width] zeros added on each side.
         padding: [usize; 2],
     },
     /// Any other layer.

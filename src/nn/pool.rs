@@ -6,8 +6,11 @@ use crate::{Real, Tensor};
 /// `MaxPool2d`: the largest value of each window, per channel.
 #[derive(Clone, Copy, Debug)]
 pub struct MaxPool2d {
+    /// [height, width] of the window.
     pub kernel: [usize; 2],
+    /// [height, width] step between windows.
     pub stride: [usize; 2],
+    /// [height, width] zeros added on each side.
     pub padding: [usize; 2],
 }
 

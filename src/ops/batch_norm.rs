@@ -16,7 +16,9 @@ use crate::{Real, Tensor};
 /// Momentum and ε of batch norm: PyTorch's defaults are 0.1 and 1e-5.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BatchNormOptions {
+    /// Momentum (for batch norm: the running statistics' update weight, PyTorch's 0.1).
     pub momentum: f64,
+    /// ε added for numerical stability.
     pub eps: f64,
 }
 

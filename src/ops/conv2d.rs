@@ -15,8 +15,11 @@ use crate::{Real, Tensor};
 /// Stride, padding and dilation, each as [height, width]; PyTorch's defaults are 1, 0, 1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Conv2dOptions {
+    /// [height, width] step between windows.
     pub stride: [usize; 2],
+    /// [height, width] zeros added on each side.
     pub padding: [usize; 2],
+    /// [height, width] spacing between kernel taps.
     pub dilation: [usize; 2],
 }
 

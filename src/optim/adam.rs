@@ -18,8 +18,11 @@ use crate::{Real, Tensor};
 pub struct Adam<T: Real = f32> {
     params: Vec<Tensor<T>>,
     lr: f64,
+    /// Decay of the first moment.
     pub beta1: f64,
+    /// Decay of the second moment.
     pub beta2: f64,
+    /// ε added for numerical stability.
     pub eps: f64,
     weight_decay: f64,
     decoupled: bool,

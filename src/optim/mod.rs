@@ -31,7 +31,9 @@ pub trait Optimizer {
 /// round-trip exactly.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct OptimizerState {
+    /// Steps taken (Adam's t).
     pub steps: u64,
+    /// (slot name, parameter index, values) of each buffer.
     pub slots: Vec<(String, usize, Vec<f64>)>,
 }
 

@@ -39,9 +39,13 @@ impl Color {
 /// An 8-bit image, rows top to bottom.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Image {
+    /// Width in pixels.
     pub width: usize,
+    /// Height in pixels.
     pub height: usize,
+    /// Grey or RGB.
     pub color: Color,
+    /// Row-major pixel bytes.
     pub pixels: Vec<u8>,
 }
 

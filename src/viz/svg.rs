@@ -9,7 +9,9 @@ use crate::train::EpochMetrics;
 /// One named series of (x, y) points.
 #[derive(Clone, Debug)]
 pub struct Series {
+    /// The name.
     pub name: String,
+    /// (x, y) points in order.
     pub points: Vec<(f64, f64)>,
 }
 

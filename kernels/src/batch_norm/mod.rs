@@ -23,7 +23,9 @@ use crate::{op_mode, KernelOp, Mode, Real};
 /// The sizes of one batch norm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BatchNormShape {
+    /// Images in the batch.
     pub n: usize,
+    /// Channels.
     pub c: usize,
     /// Values per channel per example: H·W (1 for a 1-D batch norm).
     pub hw: usize,
@@ -50,10 +52,15 @@ impl BatchNormShape {
 pub struct BatchNormParams<'a, T> {
     /// γ and β, length C.
     pub weight: &'a [T],
+    /// The bias (β for batch norm), or `None` without one.
     pub bias: &'a [T],
+    /// The running mean per channel, updated in training mode.
     pub running_mean: &'a mut [T],
+    /// The running (unbiased) variance per channel.
     pub running_var: &'a mut [T],
+    /// Momentum (for batch norm: the running statistics' update weight, PyTorch's 0.1).
     pub momentum: T,
+    /// ε added for numerical stability.
     pub eps: T,
 }
 

@@ -73,6 +73,7 @@ pub struct Grid {
     pub plane: usize,
     /// Output rows P and columns Q.
     pub p: usize,
+    /// Output columns.
     pub q: usize,
     /// Output vectors per plane: P·L / 16.
     pub nvec: usize,

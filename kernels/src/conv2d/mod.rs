@@ -34,15 +34,19 @@ pub struct Conv2dShape {
     pub c: usize,
     /// Input height and width.
     pub h: usize,
+    /// Input width.
     pub w: usize,
     /// Output channels.
     pub k: usize,
     /// Kernel height and width.
     pub r: usize,
+    /// Kernel width.
     pub s: usize,
     /// [height, width] of each.
     pub stride: [usize; 2],
+    /// [height, width] zeros added on each side.
     pub padding: [usize; 2],
+    /// [height, width] spacing between kernel taps.
     pub dilation: [usize; 2],
 }
 

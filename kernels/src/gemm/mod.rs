@@ -20,8 +20,11 @@ use crate::{op_mode, KernelOp, Mode, Real};
 /// A read-only strided view of a matrix.
 #[derive(Clone, Copy, Debug)]
 pub struct MatRef<'a, T> {
+    /// The elements.
     pub data: &'a [T],
+    /// Rows.
     pub rows: usize,
+    /// Columns.
     pub cols: usize,
     /// Elements between (i, j) and (i + 1, j).
     pub rs: usize,
@@ -62,10 +65,15 @@ impl<'a, T> MatRef<'a, T> {
 /// A writable strided view of a matrix.
 #[derive(Debug)]
 pub struct MatMut<'a, T> {
+    /// The elements.
     pub data: &'a mut [T],
+    /// Rows.
     pub rows: usize,
+    /// Columns.
     pub cols: usize,
+    /// Row stride in elements.
     pub rs: usize,
+    /// Column stride in elements.
     pub cs: usize,
 }
 
@@ -85,10 +93,15 @@ impl<'a, T> MatMut<'a, T> {
 /// Everything one gemm call needs, passed to the reference or fast implementation.
 #[derive(Debug)]
 pub struct GemmArgs<'a, T> {
+    /// Channels.
     pub c: MatMut<'a, T>,
+    /// Scale of the product.
     pub alpha: T,
+    /// The left operand.
     pub a: MatRef<'a, T>,
+    /// The right operand.
     pub b: MatRef<'a, T>,
+    /// Scale of the existing C (0 overwrites it).
     pub beta: T,
 }
 

@@ -17,13 +17,19 @@ use crate::{op_mode, KernelOp, Mode, Real};
 /// Every size of one pooling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pool2dShape {
+    /// Images in the batch.
     pub n: usize,
+    /// Channels.
     pub c: usize,
+    /// Input height.
     pub h: usize,
+    /// Input width.
     pub w: usize,
     /// [height, width] of the window, the stride and the padding.
     pub kernel: [usize; 2],
+    /// [height, width] step between windows.
     pub stride: [usize; 2],
+    /// [height, width] zeros added on each side.
     pub padding: [usize; 2],
 }
 

@@ -28,9 +28,11 @@ pub struct AdamStep<T> {
     pub bias_correction2_sqrt: T,
     /// 1 − β₁
     pub one_minus_beta1: T,
+    /// Decay of the second moment.
     pub beta2: T,
     /// 1 − β₂
     pub one_minus_beta2: T,
+    /// ε added for numerical stability.
     pub eps: T,
     /// L2 coefficient added to the gradient (0 to skip).
     pub l2: T,
