@@ -414,8 +414,77 @@ fn per_isa_and_loss(c: &mut Criterion) {
     g.finish();
 }
 
+/// The memory-bound kernels on operands larger than the caches (batch 512: 51 MB each,
+/// against this machine kind's 32 MB L3), so the figures are the memory's, comparable with
+/// `stitch profile`'s streaming-copy probe (which counts read + written bytes the same way).
+fn dram_resident(c: &mut Criterion) {
+    let mut g = c.benchmark_group("dram");
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(300));
+    let (n, ch, h, w) = (512, 32, 28, 28);
+    let len = n * ch * h * w;
+    let x = data(len);
+    let gr = data(len);
+    let mut out = vec![0.0f32; len];
+    let ps = Pool2dShape::square(n, ch, h, w, 2, 2, 0);
+    let (mut y, mut am) = (vec![0.0f32; ps.output_len()], vec![0u32; ps.output_len()]);
+    let gp = data(ps.output_len());
+    g.throughput(Throughput::Bytes((4 * len + 8 * ps.output_len()) as u64));
+    g.bench_function("max_pool2d_forward", |bn| {
+        bn.iter(|| max_pool2d::fast::max_pool2d_forward(&mut y, &mut am, &x, &ps))
+    });
+    g.bench_function("max_pool2d_backward", |bn| {
+        bn.iter(|| max_pool2d::fast::max_pool2d_backward(&mut out, &gp, &am, &ps))
+    });
+    let bs = BatchNormShape {
+        n,
+        c: ch,
+        hw: h * w,
+    };
+    let (wt, bi) = (vec![1.0f32; ch], vec![0.0f32; ch]);
+    let (mut rm, mut rv) = (vec![0.0f32; ch], vec![1.0f32; ch]);
+    let (mut mean, mut inv) = (vec![0.0f32; ch], vec![0.0f32; ch]);
+    g.throughput(Throughput::Bytes(16 * len as u64));
+    g.bench_function("batch_norm_forward", |bn| {
+        bn.iter(|| {
+            let p = BatchNormParams {
+                weight: &wt,
+                bias: &bi,
+                running_mean: &mut rm,
+                running_var: &mut rv,
+                momentum: 0.1,
+                eps: 1e-5,
+            };
+            batch_norm::fast::batch_norm_forward_train(&mut out, &mut mean, &mut inv, &x, p, &bs)
+        })
+    });
+    let (mut dwt, mut dbi) = (vec![0.0f32; ch], vec![0.0f32; ch]);
+    g.throughput(Throughput::Bytes(20 * len as u64));
+    g.bench_function("batch_norm_backward_in_place", |bn| {
+        bn.iter(|| {
+            batch_norm::fast::batch_norm_backward_in_place(
+                &mut out, &mut dwt, &mut dbi, &x, &wt, &mean, &inv, &bs,
+            )
+        })
+    });
+    g.throughput(Throughput::Bytes(8 * len as u64));
+    g.bench_function("dropout", |bn| {
+        bn.iter(|| dropout::fast::dropout_apply(&mut out, &x, 0.3, 7))
+    });
+    g.bench_function("relu_forward", |bn| {
+        bn.iter(|| elementwise::fast::relu_forward(&mut out, &x))
+    });
+    g.throughput(Throughput::Bytes(12 * len as u64));
+    g.bench_function("relu_backward", |bn| {
+        bn.iter(|| elementwise::fast::relu_backward(&mut out, &gr, &x))
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
+    dram_resident,
     gemm,
     elementwise_kernels,
     conv,
