@@ -232,7 +232,6 @@ fn memory_bound(c: &mut Criterion) {
     let (n, ch, h, w) = (128, 32, 28, 28);
     let len = n * ch * h * w;
     let x = data(len);
-    let gr = data(len);
     let ps = Pool2dShape::square(n, ch, h, w, 2, 2, 0);
     let mut y = vec![0.0f32; ps.output_len()];
     let mut am = vec![0u32; ps.output_len()];
@@ -254,35 +253,17 @@ fn memory_bound(c: &mut Criterion) {
         c: ch,
         hw: h * w,
     };
-    let (wt, bi) = (vec![1.0f32; ch], vec![0.0f32; ch]);
-    let (mut rm, mut rv) = (vec![0.0f32; ch], vec![1.0f32; ch]);
-    let (mut mean, mut inv) = (vec![0.0f32; ch], vec![0.0f32; ch]);
+    bench_batch_norm(
+        &mut g,
+        (
+            "batch_norm_forward_fast",
+            "batch_norm_backward_in_place_fast",
+        ),
+        stitch_kernels::isa::isa(),
+        &x,
+        bs,
+    );
     let mut out = vec![0.0f32; len];
-    // forward: two statistics passes over x and one read + write: 16 bytes per element.
-    g.throughput(Throughput::Bytes(16 * len as u64));
-    g.bench_function("batch_norm_forward_fast", |bn| {
-        bn.iter(|| {
-            let p = BatchNormParams {
-                weight: &wt,
-                bias: &bi,
-                running_mean: &mut rm,
-                running_var: &mut rv,
-                momentum: 0.1,
-                eps: 1e-5,
-            };
-            batch_norm::fast::batch_norm_forward_train(&mut out, &mut mean, &mut inv, &x, p, &bs)
-        })
-    });
-    let (mut dwt, mut dbi) = (vec![0.0f32; ch], vec![0.0f32; ch]);
-    // backward: G copied into ∂x, then G and x read twice and ∂x written: 24 bytes each.
-    g.throughput(Throughput::Bytes(24 * len as u64));
-    g.bench_function("batch_norm_backward_fast", |bn| {
-        bn.iter(|| {
-            batch_norm::batch_norm_backward(
-                &mut dx, &mut dwt, &mut dbi, &gr, &x, &wt, &mean, &inv, &bs,
-            )
-        })
-    });
     g.throughput(Throughput::Bytes(8 * len as u64));
     g.bench_function("dropout_fast", |bn| {
         bn.iter(|| dropout::fast::dropout_apply(&mut out, &x, 0.3, 7))
@@ -372,44 +353,16 @@ fn per_isa_and_loss(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("max_pool2d_backward", isa.name()), |bn| {
             bn.iter(|| max_pool2d::fast::max_pool2d_backward_with(isa, &mut out, &y, &am, &ps))
         });
-        // batch norm: forward reads x three times and writes y (16 bytes per element);
-        // the in-place backward reads G and x twice each and writes ∂x (20 bytes).
         let bs = BatchNormShape {
             n: 128,
             c: 32,
             hw: 28 * 28,
         };
-        let (wt, bi) = (vec![1.0f32; 32], vec![0.0f32; 32]);
-        let (mut rm, mut rv) = (vec![0.0f32; 32], vec![1.0f32; 32]);
-        let (mut mean, mut inv) = (vec![0.0f32; 32], vec![0.0f32; 32]);
-        g.throughput(Throughput::Bytes(16 * len as u64));
-        g.bench_function(BenchmarkId::new("batch_norm_forward", isa.name()), |bn| {
-            bn.iter(|| {
-                let p = BatchNormParams {
-                    weight: &wt,
-                    bias: &bi,
-                    running_mean: &mut rm,
-                    running_var: &mut rv,
-                    momentum: 0.1,
-                    eps: 1e-5,
-                };
-                batch_norm::fast::batch_norm_forward_train_with(
-                    isa, &mut out, &mut mean, &mut inv, &x, p, &bs,
-                )
-            })
-        });
-        let (mut dwt, mut dbi) = (vec![0.0f32; 32], vec![0.0f32; 32]);
-        g.throughput(Throughput::Bytes(20 * len as u64));
-        g.bench_function(
-            BenchmarkId::new("batch_norm_backward_in_place", isa.name()),
-            |bn| {
-                bn.iter(|| {
-                    batch_norm::fast::batch_norm_backward_in_place_with(
-                        isa, &mut out, &mut dwt, &mut dbi, &x, &wt, &mean, &inv, &bs,
-                    )
-                })
-            },
+        let names = (
+            format!("batch_norm_forward/{}", isa.name()),
+            format!("batch_norm_backward_in_place/{}", isa.name()),
         );
+        bench_batch_norm(&mut g, (&names.0, &names.1), isa, &x, bs);
     }
     g.finish();
 }
@@ -442,32 +395,13 @@ fn dram_resident(c: &mut Criterion) {
         c: ch,
         hw: h * w,
     };
-    let (wt, bi) = (vec![1.0f32; ch], vec![0.0f32; ch]);
-    let (mut rm, mut rv) = (vec![0.0f32; ch], vec![1.0f32; ch]);
-    let (mut mean, mut inv) = (vec![0.0f32; ch], vec![0.0f32; ch]);
-    g.throughput(Throughput::Bytes(16 * len as u64));
-    g.bench_function("batch_norm_forward", |bn| {
-        bn.iter(|| {
-            let p = BatchNormParams {
-                weight: &wt,
-                bias: &bi,
-                running_mean: &mut rm,
-                running_var: &mut rv,
-                momentum: 0.1,
-                eps: 1e-5,
-            };
-            batch_norm::fast::batch_norm_forward_train(&mut out, &mut mean, &mut inv, &x, p, &bs)
-        })
-    });
-    let (mut dwt, mut dbi) = (vec![0.0f32; ch], vec![0.0f32; ch]);
-    g.throughput(Throughput::Bytes(20 * len as u64));
-    g.bench_function("batch_norm_backward_in_place", |bn| {
-        bn.iter(|| {
-            batch_norm::fast::batch_norm_backward_in_place(
-                &mut out, &mut dwt, &mut dbi, &x, &wt, &mean, &inv, &bs,
-            )
-        })
-    });
+    bench_batch_norm(
+        &mut g,
+        ("batch_norm_forward", "batch_norm_backward_in_place"),
+        stitch_kernels::isa::isa(),
+        &x,
+        bs,
+    );
     g.throughput(Throughput::Bytes(8 * len as u64));
     g.bench_function("dropout", |bn| {
         bn.iter(|| dropout::fast::dropout_apply(&mut out, &x, 0.3, 7))
@@ -480,6 +414,49 @@ fn dram_resident(c: &mut Criterion) {
         bn.iter(|| elementwise::fast::relu_backward(&mut out, &gr, &x))
     });
     g.finish();
+}
+
+/// Batch norm forward (training) and in-place backward on `x` [n, c, hw] at SIMD level
+/// `isa`, named `{prefix}forward{suffix}` and `{prefix}backward_in_place{suffix}`. Bytes: the
+/// forward reads x three times and writes y (16 per element); the backward reads G and x
+/// twice each and writes ∂x (20).
+fn bench_batch_norm(
+    g: &mut criterion::BenchmarkGroup<criterion::measurement::WallTime>,
+    names: (&str, &str),
+    isa: Isa,
+    x: &[f32],
+    bs: BatchNormShape,
+) {
+    let ch = bs.c;
+    let (wt, bi) = (vec![1.0f32; ch], vec![0.0f32; ch]);
+    let (mut rm, mut rv) = (vec![0.0f32; ch], vec![1.0f32; ch]);
+    let (mut mean, mut inv) = (vec![0.0f32; ch], vec![0.0f32; ch]);
+    let mut out = vec![0.0f32; x.len()];
+    g.throughput(Throughput::Bytes(16 * x.len() as u64));
+    g.bench_function(names.0, |bn| {
+        bn.iter(|| {
+            let p = BatchNormParams {
+                weight: &wt,
+                bias: &bi,
+                running_mean: &mut rm,
+                running_var: &mut rv,
+                momentum: 0.1,
+                eps: 1e-5,
+            };
+            batch_norm::fast::batch_norm_forward_train_with(
+                isa, &mut out, &mut mean, &mut inv, x, p, &bs,
+            )
+        })
+    });
+    let (mut dwt, mut dbi) = (vec![0.0f32; ch], vec![0.0f32; ch]);
+    g.throughput(Throughput::Bytes(20 * x.len() as u64));
+    g.bench_function(names.1, |bn| {
+        bn.iter(|| {
+            batch_norm::fast::batch_norm_backward_in_place_with(
+                isa, &mut out, &mut dwt, &mut dbi, x, &wt, &mean, &inv, &bs,
+            )
+        })
+    });
 }
 
 criterion_group!(
