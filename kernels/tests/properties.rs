@@ -52,7 +52,14 @@ fn pool_shape() -> impl Strategy<Value = Pool2dShape> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    // A fixed seed: CI runs the same 64 cases every time (a failure is reproducible, and
+    // nothing is written next to the sources).
+    #![proptest_config(ProptestConfig {
+        cases: 64,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x5717C4),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn conv2d_fast_equals_reference(sh in conv_shape(), seed in 0u64..1000, bias in any::<bool>()) {
@@ -100,6 +107,9 @@ proptest! {
 
     #[test]
     fn batch_norm_fast_equals_reference(n in 1usize..5, c in 1usize..6, hw in 1usize..70, seed in 0u64..1000) {
+        // Training needs two values per channel (the op refuses one, as PyTorch does: the
+        // unbiased variance would divide by zero).
+        prop_assume!(n * hw >= 2);
         let sh = BatchNormShape { n, c, hw };
         let x = data(sh.len(), seed);
         let g = data(sh.len(), seed + 1);
@@ -122,14 +132,20 @@ proptest! {
             } else {
                 batch_norm::reference::batch_norm_backward_in_place(&mut dx, &mut dw, &mut db, &x, &w, &mean, &inv, &sh);
             }
-            (y, rm, rv, dx, dw, db)
+            let scale = w.iter().zip(&inv).fold(0.0f32, |m, (w, i)| m.max((w * i).abs()));
+            (y, rm, rv, dx, dw, db, scale)
         };
         let (f, r) = (run(true), run(false));
-        // With n·hw = 1 the variance is 0 and x̂ = 0: the gradient is pure rounding noise.
-        let tol = if n * hw == 1 { 1e-2 } else { 1e-3 };
-        for (what, a, b) in [("y", &f.0, &r.0), ("running mean", &f.1, &r.1), ("running var", &f.2, &r.2), ("∂x", &f.3, &r.3), ("∂γ", &f.4, &r.4), ("∂β", &f.5, &r.5)] {
+        let tol = 1e-3;
+        for (what, a, b) in [("y", &f.0, &r.0), ("running mean", &f.1, &r.1), ("running var", &f.2, &r.2), ("∂γ", &f.4, &r.4), ("∂β", &f.5, &r.5)] {
             prop_assert!(normwise(a, b).1 <= tol, "{what} {sh:?}: {:?}", normwise(a, b));
         }
+        // ∂x = (γ invstd / M)(M G − ∂β − x̂ ∂γ) cancels (exactly to 0 when M = 2), so its
+        // error is measured against the size of its terms, |G| · max |γ invstd|, not
+        // against ∂x itself.
+        let terms = g.iter().fold(0.0f32, |m, v| m.max(v.abs())) * f.6.max(r.6);
+        let err = f.3.iter().zip(&r.3).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+        prop_assert!(err <= 1e-4 * terms.max(f32::MIN_POSITIVE), "∂x {sh:?}: {err} against terms of {terms}");
     }
 
     #[test]
