@@ -53,18 +53,22 @@ pub(crate) fn forward_plane(
     if !is_2x2(one) {
         return reference::max_pool2d_forward(y, am, xp, one);
     }
-    let (ow, w) = (one.out_w(), one.w);
-    for p in 0..one.out_h() {
-        let rows = &xp[2 * p * w..(2 * p + 2) * w];
-        let (y_row, am_row) = (&mut y[p * ow..(p + 1) * ow], &mut am[p * ow..(p + 1) * ow]);
-        dispatch!(
-            isa,
-            pool_row_2x2(y_row, am_row, rows, w, (2 * p * w) as u32)
-        );
-    }
+    // One call per plane, the row loop inside it: the row body inlines into the SIMD
+    // level's loop instead of being called (and re-dispatched) once per 14 outputs.
+    dispatch!(isa, pool_plane_2x2(y, am, xp, one.w, one.out_h()));
 }
 
 mod scalar {
+    /// Every output row of one plane (`oh` rows of `y.len() / oh` outputs).
+    pub fn pool_plane_2x2(y: &mut [f32], am: &mut [u32], xp: &[f32], w: usize, oh: usize) {
+        let ow = y.len() / oh.max(1);
+        for p in 0..oh {
+            let rows = &xp[2 * p * w..(2 * p + 2) * w];
+            let (y_row, am_row) = (&mut y[p * ow..(p + 1) * ow], &mut am[p * ow..(p + 1) * ow]);
+            pool_row_2x2(y_row, am_row, rows, w, (2 * p * w) as u32);
+        }
+    }
+
     /// One output row of 2×2 stride-2 pooling: `rows` holds input rows 2p and 2p+1 (each
     /// `w` long), `base` is the index of row 2p in the plane.
     pub fn pool_row_2x2(y: &mut [f32], am: &mut [u32], rows: &[f32], w: usize, base: u32) {
@@ -105,14 +109,38 @@ mod scalar {
 mod avx512 {
     use std::arch::x86_64::*;
 
+    /// Every output row of one plane; the caller guarantees AVX-512F, `xp.len() ≥ 2 · oh · w`
+    /// and `y.len() == am.len() == oh · (w / 2)`. Each row may spill up to 16 lanes into
+    /// the next row's outputs, which that row then overwrites: only the plane's last row
+    /// needs a masked store that stops at its end.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn pool_plane_2x2(y: &mut [f32], am: &mut [u32], xp: &[f32], w: usize, oh: usize) {
+        let ow = y.len() / oh.max(1);
+        for p in 0..oh {
+            let rows = &xp[2 * p * w..(2 * p + 2) * w];
+            let (y_rest, am_rest) = (&mut y[p * ow..], &mut am[p * ow..]);
+            // SAFETY: AVX-512F as this function requires; `rows` is two input rows of `w`
+            // and the output slices hold at least `ow` = w / 2 elements.
+            unsafe { pool_row_2x2(y_rest, am_rest, rows, w, (2 * p * w) as u32, ow) };
+        }
+    }
+
     /// Up to 16 outputs per step: two 16-float loads per input row, split into even and odd
     /// columns with one permute each; the four window positions are compared branch-free
     /// in window order (a mask per lane picks the later value only when strictly greater,
-    /// or NaN over a number). Caller guarantees AVX-512F and `rows.len() == 2 * w`,
-    /// `y.len() == am.len() == w / 2`.
+    /// or NaN over a number). Caller guarantees AVX-512F, `rows.len() == 2 * w`,
+    /// `ow == w / 2` and `y.len() == am.len() ≥ ow`; lanes past `ow` may be written up to
+    /// `y.len()` (see `pool_plane_2x2`).
+    #[inline]
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn pool_row_2x2(y: &mut [f32], am: &mut [u32], rows: &[f32], w: usize, base: u32) {
-        let ow = y.len();
+    unsafe fn pool_row_2x2(
+        y: &mut [f32],
+        am: &mut [u32],
+        rows: &[f32],
+        w: usize,
+        base: u32,
+        ow: usize,
+    ) {
         let even_idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
         let odd_idx = _mm512_add_epi32(even_idx, _mm512_set1_epi32(1));
         let (r0, r1) = (rows.as_ptr(), rows[w..].as_ptr());
@@ -131,10 +159,12 @@ mod avx512 {
             } else {
                 ((1u32 << (2 * n - 16)) - 1) as u16
             };
-            let out_mask: __mmask16 = if n == 16 {
+            // Stores may spill past this row's n outputs, up to the end of `y`.
+            let lanes = (y.len() - q0).min(16);
+            let out_mask: __mmask16 = if lanes == 16 {
                 0xFFFF
             } else {
-                ((1u32 << n) - 1) as u16
+                ((1u32 << lanes) - 1) as u16
             };
             let j = 2 * q0;
             // SAFETY: the unmasked lanes read floats j..j + 2n of each row, and
@@ -181,7 +211,7 @@ mod avx512 {
                     _mm512_add_epi32(idx0, _mm512_set1_epi32(offs[k])),
                 );
             }
-            // SAFETY: the unmasked lanes write outputs q0..q0 + n ≤ ow = y.len() = am.len().
+            // SAFETY: the unmasked lanes write q0..q0 + lanes ≤ y.len() = am.len().
             unsafe {
                 _mm512_mask_storeu_ps(y.as_mut_ptr().add(q0), out_mask, best);
                 _mm512_mask_storeu_epi32(am.as_mut_ptr().add(q0) as *mut i32, out_mask, best_i);
@@ -279,8 +309,8 @@ mod avx2 {
     ///
     /// # Safety
     /// None beyond the scalar loop's; `unsafe` only to match the dispatch signature.
-    pub unsafe fn pool_row_2x2(y: &mut [f32], am: &mut [u32], rows: &[f32], w: usize, base: u32) {
-        scalar::pool_row_2x2(y, am, rows, w, base)
+    pub unsafe fn pool_plane_2x2(y: &mut [f32], am: &mut [u32], xp: &[f32], w: usize, oh: usize) {
+        scalar::pool_plane_2x2(y, am, xp, w, oh)
     }
 }
 
