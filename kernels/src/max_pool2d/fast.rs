@@ -220,6 +220,22 @@ mod avx512 {
         }
     }
 
+    /// Every row of one plane's backward: `dx` is the plane (h × w, h and w even), `g` and
+    /// `am` its outputs. One call per plane, so the row body inlines into this loop.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F; `dx.len() == 4 · g.len()`, `g.len() == am.len()` a multiple
+    /// of `w / 2`, and every argmax lies in its window.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn unpool_plane_2x2(dx: &mut [f32], g: &[f32], am: &[u32], w: usize) {
+        let ow = w / 2;
+        for (p, (g_row, am_row)) in g.chunks_exact(ow).zip(am.chunks_exact(ow)).enumerate() {
+            let rows = &mut dx[2 * p * w..(2 * p + 2) * w];
+            // SAFETY: as this function's contract, row by row.
+            unsafe { unpool_row_2x2(rows, g_row, am_row, w, (2 * p * w) as u32) };
+        }
+    }
+
     /// Backward of one output row of 2×2 stride-2 windows that tile the plane: writes both
     /// input rows in full (the winner of each window gets G, its three neighbours 0), so no
     /// zero-fill pass is needed. Up to 16 windows a step: four lane masks pick G for each
@@ -228,8 +244,9 @@ mod avx512 {
     /// # Safety
     /// The CPU has AVX-512F; `rows.len() == 2 * w`, `g.len() == am.len() == w / 2`, and
     /// every argmax lies in its window (as the forward pass wrote it).
+    #[inline]
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn unpool_row_2x2(rows: &mut [f32], g: &[f32], am: &[u32], w: usize, base: u32) {
+    unsafe fn unpool_row_2x2(rows: &mut [f32], g: &[f32], am: &[u32], w: usize, base: u32) {
         let ow = g.len();
         let lo_idx = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
         let hi_idx =
@@ -342,16 +359,12 @@ pub fn max_pool2d_backward_with(
 /// One plane's gradient routing (`sh` gives the plane's sizes; n and c are ignored).
 pub(crate) fn backward_plane(isa: Isa, dx: &mut [f32], g: &[f32], am: &[u32], sh: &Pool2dShape) {
     if isa == Isa::Avx512 && is_2x2(sh) && sh.h.is_multiple_of(2) && sh.w.is_multiple_of(2) {
-        let ow = sh.out_w();
-        for (p, (g_row, am_row)) in g.chunks_exact(ow).zip(am.chunks_exact(ow)).enumerate() {
-            let rows = &mut dx[2 * p * sh.w..(2 * p + 2) * sh.w];
-            // SAFETY: isa is Avx512 only when `usable` found AVX-512F; the row slices have
-            // the lengths `unpool_row_2x2` states.
-            #[cfg(target_arch = "x86_64")]
-            unsafe {
-                avx512::unpool_row_2x2(rows, g_row, am_row, sh.w, (2 * p * sh.w) as u32)
-            };
-        }
+        // SAFETY: isa is Avx512 only when `usable` found AVX-512F; `dx` is the plane's
+        // h × w values and `g`, `am` its (h/2) × (w/2) outputs, as `unpool_plane_2x2` states.
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            avx512::unpool_plane_2x2(dx, g, am, sh.w)
+        };
         return;
     }
     dx.fill(0.0);
