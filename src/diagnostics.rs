@@ -51,7 +51,7 @@ impl Diagnostics {
                 }
             };
             let seen = &mut self.relus[slot].1;
-            let v = out.to_vec();
+            let v = out.data();
             for img in v.chunks(units) {
                 for (s, &x) in seen.iter_mut().zip(img) {
                     *s |= x > 0.0;
@@ -73,14 +73,19 @@ impl Diagnostics {
                 .collect();
         }
         for ((stats, (_, p)), old) in self.params.iter_mut().zip(&named).zip(before) {
-            let g = p.grad().map(|g| norm(&g.to_vec())).unwrap_or(0.0);
-            let new = p.to_vec();
-            let delta: Vec<f32> = new.iter().zip(old).map(|(a, b)| a - b).collect();
+            let g = p.grad_lock().as_deref().map_or(0.0, norm);
+            let new = p.data();
+            let delta = new
+                .iter()
+                .zip(old)
+                .map(|(&a, &b)| (a as f64 - b as f64).powi(2))
+                .sum::<f64>()
+                .sqrt();
             stats.grad_norm_sum += g;
-            // ‖Δw‖ over the larger of ‖w‖ before and after: defined from a zero init too.
-            stats.ratio_sum += norm(&delta) / norm(old).max(norm(&new)).max(1e-30);
-            stats.steps += 1;
             stats.weight_norm = norm(&new);
+            // ‖Δw‖ over the larger of ‖w‖ before and after: defined from a zero init too.
+            stats.ratio_sum += delta / norm(old).max(stats.weight_norm).max(1e-30);
+            stats.steps += 1;
         }
     }
 

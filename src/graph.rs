@@ -11,89 +11,72 @@ use std::sync::Arc;
 
 use crate::{Real, Tensor};
 
+/// What a drawn node stands for.
+enum Kind<T: Real> {
+    Op,
+    /// A parameter, kept to read its gradient after a backward pass.
+    Parameter(Tensor<T>),
+    Input,
+}
+
 /// A node of the drawn graph.
-struct DotNode {
+struct DotNode<T: Real> {
     label: String,
-    /// The parameter's name, for leaves that are parameters.
-    parameter: Option<String>,
-    is_op: bool,
+    kind: Kind<T>,
 }
 
 /// The graph behind `loss`, captured before a backward pass frees it.
 pub struct Graph<T: Real> {
-    nodes: Vec<DotNode>,
+    nodes: Vec<DotNode<T>>,
     /// (from, to, shape of the tensor on the edge)
     edges: Vec<(usize, usize, Vec<usize>)>,
-    /// Parameter tensors by node index, to read their gradients later.
-    params: Vec<(usize, Tensor<T>)>,
 }
 
 impl<T: Real> Graph<T> {
     /// Walks the graph from `loss`; `named` gives the parameters' names.
     pub fn capture(loss: &Tensor<T>, named: &[(String, Tensor<T>)]) -> Graph<T> {
-        let mut g = Graph {
-            nodes: Vec::new(),
-            edges: Vec::new(),
-            params: Vec::new(),
-        };
-        let mut index: HashMap<usize, usize> = HashMap::new();
         let key = |t: &Tensor<T>| Arc::as_ptr(&t.node) as usize;
+        let mut g = Graph {
+            nodes: vec![describe(loss, named)],
+            edges: Vec::new(),
+        };
+        let mut index: HashMap<usize, usize> = HashMap::from([(key(loss), 0)]);
         let mut stack = vec![loss.clone()];
         while let Some(t) = stack.pop() {
-            let id = *index.entry(key(&t)).or_insert_with(|| {
-                g.nodes.push(describe(&t, named));
-                g.nodes.len() - 1
-            });
+            let to = index[&key(&t)];
             let guard = t.node.grad_fn.lock().unwrap_or_else(|e| e.into_inner());
             let Some(node) = guard.as_ref() else { continue };
             for input in &node.inputs {
-                let known = index.contains_key(&key(input));
                 let from = *index.entry(key(input)).or_insert_with(|| {
+                    // First meeting: draw it and walk on from it.
                     g.nodes.push(describe(input, named));
-                    if g.nodes.last().is_some_and(|n| n.parameter.is_some()) {
-                        g.params.push((g.nodes.len() - 1, input.clone()));
-                    }
+                    stack.push(input.clone());
                     g.nodes.len() - 1
                 });
-                g.edges.push((from, id, input.shape().to_vec()));
-                if !known {
-                    stack.push(input.clone());
-                }
+                g.edges.push((from, to, input.shape().to_vec()));
             }
         }
         g
     }
 
-    /// The number of op nodes.
-    pub fn op_count(&self) -> usize {
-        self.nodes.iter().filter(|n| n.is_op).count()
-    }
-
     /// DOT text; with `grads`, each parameter shows the L2 norm of its current gradient.
     pub fn to_dot(&self, grads: bool) -> String {
-        let grad_norm: HashMap<usize, f64> = self
-            .params
-            .iter()
-            .map(|(i, t)| {
-                let g = t
-                    .grad()
-                    .map(|g| g.to_vec().iter().map(|v| v.to_f64().powi(2)).sum::<f64>());
-                (*i, g.map_or(f64::NAN, f64::sqrt))
-            })
-            .collect();
         let mut s = String::from("digraph stitch {\n  rankdir=BT;\n  node [fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n");
         for (i, n) in self.nodes.iter().enumerate() {
-            let (shape, style) = match (&n.parameter, n.is_op) {
-                (_, true) => ("box", "filled, rounded\", fillcolor=\"#dbe8ff"),
-                (Some(_), _) => ("ellipse", "filled\", fillcolor=\"#d9f2d9"),
-                (None, _) => ("ellipse", "filled\", fillcolor=\"#eeeeee"),
-            };
             let mut label = n.label.clone();
-            if grads {
-                if let Some(norm) = grad_norm.get(&i) {
-                    let _ = write!(label, "\\n|grad| = {norm:.4e}");
+            let (shape, style) = match &n.kind {
+                Kind::Op => ("box", "filled, rounded\", fillcolor=\"#dbe8ff"),
+                Kind::Parameter(p) => {
+                    if grads {
+                        let norm = p.grad_lock().as_deref().map_or(f64::NAN, |g| {
+                            g.iter().map(|v| v.to_f64().powi(2)).sum::<f64>().sqrt()
+                        });
+                        let _ = write!(label, "\\n|grad| = {norm:.4e}");
+                    }
+                    ("ellipse", "filled\", fillcolor=\"#d9f2d9")
                 }
-            }
+                Kind::Input => ("ellipse", "filled\", fillcolor=\"#eeeeee"),
+            };
             let _ = writeln!(
                 s,
                 "  n{i} [label=\"{label}\", shape={shape}, style=\"{style}\"];"
@@ -107,7 +90,7 @@ impl<T: Real> Graph<T> {
     }
 }
 
-fn describe<T: Real>(t: &Tensor<T>, named: &[(String, Tensor<T>)]) -> DotNode {
+fn describe<T: Real>(t: &Tensor<T>, named: &[(String, Tensor<T>)]) -> DotNode<T> {
     let op = t
         .node
         .grad_fn
@@ -118,24 +101,17 @@ fn describe<T: Real>(t: &Tensor<T>, named: &[(String, Tensor<T>)]) -> DotNode {
     if let Some(op) = op {
         return DotNode {
             label: op.to_string(),
-            parameter: None,
-            is_op: true,
+            kind: Kind::Op,
         };
     }
-    let name = named
-        .iter()
-        .find(|(_, p)| Arc::ptr_eq(&p.node, &t.node))
-        .map(|(n, _)| n.clone());
-    match name {
-        Some(n) => DotNode {
+    match named.iter().find(|(_, p)| Arc::ptr_eq(&p.node, &t.node)) {
+        Some((n, p)) => DotNode {
             label: format!("{n}\\n{:?}", t.shape()),
-            parameter: Some(n),
-            is_op: false,
+            kind: Kind::Parameter(p.clone()),
         },
         None => DotNode {
             label: format!("input\\n{:?}", t.shape()),
-            parameter: None,
-            is_op: false,
+            kind: Kind::Input,
         },
     }
 }

@@ -399,10 +399,18 @@ fn first_non_finite_layer(model: &Sequential, x: &Tensor<f32>) -> String {
 }
 
 /// The first parameter whose gradient holds a NaN or an infinity.
+///
+/// Runs every step, so the common case is one SIMD, multi-threaded sum per parameter: a sum
+/// of finite terms is finite (unless it overflows, which the element scan then clears), and
+/// only a non-finite sum pays for the scan that finds the value.
 fn first_non_finite_grad(model: &Sequential) -> Option<String> {
     for (name, p) in model.named_parameters() {
         let g = p.grad_lock();
-        if let Some(bad) = g.as_ref().and_then(|g| g.iter().find(|v| !v.is_finite())) {
+        let Some(g) = g.as_ref() else { continue };
+        if stitch_kernels::reduce::sum(g).is_finite() {
+            continue;
+        }
+        if let Some(bad) = g.iter().find(|v| !v.is_finite()) {
             return Some(format!("the gradient of {name} holds {bad}"));
         }
     }

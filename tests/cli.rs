@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::cli::{fails_with, stderr, stitch, synthetic_dataset, tmpdir};
+use common::cli::{fails_with, series_names, stderr, stitch, synthetic_dataset, tmpdir};
 
 #[test]
 fn train_writes_metrics_and_a_checkpoint_that_eval_reads() {
@@ -178,14 +178,12 @@ fn ladder_trains_every_step_and_tags_metrics_with_the_model() {
     assert!(o.status.success(), "{}", stderr(&o));
     // The plot: curves for every step, then the bars of stitch against the write-up.
     let svg = std::fs::read_to_string(d.join("ladder.svg")).unwrap();
-    let xml = roxmltree::Document::parse(&svg).expect("the plot parses as XML");
-    let names: Vec<&str> = xml
-        .descendants()
-        .filter(|n| n.attribute("class") == Some("series"))
-        .map(|n| n.attribute("data-name").unwrap())
-        .collect();
+    let names = series_names(&svg);
     assert_eq!(names.len(), 4 * 4 + 2, "{names:?}");
-    assert!(names.contains(&"conv-pool test") && names.ends_with(&["stitch", "seed write-up"]));
+    assert!(
+        names.iter().any(|n| n == "conv-pool test")
+            && names.ends_with(&["stitch".to_string(), "seed write-up".to_string()])
+    );
     let out = String::from_utf8_lossy(&o.stdout);
     for (step, model, seed) in [
         (1, "dnn", "88.66"),

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::cli::{stderr, stitch, synthetic_dataset, tmpdir};
+use common::cli::{series_names, stderr, stitch, synthetic_dataset, tmpdir};
 use stitch::viz::png::{Color, Image};
 use stitch::viz::svg;
 
@@ -64,16 +64,6 @@ fn every_png_chunk_has_the_right_crc() {
         pos += 12 + len;
     }
     assert_eq!(kinds, ["IHDR", "IDAT", "IEND"]);
-}
-
-/// The `data-name`s of the series groups in an SVG document, which must parse as XML.
-fn series_names(doc: &str) -> Vec<String> {
-    let xml = roxmltree::Document::parse(doc).expect("the SVG parses as XML");
-    assert_eq!(xml.root_element().tag_name().name(), "svg");
-    xml.descendants()
-        .filter(|n| n.attribute("class") == Some("series"))
-        .map(|n| n.attribute("data-name").unwrap().to_string())
-        .collect()
 }
 
 #[test]

@@ -22,6 +22,56 @@ fn synthetic(n: usize) -> Split {
     Split { images, labels }
 }
 
+/// A model training on `train` batch after batch (wrapping round at the end), for timing.
+struct Stepper<'a> {
+    trainer: Trainer,
+    train: &'a Split,
+    batch: usize,
+    next: usize,
+}
+
+impl<'a> Stepper<'a> {
+    /// A fresh model in training mode; `warm` runs [`WARM_UP`] steps first (the allocator's
+    /// cache and rayon's threads warm up).
+    fn new(
+        config: &TrainConfig,
+        train: &'a Split,
+        batch: usize,
+        warm: bool,
+    ) -> Result<Self, String> {
+        let mut trainer = Trainer::new(config.clone())?;
+        trainer.model.train();
+        let mut s = Stepper {
+            trainer,
+            train,
+            batch,
+            next: 0,
+        };
+        if warm {
+            s.steps(WARM_UP)?;
+        }
+        Ok(s)
+    }
+
+    /// The images and labels of the next batch.
+    fn next_batch(&mut self) -> (stitch::Tensor<f32>, Vec<usize>) {
+        let end = (self.next + self.batch).min(self.train.len());
+        let idx: Vec<usize> = (self.next..end).collect();
+        self.next = if end == self.train.len() { 0 } else { end };
+        self.train.batch(&idx)
+    }
+
+    /// `k` training steps; returns their milliseconds per step.
+    fn steps(&mut self, k: usize) -> Result<f64, String> {
+        let start = std::time::Instant::now();
+        for _ in 0..k {
+            let (x, y) = self.next_batch();
+            self.trainer.train_step(&x, &y)?;
+        }
+        Ok(1e3 * start.elapsed().as_secs_f64() / k.max(1) as f64)
+    }
+}
+
 pub fn run(a: ProfileArgs) -> Result<(), String> {
     let threads = setup(&a.run)?;
     if a.steps == 0 || a.batch == 0 {
@@ -66,22 +116,10 @@ pub fn run(a: ProfileArgs) -> Result<(), String> {
         return overhead(&a, &config, &train);
     }
 
-    let mut trainer = Trainer::new(config)?;
-    trainer.model.train();
-    let all: Vec<usize> = (0..n).collect();
-    let mut batches = all.chunks(a.batch);
-    for idx in batches.by_ref().take(WARM_UP) {
-        let (x, y) = train.batch(idx);
-        trainer.train_step(&x, &y)?;
-    }
+    let mut stepper = Stepper::new(&config, &train, a.batch, true)?;
     stitch::profile::reset();
     stitch::profile::enable(true);
-    let start = std::time::Instant::now();
-    for idx in batches {
-        let (x, y) = train.batch(idx);
-        trainer.train_step(&x, &y)?;
-    }
-    let secs = start.elapsed().as_secs_f64();
+    let ms = stepper.steps(a.steps)?;
     stitch::profile::enable(false);
     println!(
         "model {}, batch {}, {} steps on {source}, {} kernels: {:.2} ms per step\n",
@@ -89,7 +127,7 @@ pub fn run(a: ProfileArgs) -> Result<(), String> {
         a.batch,
         a.steps,
         stitch_kernels::mode().name(),
-        1e3 * secs / a.steps as f64
+        ms
     );
     print!(
         "{}",
@@ -98,42 +136,16 @@ pub fn run(a: ProfileArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// Milliseconds per step of `steps` steps after the warm-up, on the current rayon pool.
-fn ms_per_step(
-    config: &TrainConfig,
-    train: &Split,
-    batch: usize,
-    steps: usize,
-) -> Result<f64, String> {
-    let mut trainer = Trainer::new(config.clone())?;
-    trainer.model.train();
-    let all: Vec<usize> = (0..train.len()).collect();
-    let mut batches = all.chunks(batch);
-    for idx in batches.by_ref().take(WARM_UP) {
-        let (x, y) = train.batch(idx);
-        trainer.train_step(&x, &y)?;
-    }
-    let start = std::time::Instant::now();
-    for idx in batches.take(steps) {
-        let (x, y) = train.batch(idx);
-        trainer.train_step(&x, &y)?;
-    }
-    Ok(1e3 * start.elapsed().as_secs_f64() / steps as f64)
-}
-
 /// `--memory`: what each op keeps for backward after one training forward pass (walked
 /// from the loss), the allocator's live bytes around it, then the peak of a few steps and
 /// the process's peak resident memory.
 fn memory(a: &ProfileArgs, config: &TrainConfig, train: &Split) -> Result<(), String> {
     use stitch_kernels::alloc;
     let mb = |b: usize| b as f64 / 1e6;
-    let mut trainer = Trainer::new(config.clone())?;
-    trainer.model.train();
-    let all: Vec<usize> = (0..train.len()).collect();
-    let idx = &all[..a.batch.min(all.len())];
-    let (x, y) = train.batch(idx);
+    let mut stepper = Stepper::new(config, train, a.batch, false)?;
+    let (x, y) = stepper.next_batch();
     let before = alloc::live_bytes();
-    let loss = trainer.model.forward(&x).cross_entropy(&y);
+    let loss = stepper.trainer.model.forward(&x).cross_entropy(&y);
     let after = alloc::live_bytes();
     let rows = loss.saved_for_backward();
     println!(
@@ -173,11 +185,7 @@ fn memory(a: &ProfileArgs, config: &TrainConfig, train: &Split) -> Result<(), St
     drop(loss);
     alloc::reset_peak();
     let base = alloc::live_bytes();
-    let mut batches = all.chunks(a.batch).cycle();
-    for _ in 0..a.steps.min(20) {
-        let (x, y) = train.batch(batches.next().expect("cycle"));
-        trainer.train_step(&x, &y)?;
-    }
+    stepper.steps(a.steps.min(20))?;
     println!(
         "allocator (blocks of 256 KiB and more): peak {:.2} MB during a step, above the {:.2} MB live between steps",
         mb(alloc::peak_live_bytes().saturating_sub(base)),
@@ -204,27 +212,13 @@ fn peak_rss_kb() -> Option<u64> {
 /// that goes first alternates too), and each arm's median block is compared.
 fn overhead(a: &ProfileArgs, config: &TrainConfig, train: &Split) -> Result<(), String> {
     const BLOCK: usize = 5;
-    let mut trainer = Trainer::new(config.clone())?;
-    trainer.model.train();
-    let all: Vec<usize> = (0..train.len()).collect();
-    let mut batches = all.chunks(a.batch).cycle();
-    let mut step = |trainer: &mut Trainer| -> Result<(), String> {
-        let (x, y) = train.batch(batches.next().expect("cycle"));
-        trainer.train_step(&x, &y).map(|_| ())
-    };
-    for _ in 0..WARM_UP {
-        step(&mut trainer)?;
-    }
+    let mut stepper = Stepper::new(config, train, a.batch, true)?;
     let rounds = a.steps.div_ceil(BLOCK).max(3);
     let (mut on, mut off) = (Vec::new(), Vec::new());
     for r in 0..rounds {
         for profiled in [r % 2 == 0, r % 2 == 1] {
             stitch::profile::enable(profiled);
-            let start = std::time::Instant::now();
-            for _ in 0..BLOCK {
-                step(&mut trainer)?;
-            }
-            let ms = 1e3 * start.elapsed().as_secs_f64() / BLOCK as f64;
+            let ms = stepper.steps(BLOCK)?;
             if profiled { &mut on } else { &mut off }.push(ms);
         }
     }
@@ -266,7 +260,7 @@ fn scaling(
             .num_threads(t)
             .build()
             .map_err(|e| e.to_string())?;
-        let ms = pool.install(|| ms_per_step(config, train, a.batch, a.steps))?;
+        let ms = pool.install(|| Stepper::new(config, train, a.batch, true)?.steps(a.steps))?;
         let base = *one.get_or_insert(ms);
         println!(
             "{t:>8} {ms:>12.2} {:>8.2}× {:>10.0}%",

@@ -165,7 +165,8 @@ pub fn run(a: TrainArgs) -> Result<(), String> {
 /// The first Ctrl-C asks the epoch to stop after its batch; a second one quits at once
 /// (checkpoints are written atomically, so that cannot leave half a file either).
 fn install_ctrl_c() {
-    let result = ctrlc::set_handler(|| {
+    // Fails only if a handler is already set (a second run in the same process).
+    let _ = ctrlc::set_handler(|| {
         if stitch::train::stop_requested() {
             eprintln!("\nstitch: interrupted again, quitting now");
             std::process::exit(INTERRUPTED);
@@ -173,8 +174,6 @@ fn install_ctrl_c() {
         eprintln!("\nstitch: stopping after the current batch (Ctrl-C again to quit now)");
         stitch::train::request_stop();
     });
-    // Only fails if a handler is already set (a second run in the same process).
-    let _ = result;
 }
 
 /// What an early stop leaves behind.

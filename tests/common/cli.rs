@@ -75,3 +75,13 @@ pub fn fails_with(args: &[&str], want: &str) {
     );
     assert!(e.contains(want), "{args:?}: expected '{want}' in: {e}");
 }
+
+/// The `data-name`s of the series groups in an SVG document, which must parse as XML.
+pub fn series_names(doc: &str) -> Vec<String> {
+    let xml = roxmltree::Document::parse(doc).expect("the SVG parses as XML");
+    assert_eq!(xml.root_element().tag_name().name(), "svg");
+    xml.descendants()
+        .filter(|n| n.attribute("class") == Some("series"))
+        .map(|n| n.attribute("data-name").unwrap().to_string())
+        .collect()
+}
