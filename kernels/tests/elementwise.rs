@@ -137,3 +137,52 @@ fn mismatched_lengths_name_the_kernel() {
     let mut out = [0.0f32; 4];
     stitch_kernels::elementwise::add(&mut out, &[1.0; 4], &[1.0; 3]);
 }
+
+#[test]
+fn relu_in_place_mask_and_mask_in_place_match_reference_bitwise() {
+    // Below and above the parallel threshold, with zeros, negatives and NaNs in the input.
+    for &n in &LENGTHS {
+        let mut x = data(n, 7);
+        for (i, v) in x.iter_mut().enumerate() {
+            match i % 13 {
+                0 => *v = 0.0,
+                5 => *v = f32::NAN,
+                9 => *v = -0.0,
+                _ => {}
+            }
+        }
+        let (mut y_ref, mut y_fast) = (x.clone(), x.clone());
+        let (mut p_ref, mut p_fast) = (vec![false; n], vec![true; n]);
+        reference::relu_in_place_mask(&mut y_ref, &mut p_ref);
+        fast::relu_in_place_mask(&mut y_fast, &mut p_fast);
+        assert!(
+            y_ref
+                .iter()
+                .zip(&y_fast)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "relu_in_place_mask n={n}"
+        );
+        assert_eq!(p_ref, p_fast, "mask n={n}");
+        // The mask is exactly y > 0 and y is max(x, 0) with NaN kept.
+        for i in 0..n {
+            assert_eq!(p_ref[i], y_ref[i] > 0.0);
+            assert!(if x[i].is_nan() {
+                y_ref[i].is_nan()
+            } else {
+                y_ref[i] == x[i].max(0.0)
+            });
+        }
+        let g = data(n, 8);
+        let (mut g_ref, mut g_fast) = (g.clone(), g.clone());
+        reference::mask_in_place(&mut g_ref, &p_ref);
+        fast::mask_in_place(&mut g_fast, &p_ref);
+        assert!(
+            g_ref
+                .iter()
+                .zip(&g_fast)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "mask_in_place n={n}"
+        );
+        assert!((0..n).all(|i| g_ref[i] == if p_ref[i] { g[i] } else { 0.0 }));
+    }
+}

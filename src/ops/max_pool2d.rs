@@ -2,8 +2,7 @@
 //! `stitch_kernels::max_pool2d`. The forward pass keeps each window's argmax (4 bytes per
 //! output) for the backward pass, which routes each gradient to its window's winner.
 
-use rayon::prelude::*;
-
+use stitch_kernels::elementwise;
 use stitch_kernels::max_pool2d::{max_pool2d_backward, max_pool2d_forward, Pool2dShape};
 
 use crate::autograd::Backward;
@@ -157,21 +156,9 @@ impl<T: Real> Backward<T> for MaxPool2dReluBackward {
 /// pass needs: ∂x = G · [y > 0].
 pub(crate) fn relu_in_place<T: Real>(y: &mut [T]) -> Vec<bool> {
     let mut positive = vec![false; y.len()];
-    // Elementwise, so chunks on rayon's threads give the same bits as one loop.
-    y.par_chunks_mut(RELU_CHUNK)
-        .zip(positive.par_chunks_mut(RELU_CHUNK))
-        .for_each(|(yc, pc)| {
-            for (v, p) in yc.iter_mut().zip(pc) {
-                let keep = *v > T::ZERO || v.is_nan_value();
-                *v = if keep { *v } else { T::ZERO };
-                *p = *v > T::ZERO;
-            }
-        });
+    elementwise::relu_in_place_mask(y, &mut positive);
     positive
 }
-
-/// Elements per rayon task of the two ReLU helpers (64 KiB of f32).
-const RELU_CHUNK: usize = 1 << 14;
 
 /// G where the ReLU's output was positive, 0 elsewhere.
 pub(crate) fn relu_mask_grad<T: Real>(g: &[T], positive: &[bool]) -> Vec<T> {
@@ -182,14 +169,7 @@ pub(crate) fn relu_mask_grad<T: Real>(g: &[T], positive: &[bool]) -> Vec<T> {
 
 /// [`relu_mask_grad`] written over G.
 pub(crate) fn relu_mask_grad_in_place<T: Real>(g: &mut [T], positive: &[bool]) {
-    g.par_chunks_mut(RELU_CHUNK)
-        .zip(positive.par_chunks(RELU_CHUNK))
-        .for_each(|(gc, pc)| {
-            // A select, not a branch: the signs are as good as random.
-            for (v, &p) in gc.iter_mut().zip(pc) {
-                *v = if p { *v } else { T::ZERO };
-            }
-        });
+    elementwise::mask_in_place(g, positive);
 }
 
 impl<T: Real> Tensor<T> {

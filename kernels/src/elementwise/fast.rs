@@ -11,6 +11,10 @@
 
 use crate::isa::{isa, Isa};
 use crate::simd::{dispatch, run2, run3, usable};
+use crate::Real;
+use rayon::prelude::*;
+
+use super::reference;
 
 /// out = a + b, elementwise, fast version.
 pub fn add(out: &mut [f32], a: &[f32], b: &[f32]) {
@@ -325,4 +329,26 @@ mod avx2 {
             tail | s | { scalar::relu_backward(&mut d_input[s..], &d_out[s..], &x[s..]) }
         )
     }
+}
+
+/// [`reference::relu_in_place_mask`] on rayon's threads in [`crate::CHUNK`]-long pieces
+/// once the slice reaches [`crate::PAR_THRESHOLD`] (the loop is a select the compiler
+/// vectorises; every element on its own, so the bits equal the reference's).
+pub fn relu_in_place_mask<T: Real>(y: &mut [T], positive: &mut [bool]) {
+    if y.len() < crate::PAR_THRESHOLD {
+        return reference::relu_in_place_mask(y, positive);
+    }
+    y.par_chunks_mut(crate::CHUNK)
+        .zip(positive.par_chunks_mut(crate::CHUNK))
+        .for_each(|(yc, pc)| reference::relu_in_place_mask(yc, pc));
+}
+
+/// [`reference::mask_in_place`] on rayon's threads, as [`relu_in_place_mask`].
+pub fn mask_in_place<T: Real>(g: &mut [T], positive: &[bool]) {
+    if g.len() < crate::PAR_THRESHOLD {
+        return reference::mask_in_place(g, positive);
+    }
+    g.par_chunks_mut(crate::CHUNK)
+        .zip(positive.par_chunks(crate::CHUNK))
+        .for_each(|(gc, pc)| reference::mask_in_place(gc, pc));
 }

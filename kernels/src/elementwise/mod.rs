@@ -1,4 +1,5 @@
-//! Elementwise kernels: `add`, `mul`, `axpy`, `scale`, `relu_forward`, `relu_backward`.
+//! Elementwise kernels: `add`, `mul`, `axpy`, `scale`, `relu_forward`, `relu_backward`,
+//! and the masked pair of the fused ReLU ops, `relu_in_place_mask` and `mask_in_place`.
 //!
 //! All slices of one call have the same length `n`; the functions here check that once and
 //! panic with the kernel's name and both lengths otherwise, then run the reference loop or
@@ -80,5 +81,26 @@ pub fn relu_backward<T: Real>(d_input: &mut [T], d_out: &[T], x: &[T]) {
     match op_mode(KernelOp::Elementwise) {
         Mode::Reference => reference::relu_backward(d_input, d_out, x),
         Mode::Fast => T::relu_backward_fast(d_input, d_out, x),
+    }
+}
+
+/// ReLU in place with the sign mask its backward needs (see
+/// [`reference::relu_in_place_mask`]).
+#[track_caller]
+pub fn relu_in_place_mask<T: Real>(y: &mut [T], positive: &mut [bool]) {
+    check_len("relu_in_place_mask", "positive", y.len(), positive.len());
+    match op_mode(KernelOp::Elementwise) {
+        Mode::Reference => reference::relu_in_place_mask(y, positive),
+        Mode::Fast => fast::relu_in_place_mask(y, positive),
+    }
+}
+
+/// Zeroes `g` where `positive` is false (see [`reference::mask_in_place`]).
+#[track_caller]
+pub fn mask_in_place<T: Real>(g: &mut [T], positive: &[bool]) {
+    check_len("mask_in_place", "positive", g.len(), positive.len());
+    match op_mode(KernelOp::Elementwise) {
+        Mode::Reference => reference::mask_in_place(g, positive),
+        Mode::Fast => fast::mask_in_place(g, positive),
     }
 }

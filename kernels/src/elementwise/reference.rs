@@ -48,3 +48,21 @@ pub fn relu_backward<T: Real>(d_input: &mut [T], d_out: &[T], x: &[T]) {
         d_input[i] = if x[i] > T::ZERO { d_out[i] } else { T::ZERO };
     }
 }
+
+/// y = max(y, 0) in place (NaN stays NaN) and positive\[i\] = \[y\[i\] > 0\]: the ReLU of a
+/// fused op together with the mask its backward needs, ∂x = G · \[y > 0\].
+pub fn relu_in_place_mask<T: Real>(y: &mut [T], positive: &mut [bool]) {
+    for (v, p) in y.iter_mut().zip(positive) {
+        let keep = *v > T::ZERO || v.is_nan_value();
+        *v = if keep { *v } else { T::ZERO };
+        *p = *v > T::ZERO;
+    }
+}
+
+/// g\[i\] = g\[i\] where positive\[i\], else 0: the ReLU's backward with its saved mask.
+pub fn mask_in_place<T: Real>(g: &mut [T], positive: &[bool]) {
+    // A select, not a branch: the signs are as good as random.
+    for (v, &p) in g.iter_mut().zip(positive) {
+        *v = if p { *v } else { T::ZERO };
+    }
+}
