@@ -42,7 +42,11 @@ fn fast_matches_reference_on_the_grid() {
             for padding in [0, 1, 2] {
                 for n in [1, 3] {
                     for c in [1, 2, 3] {
-                        for (h, w) in [(7, 5), (1, 1), (17, 7), (28, 28), (14, 14)] {
+                        // Rows of 1, 3, 9, 17 and 33 windows: whole-vector spills past
+                        // short rows, and the steps that start mid-row.
+                        let sizes = [(7, 5), (1, 1), (17, 7), (28, 28), (14, 14)];
+                        let wide = [(2, 2), (8, 6), (2, 18), (4, 34), (5, 35), (6, 66)];
+                        for (h, w) in sizes.into_iter().chain(wide) {
                             let sh = Pool2dShape::square(n, c, h, w, kernel, stride, padding);
                             if sh.validate().is_ok() {
                                 compare(&sh);
