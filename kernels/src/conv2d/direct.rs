@@ -217,12 +217,15 @@ unsafe fn forward_tile<const NV: usize>(
                 ((1u32 << lanes) - 1) as u16
             };
             // SAFETY: lanes j0..j0 + lanes < Q of row pi < P of channel k < k_out.
+            // (A full row piece takes the plain store: masked stores that go to memory
+            // run at half speed on Zen 5, see `max_pool2d::fast`.)
             unsafe {
-                _mm512_mask_storeu_ps(
-                    y.as_mut_ptr().add(k * plane_out + pi * g.q + j0),
-                    mask,
-                    *val,
-                )
+                let dst = y.as_mut_ptr().add(k * plane_out + pi * g.q + j0);
+                if lanes == 16 {
+                    _mm512_storeu_ps(dst, *val)
+                } else {
+                    _mm512_mask_storeu_ps(dst, mask, *val)
+                }
             };
         }
     }
