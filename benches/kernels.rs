@@ -271,6 +271,11 @@ fn memory_bound(c: &mut Criterion) {
     g.bench_function("dropout_reference", |bn| {
         bn.iter(|| dropout::reference::dropout_apply(&mut out, &x, 0.3, 7))
     });
+    // The backward pass's in-place form (G's buffer in, ∂x out): the same mask each call,
+    // so the kept values grow by 1/0.7 per call (to infinity, at the same speed).
+    g.bench_function("dropout_backward_in_place_fast", |bn| {
+        bn.iter(|| dropout::fast::dropout_apply_in_place(&mut out, 0.3, 7))
+    });
     g.finish();
 }
 

@@ -167,6 +167,33 @@ fn gradcheck_dropout_with_a_fixed_key() {
 }
 
 #[test]
+fn dropout_f32_gradient_is_the_kernels_in_gs_own_buffer() {
+    // The f32 backward runs in place on G (SIMD and rayon at this length): it must equal
+    // the out-of-place kernel bit for bit. G of y is w exactly (∂ sum(y · w) / ∂y = 1 · w).
+    let n = 300_001;
+    let x = Tensor::<f32>::from_vec((0..n).map(|i| (i % 97) as f32 - 48.0).collect(), &[n])
+        .requires_grad_();
+    let w: Vec<f32> = (0..n)
+        .map(|i| ((i * 31) % 89) as f32 * 0.25 - 11.0)
+        .collect();
+    x.dropout(0.3, 1234)
+        .mul(&Tensor::from_vec(w.clone(), &[n]))
+        .sum()
+        .backward();
+    let mut want = vec![0.0f32; n];
+    stitch_kernels::dropout::dropout_backward(&mut want, &w, 0.3, 1234);
+    let got = x.grad().expect("x has a gradient").to_vec();
+    assert!(want
+        .iter()
+        .zip(&got)
+        .all(|(a, b)| a.to_bits() == b.to_bits()));
+    assert!(
+        got.iter().filter(|&&v| v == 0.0).count() > n / 5,
+        "some were dropped"
+    );
+}
+
+#[test]
 #[should_panic(expected = "dropout: probability p = 1 must be in [0, 1)")]
 fn dropout_refuses_p_of_one() {
     let _ = rand64(&[3], 1).dropout(1.0, 0);

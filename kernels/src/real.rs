@@ -200,6 +200,10 @@ pub trait Real:
     fn dropout_apply_fast(out: &mut [Self], x: &[Self], p: f64, key: u64) {
         crate::dropout::reference::dropout_apply(out, x, p, key)
     }
+    /// The fast kernel behind `dropout_backward_in_place` (f32 overrides it with the SIMD version; f64 runs the reference loop).
+    fn dropout_apply_in_place_fast(xs: &mut [Self], p: f64, key: u64) {
+        crate::dropout::reference::dropout_apply_in_place(xs, p, key)
+    }
     /// The fused convolution → 2×2 max-pool forward ([`crate::conv2d::fused`]), when this
     /// type and CPU have it: returns false (and writes nothing) otherwise.
     fn conv_pool_fused_forward(
@@ -366,6 +370,9 @@ impl Real for f32 {
     }
     fn dropout_apply_fast(out: &mut [f32], x: &[f32], p: f64, key: u64) {
         crate::dropout::fast::dropout_apply(out, x, p, key)
+    }
+    fn dropout_apply_in_place_fast(xs: &mut [f32], p: f64, key: u64) {
+        crate::dropout::fast::dropout_apply_in_place(xs, p, key)
     }
     #[cfg(target_arch = "x86_64")]
     fn conv_pool_fused_forward(

@@ -25,6 +25,31 @@ fn fast_matches_reference_bitwise() {
 }
 
 #[test]
+fn in_place_equals_out_of_place_bitwise() {
+    // 300,001 elements take the rayon split (and its last, short chunk).
+    for n in [0, 1, 7, 15, 16, 17, 1023, 300_001] {
+        for p in [0.0, 0.3, 0.9] {
+            let x = data(n, 4);
+            let mut want = vec![f32::NAN; n];
+            reference::dropout_apply(&mut want, &x, p, 777);
+            let same = |got: &[f32]| {
+                want.iter()
+                    .zip(got)
+                    .all(|(u, v)| u.to_bits() == v.to_bits())
+            };
+            let mut r = x.clone();
+            reference::dropout_apply_in_place(&mut r, p, 777);
+            assert!(same(&r), "reference n={n} p={p}");
+            for isa in Isa::supported() {
+                let mut f = x.clone();
+                fast::dropout_apply_in_place_with(isa, &mut f, p, 777);
+                assert!(same(&f), "{isa:?} n={n} p={p}");
+            }
+        }
+    }
+}
+
+#[test]
 fn keeps_a_fraction_one_minus_p_and_scales_by_its_inverse() {
     let n = 1_000_000;
     let x = vec![1.0f32; n];

@@ -3,7 +3,9 @@
 //! and nothing but the key is kept.
 //!   y = x · keep / (1 − p)      ∂x = G · keep / (1 − p)
 
-use stitch_kernels::dropout::{dropout_backward, dropout_forward, validate_p};
+use stitch_kernels::dropout::{
+    dropout_backward, dropout_backward_in_place, dropout_forward, validate_p,
+};
 
 use crate::autograd::Backward;
 use crate::{Real, Tensor};
@@ -33,6 +35,19 @@ impl<T: Real> Backward<T> for DropoutBackward {
             let mut dx = vec![T::ZERO; g.len()];
             dropout_backward(&mut dx, g, self.p, self.key);
             dx
+        })]
+    }
+
+    /// ∂x in G's own buffer: no allocation, no zero fill, one stream fewer.
+    fn backward_owned(
+        &self,
+        mut g: Vec<T>,
+        _: &[Tensor<T>],
+        needs: &[bool],
+    ) -> Vec<Option<Vec<T>>> {
+        vec![needs[0].then(|| {
+            dropout_backward_in_place(&mut g, self.p, self.key);
+            g
         })]
     }
 }

@@ -31,6 +31,25 @@ pub fn dropout_apply_with(isa: Isa, out: &mut [f32], x: &[f32], p: f64, key: u64
     }
 }
 
+/// x ← x · mask / (1 − p) in place (the backward pass, in G's buffer), fast version.
+pub fn dropout_apply_in_place(xs: &mut [f32], p: f64, key: u64) {
+    dropout_apply_in_place_with(isa(), xs, p, key)
+}
+
+/// [`dropout_apply_in_place`] on SIMD level `isa` (or the best usable one below it).
+pub fn dropout_apply_in_place_with(isa: Isa, xs: &mut [f32], p: f64, key: u64) {
+    let isa = usable(isa);
+    let t = keep_threshold(p);
+    let scale = (1.0 / (1.0 - p)) as f32;
+    if xs.len() < PAR_THRESHOLD {
+        dispatch!(isa, apply_in_place(xs, 0, t, scale, key));
+    } else {
+        xs.par_chunks_mut(CHUNK).enumerate().for_each(|(c, o)| {
+            dispatch!(isa, apply_in_place(o, (c * CHUNK) as u32, t, scale, key));
+        });
+    }
+}
+
 mod scalar {
     use super::draw;
 
@@ -44,11 +63,22 @@ mod scalar {
             };
         }
     }
+
+    /// [`apply`] in place.
+    pub fn apply_in_place(xs: &mut [f32], first: u32, t: u32, scale: f32, key: u64) {
+        for (i, v) in xs.iter_mut().enumerate() {
+            *v = if draw(key, first + i as u32) < t {
+                *v * scale
+            } else {
+                0.0
+            };
+        }
+    }
 }
 
 macro_rules! dropout_simd {
     ($feat:literal, $l:literal, $vi:ty, $set1i:ident, $setr:expr, $addi:ident, $mullo:ident, $xor:ident, $srli:ident, $keep:expr, $set1:ident, $load:ident, $store:ident, $mul:ident) => {
-        use super::scalar;
+        use super::super::draw;
         use std::arch::x86_64::*;
 
         /// fmix32 on every lane.
@@ -64,8 +94,46 @@ macro_rules! dropout_simd {
         /// Callers guarantee the CPU has the feature and `out.len() == x.len()`.
         #[target_feature(enable = $feat)]
         pub unsafe fn apply(out: &mut [f32], x: &[f32], first: u32, t: u32, scale: f32, key: u64) {
-            let n = out.len() / $l * $l;
-            let (po, px) = (out.as_mut_ptr(), x.as_ptr());
+            // SAFETY: the caller's contract; two slices of `out.len()` that cannot overlap.
+            unsafe {
+                apply_raw(
+                    out.as_mut_ptr(),
+                    x.as_ptr(),
+                    out.len(),
+                    first,
+                    t,
+                    scale,
+                    key,
+                )
+            }
+        }
+
+        /// Callers guarantee the CPU has the feature.
+        #[target_feature(enable = $feat)]
+        pub unsafe fn apply_in_place(xs: &mut [f32], first: u32, t: u32, scale: f32, key: u64) {
+            let p = xs.as_mut_ptr();
+            // SAFETY: the caller's contract; source and destination are the same `xs.len()`
+            // elements, each read before it is written.
+            unsafe { apply_raw(p, p, xs.len(), first, t, scale, key) }
+        }
+
+        /// Elements `first..first + len` of the whole tensor, from `px` to `po`.
+        ///
+        /// # Safety
+        /// The CPU has the feature; `px` and `po` address `len` elements each, and are either
+        /// equal (in place: every element is read before it is written) or do not overlap.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        unsafe fn apply_raw(
+            po: *mut f32,
+            px: *const f32,
+            len: usize,
+            first: u32,
+            t: u32,
+            scale: f32,
+            key: u64,
+        ) {
+            let n = len / $l * $l;
             let (k0, k1) = ($set1i(key as u32 as i32), $set1i((key >> 32) as u32 as i32));
             let golden = $set1i(0x9E37_79B9u32 as i32);
             let thr = $set1i(t as i32);
@@ -76,13 +144,24 @@ macro_rules! dropout_simd {
                 let h = fmix($xor($mullo(idx, golden), k0));
                 // 24-bit draws are non-negative as i32, so a signed compare is exact.
                 let d = $srli::<8>(fmix($xor(h, k1)));
-                // SAFETY: i + lanes <= n <= x.len() = out.len().
+                // SAFETY: i + lanes <= n <= len, inside both buffers.
                 unsafe {
                     let v = $mul($load(px.add(i)), sv);
                     $store(po.add(i), $keep(d, thr, v));
                 }
             }
-            scalar::apply(&mut out[n..], &x[n..], first + n as u32, t, scale, key);
+            // The tail, as `scalar::apply`.
+            for i in n..len {
+                // SAFETY: i < len, inside both buffers.
+                unsafe {
+                    let v = *px.add(i);
+                    *po.add(i) = if draw(key, first + i as u32) < t {
+                        v * scale
+                    } else {
+                        0.0
+                    };
+                }
+            }
         }
     };
 }

@@ -85,6 +85,16 @@ pub fn dropout_backward<T: Real>(d_input: &mut [T], d_out: &[T], p: f64, key: u6
     }
 }
 
+/// ∂x = G · keep / (1 − p) computed in G's own buffer (`g` holds G in, ∂x out).
+#[track_caller]
+pub fn dropout_backward_in_place<T: Real>(g: &mut [T], p: f64, key: u64) {
+    check("dropout_backward_in_place", g.len(), g.len(), p);
+    match op_mode(KernelOp::Dropout) {
+        Mode::Reference => reference::dropout_apply_in_place(g, p, key),
+        Mode::Fast => T::dropout_apply_in_place_fast(g, p, key),
+    }
+}
+
 /// The mask itself (1 = kept), for tests and pictures.
 pub fn keep_mask(mask: &mut [u8], p: f64, key: u64) {
     let t = keep_threshold(p);
