@@ -15,6 +15,7 @@ use std::fmt;
 
 use stitch_kernels::elementwise;
 
+use crate::tensor::recycle;
 use crate::{Real, Tensor};
 
 /// Why `backward` could not run.
@@ -77,7 +78,7 @@ impl<T: Real> Tensor<T> {
             return Err(BackwardError::NoGraph);
         }
         if self.is_leaf() {
-            accumulate_leaf(self, &[T::ONE]);
+            accumulate_leaf(self, vec![T::ONE]);
             return Ok(());
         }
         let order = topological_order(self)?;
@@ -129,10 +130,13 @@ impl<T: Real> Tensor<T> {
                     node.op.name()
                 );
                 if input.is_leaf() {
-                    accumulate_leaf(input, &g);
+                    accumulate_leaf(input, g);
                 } else {
                     match pending.get_mut(&input.id()) {
-                        Some(acc) => elementwise::axpy(acc, T::ONE, &g),
+                        Some(acc) => {
+                            elementwise::axpy(acc, T::ONE, &g);
+                            recycle::give(g);
+                        }
                         None => {
                             pending.insert(input.id(), g);
                         }
@@ -145,12 +149,15 @@ impl<T: Real> Tensor<T> {
     }
 }
 
-/// `leaf.grad += g` (or `= g` the first time).
-fn accumulate_leaf<T: Real>(leaf: &Tensor<T>, g: &[T]) {
+/// `leaf.grad += g` (or `= g` the first time, keeping g's buffer).
+fn accumulate_leaf<T: Real>(leaf: &Tensor<T>, g: Vec<T>) {
     let mut grad = leaf.grad_lock();
     match grad.as_mut() {
-        Some(acc) => elementwise::axpy(acc, T::ONE, g),
-        None => *grad = Some(g.to_vec()),
+        Some(acc) => {
+            elementwise::axpy(acc, T::ONE, &g);
+            recycle::give(g);
+        }
+        None => *grad = Some(g),
     }
 }
 

@@ -37,7 +37,9 @@ pub trait Backward<T: Real>: Send + Sync {
         inputs: &[Tensor<T>],
         needs: &[bool],
     ) -> Vec<Option<Vec<T>>> {
-        self.backward(&d_out, inputs, needs)
+        let grads = self.backward(&d_out, inputs, needs);
+        crate::tensor::recycle::give(d_out);
+        grads
     }
 
     /// The analytic floating-point operations and the bytes moved of one backward call
@@ -144,7 +146,7 @@ impl<T: Real> Tensor<T> {
             .filter(|(_, t)| std::sync::Arc::ptr_eq(&t.node, &self.node));
         let all_unread = held.clone().count() > 0 && held.all(|(i, _)| !node.op.reads_input(i));
         if all_unread {
-            *self.data_mut() = Vec::new();
+            crate::tensor::recycle::give(std::mem::take(&mut *self.data_mut()));
         }
         all_unread
     }

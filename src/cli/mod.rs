@@ -261,6 +261,10 @@ pub struct ProfileArgs {
     /// What each op keeps for backward, the allocator's peak and the peak resident memory.
     #[arg(long)]
     pub memory: bool,
+    /// Turn buffer recycling off: every op output is a new zero-filled buffer (to measure
+    /// what recycling saves).
+    #[arg(long)]
+    pub no_recycle: bool,
     #[command(flatten)]
     pub run: RunArgs,
 }

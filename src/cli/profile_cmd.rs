@@ -103,6 +103,9 @@ pub fn run(a: ProfileArgs) -> Result<(), String> {
         (synthetic(n), "synthetic images".to_string())
     };
 
+    // `--memory` counts what tensors hold: shelved buffers would hide in the allocator's
+    // live bytes, so it runs without recycling too.
+    stitch::tensor::recycle::set_enabled(!(a.no_recycle || a.memory));
     if a.memory {
         // Before the probe, whose 64 MiB copy buffers would count in the peak.
         return memory(&a, &config, &train);
@@ -122,11 +125,12 @@ pub fn run(a: ProfileArgs) -> Result<(), String> {
     let ms = stepper.steps(a.steps)?;
     stitch::profile::enable(false);
     println!(
-        "model {}, batch {}, {} steps on {source}, {} kernels: {:.2} ms per step\n",
+        "model {}, batch {}, {} steps on {source}, {} kernels{}: {:.2} ms per step\n",
         a.model,
         a.batch,
         a.steps,
         stitch_kernels::mode().name(),
+        if a.no_recycle { ", no recycling" } else { "" },
         ms
     );
     print!(
@@ -149,7 +153,7 @@ fn memory(a: &ProfileArgs, config: &TrainConfig, train: &Split) -> Result<(), St
     let after = alloc::live_bytes();
     let rows = loss.saved_for_backward();
     println!(
-        "model {}, batch {}: kept for backward after one training forward pass\n",
+        "model {}, batch {}: kept for backward after one training forward pass (buffer recycling off)\n",
         a.model, a.batch
     );
     println!(

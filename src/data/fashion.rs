@@ -77,16 +77,18 @@ impl Split {
     /// The examples at `indices` as a normalized `[B, 1, 28, 28]` f32 tensor and their labels.
     pub fn batch(&self, indices: &[usize]) -> (Tensor<f32>, Vec<usize>) {
         let _p = crate::profile::scope("batch", crate::profile::Pass::Data);
-        let mut x = Vec::with_capacity(indices.len() * PIXELS);
+        // Every element is written below, so a recycled buffer will do.
+        let mut x = crate::tensor::recycle::take(indices.len() * PIXELS, 0.0f32);
         let scale = 1.0 / (255.0 * STD);
         let shift = MEAN / STD;
-        for &i in indices {
+        for (&i, row) in indices.iter().zip(x.chunks_exact_mut(PIXELS)) {
             // (p/255 − mean)/std, as one multiply-add per pixel.
-            x.extend(
-                self.images[i * PIXELS..(i + 1) * PIXELS]
-                    .iter()
-                    .map(|&p| p as f32 * scale - shift),
-            );
+            for (v, &p) in row
+                .iter_mut()
+                .zip(&self.images[i * PIXELS..(i + 1) * PIXELS])
+            {
+                *v = p as f32 * scale - shift;
+            }
         }
         let y = indices.iter().map(|&i| self.labels[i] as usize).collect();
         (Tensor::from_vec(x, &[indices.len(), 1, 28, 28]), y)

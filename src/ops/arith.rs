@@ -12,6 +12,7 @@ use stitch_kernels::elementwise;
 
 use super::broadcast::{map2, sum_to_shape};
 use crate::autograd::Backward;
+use crate::tensor::recycle::take;
 use crate::tensor::shape::broadcast_shapes;
 use crate::{Real, Tensor};
 
@@ -98,7 +99,7 @@ impl<T: Real> Tensor<T> {
         let data = {
             let (a, b) = (self.data(), other.data());
             if self.shape() == other.shape() && matches!(kind, Arith::Add | Arith::Mul) {
-                let mut out = vec![T::ZERO; a.len()];
+                let mut out = take(a.len(), T::ZERO);
                 if kind == Arith::Add {
                     elementwise::add(&mut out, &a, &b);
                 } else {
@@ -157,7 +158,7 @@ impl<T: Real> Tensor<T> {
     /// `c · self`;  ∂self = c · g.
     pub fn mul_scalar(&self, c: T) -> Tensor<T> {
         let _p = crate::profile::scope("mul_scalar", crate::profile::Pass::Forward);
-        let mut data = vec![T::ZERO; self.numel()];
+        let mut data = take(self.numel(), T::ZERO);
         elementwise::scale(&mut data, c, &self.data());
         Tensor::from_op(data, self.shape(), &[self], MulScalarBackward { c })
     }
@@ -184,7 +185,7 @@ impl<T: Real> Backward<T> for MulScalarBackward<T> {
     }
     fn backward(&self, g: &[T], _: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
         vec![needs[0].then(|| {
-            let mut d = vec![T::ZERO; g.len()];
+            let mut d = take(g.len(), T::ZERO);
             elementwise::scale(&mut d, self.c, g);
             d
         })]

@@ -11,6 +11,7 @@ use stitch_kernels::batch_norm::{
 };
 
 use crate::autograd::Backward;
+use crate::tensor::recycle::take;
 use crate::{Real, Tensor};
 
 /// Momentum and ε of batch norm: PyTorch's defaults are 0.1 and 1e-5.
@@ -169,7 +170,7 @@ impl<T: Real> Tensor<T> {
             0,
             4 * passes * sh.len() as u64,
         );
-        let mut y = vec![T::ZERO; sh.len()];
+        let mut y = take(sh.len(), T::ZERO);
         let (w, b) = (weight.data(), bias.data());
         if training {
             assert!(

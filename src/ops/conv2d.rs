@@ -8,8 +8,9 @@ use stitch_kernels::conv2d::{
     Conv2dShape,
 };
 
-use super::max_pool2d::{relu_in_place, relu_mask_grad};
+use super::max_pool2d::{relu_in_place, relu_mask_grad_in_place};
 use crate::autograd::Backward;
+use crate::tensor::recycle::{self, take};
 use crate::{Real, Tensor};
 
 /// Stride, padding and dilation, each as [height, width]; PyTorch's defaults are 1, 0, 1.
@@ -66,7 +67,7 @@ impl<T: Real> Backward<T> for Conv2dBackward {
                 cost.0,
                 cost.1,
             );
-            let mut dx = vec![T::ZERO; sh.input_len()];
+            let mut dx = take(sh.input_len(), T::ZERO);
             conv2d_backward_input(&mut dx, g, &inputs[1].data(), sh);
             dx
         });
@@ -149,7 +150,7 @@ impl<T: Real> Tensor<T> {
         );
         let _p =
             crate::profile::scope_with("conv2d", crate::profile::Pass::Forward, cost.0, cost.1);
-        let mut y = vec![T::ZERO; sh.output_len()];
+        let mut y = take(sh.output_len(), T::ZERO);
         {
             let b = bias.map(|b| b.data());
             conv2d_forward(
@@ -197,10 +198,20 @@ impl<T: Real> Backward<T> for ConvReluPoolBackward {
     }
 
     fn backward(&self, g: &[T], inputs: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
+        self.backward_owned(g.to_vec(), inputs, needs)
+    }
+
+    /// ReLU's mask is applied in G's own buffer, which then goes back for recycling.
+    fn backward_owned(
+        &self,
+        mut g_pos: Vec<T>,
+        inputs: &[Tensor<T>],
+        needs: &[bool],
+    ) -> Vec<Option<Vec<T>>> {
         let sh = &self.shape;
         // ReLU lets the pooled gradient through where the pooled value was positive.
-        let g_pos = relu_mask_grad(g, &self.positive);
-        let mut dx = needs[0].then(|| vec![T::ZERO; sh.input_len()]);
+        relu_mask_grad_in_place(&mut g_pos, &self.positive);
+        let mut dx = needs[0].then(|| take(sh.input_len(), T::ZERO));
         let (mut dw, mut db) = (vec![T::ZERO; sh.weight_len()], vec![T::ZERO; sh.k]);
         T::conv_pool_fused_backward(
             dx.as_deref_mut(),
@@ -212,11 +223,20 @@ impl<T: Real> Backward<T> for ConvReluPoolBackward {
             &inputs[1].data(),
             sh,
         );
+        recycle::give(g_pos);
         let mut grads = vec![dx, needs[1].then_some(dw)];
         if inputs.len() == 3 {
             grads.push(needs[2].then_some(db));
         }
         grads
+    }
+}
+
+impl Drop for ConvReluPoolBackward {
+    /// The argmax and the mask go back for recycling with the rule.
+    fn drop(&mut self) {
+        recycle::give(std::mem::take(&mut self.argmax));
+        recycle::give(std::mem::take(&mut self.positive));
     }
 }
 
@@ -269,8 +289,8 @@ impl<T: Real> Tensor<T> {
             cost.1,
         );
         let pooled_len = sh.output_len() / 4;
-        let mut pooled = vec![T::ZERO; pooled_len];
-        let mut argmax = vec![0u32; pooled_len];
+        let mut pooled = take(pooled_len, T::ZERO);
+        let mut argmax = take(pooled_len, 0u32);
         let input_grad = crate::is_grad_enabled() && self.requires_grad();
         let done = {
             let b = bias.map(|b| b.data());

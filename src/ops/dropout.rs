@@ -8,6 +8,7 @@ use stitch_kernels::dropout::{
 };
 
 use crate::autograd::Backward;
+use crate::tensor::recycle::take;
 use crate::{Real, Tensor};
 
 struct DropoutBackward {
@@ -32,7 +33,7 @@ impl<T: Real> Backward<T> for DropoutBackward {
 
     fn backward(&self, g: &[T], _: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
         vec![needs[0].then(|| {
-            let mut dx = vec![T::ZERO; g.len()];
+            let mut dx = take(g.len(), T::ZERO);
             dropout_backward(&mut dx, g, self.p, self.key);
             dx
         })]
@@ -65,7 +66,7 @@ impl<T: Real> Tensor<T> {
         if let Err(e) = validate_p(p) {
             panic!("{e}");
         }
-        let mut y = vec![T::ZERO; self.numel()];
+        let mut y = take(self.numel(), T::ZERO);
         dropout_forward(&mut y, &self.data(), p, key);
         Tensor::from_op(
             y,

@@ -9,6 +9,7 @@
 use stitch_kernels::gemm::{gemm, MatMut, MatRef};
 
 use crate::autograd::Backward;
+use crate::tensor::recycle::take;
 use crate::{Real, Tensor};
 
 struct LinearBackward {
@@ -36,7 +37,7 @@ impl<T: Real> Backward<T> for LinearBackward {
         let g_mat = MatRef::row_major(g, n, fan_out);
         let dx = needs[0].then(|| {
             let w = inputs[1].data();
-            let mut dx = vec![T::ZERO; n * fan_in];
+            let mut dx = take(n * fan_in, T::ZERO);
             gemm(
                 MatMut::row_major(&mut dx, n, fan_in),
                 T::ONE,
@@ -48,7 +49,7 @@ impl<T: Real> Backward<T> for LinearBackward {
         });
         let dw = needs[1].then(|| {
             let x = inputs[0].data();
-            let mut dw = vec![T::ZERO; fan_out * fan_in];
+            let mut dw = take(fan_out * fan_in, T::ZERO);
             gemm(
                 MatMut::row_major(&mut dw, fan_out, fan_in),
                 T::ONE,
@@ -99,7 +100,7 @@ impl<T: Real> Tensor<T> {
         );
         let _p =
             crate::profile::scope_with("linear", crate::profile::Pass::Forward, cost.0, cost.1);
-        let mut y = vec![T::ZERO; n * fan_out];
+        let mut y = take(n * fan_out, T::ZERO);
         let beta = match bias {
             Some(b) => {
                 let b = b.data();

@@ -6,6 +6,7 @@ use stitch_kernels::elementwise;
 use stitch_kernels::max_pool2d::{max_pool2d_backward, max_pool2d_forward, Pool2dShape};
 
 use crate::autograd::Backward;
+use crate::tensor::recycle::{self, take};
 use crate::{Real, Tensor};
 
 struct MaxPool2dBackward {
@@ -36,7 +37,7 @@ impl<T: Real> Backward<T> for MaxPool2dBackward {
 
     fn backward(&self, g: &[T], _: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
         vec![needs[0].then(|| {
-            let mut dx = vec![T::ZERO; self.shape.input_len()];
+            let mut dx = take(self.shape.input_len(), T::ZERO);
             max_pool2d_backward(&mut dx, g, &self.argmax, &self.shape);
             dx
         })]
@@ -83,8 +84,8 @@ impl<T: Real> Tensor<T> {
         let sh = self.pool_shape("max_pool2d", kernel, stride, padding);
         let bytes = 4 * sh.input_len() as u64 + 8 * sh.output_len() as u64;
         let _p = crate::profile::scope_with("max_pool2d", crate::profile::Pass::Forward, 0, bytes);
-        let mut y = vec![T::ZERO; sh.output_len()];
-        let mut argmax = vec![0u32; sh.output_len()];
+        let mut y = take(sh.output_len(), T::ZERO);
+        let mut argmax = take(sh.output_len(), 0u32);
         max_pool2d_forward(&mut y, &mut argmax, &self.data(), &sh);
         let out_shape = [sh.n, sh.c, sh.out_h(), sh.out_w()];
         Tensor::from_op(
@@ -143,31 +144,40 @@ impl<T: Real> Backward<T> for MaxPool2dReluBackward {
         _: &[Tensor<T>],
         needs: &[bool],
     ) -> Vec<Option<Vec<T>>> {
-        vec![needs[0].then(|| {
+        let dx = needs[0].then(|| {
             relu_mask_grad_in_place(&mut g, &self.positive);
-            let mut dx = vec![T::ZERO; self.shape.input_len()];
+            let mut dx = take(self.shape.input_len(), T::ZERO);
             max_pool2d_backward(&mut dx, &g, &self.argmax, &self.shape);
             dx
-        })]
+        });
+        recycle::give(g);
+        vec![dx]
+    }
+}
+
+impl Drop for MaxPool2dReluBackward {
+    /// The argmax and the mask go back for recycling with the rule.
+    fn drop(&mut self) {
+        recycle::give(std::mem::take(&mut self.argmax));
+        recycle::give(std::mem::take(&mut self.positive));
+    }
+}
+
+impl Drop for MaxPool2dBackward {
+    fn drop(&mut self) {
+        recycle::give(std::mem::take(&mut self.argmax));
     }
 }
 
 /// ReLU in place (NaN stays NaN); returns which values were positive, all its backward
 /// pass needs: ∂x = G · [y > 0].
 pub(crate) fn relu_in_place<T: Real>(y: &mut [T]) -> Vec<bool> {
-    let mut positive = vec![false; y.len()];
+    let mut positive = take(y.len(), false);
     elementwise::relu_in_place_mask(y, &mut positive);
     positive
 }
 
-/// G where the ReLU's output was positive, 0 elsewhere.
-pub(crate) fn relu_mask_grad<T: Real>(g: &[T], positive: &[bool]) -> Vec<T> {
-    let mut out = g.to_vec();
-    relu_mask_grad_in_place(&mut out, positive);
-    out
-}
-
-/// [`relu_mask_grad`] written over G.
+/// G where the ReLU's output was positive, 0 elsewhere, written over G.
 pub(crate) fn relu_mask_grad_in_place<T: Real>(g: &mut [T], positive: &[bool]) {
     elementwise::mask_in_place(g, positive);
 }
@@ -186,8 +196,8 @@ impl<T: Real> Tensor<T> {
         let bytes = 4 * sh.input_len() as u64 + 9 * sh.output_len() as u64;
         let _p =
             crate::profile::scope_with("max_pool2d_relu", crate::profile::Pass::Forward, 0, bytes);
-        let mut pooled = vec![T::ZERO; sh.output_len()];
-        let mut argmax = vec![0u32; sh.output_len()];
+        let mut pooled = take(sh.output_len(), T::ZERO);
+        let mut argmax = take(sh.output_len(), 0u32);
         max_pool2d_forward(&mut pooled, &mut argmax, &self.data(), &sh);
         // ReLU on the pooled values, in place: max(relu(x)) = relu(max(x)).
         let mut y = pooled;

@@ -7,6 +7,7 @@
 use stitch_kernels::elementwise;
 
 use crate::autograd::Backward;
+use crate::tensor::recycle::take;
 use crate::{Real, Tensor};
 
 #[derive(Clone, Copy)]
@@ -36,7 +37,7 @@ impl<T: Real> Backward<T> for UnaryBackward {
     fn backward(&self, g: &[T], inputs: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
         vec![needs[0].then(|| {
             let x = inputs[0].data();
-            let mut dx = vec![T::ZERO; g.len()];
+            let mut dx = take(g.len(), T::ZERO);
             match self.0 {
                 Unary::Relu => elementwise::relu_backward(&mut dx, g, &x),
                 Unary::Exp => {
@@ -64,7 +65,7 @@ impl<T: Real> Tensor<T> {
             0,
             8 * self.numel() as u64,
         );
-        let mut y = vec![T::ZERO; self.numel()];
+        let mut y = take(self.numel(), T::ZERO);
         elementwise::relu_forward(&mut y, &self.data());
         Tensor::from_op(
             y,

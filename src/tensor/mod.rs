@@ -12,6 +12,7 @@
 //! dispatch, and one implementation of each op serves both types.
 
 mod display;
+pub mod recycle;
 pub(crate) mod shape;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -42,6 +43,16 @@ pub(crate) struct Node<T: Real> {
     pub(crate) grad_fn: Mutex<Option<GradNode<T>>>,
     /// Created by an op that recorded a graph (as opposed to by the user).
     pub(crate) from_op: bool,
+}
+
+impl<T: Real> Drop for Node<T> {
+    /// The last node over a storage gives its buffer back for recycling (see [`recycle`]).
+    fn drop(&mut self) {
+        if let Some(lock) = Arc::get_mut(&mut self.storage) {
+            let data = lock.get_mut().unwrap_or_else(|e| e.into_inner());
+            recycle::give(std::mem::take(data));
+        }
+    }
 }
 
 impl<T: Real> Clone for Tensor<T> {
@@ -256,7 +267,10 @@ impl<T: Real> Tensor<T> {
 
     /// Forgets the accumulated gradient (PyTorch's `zero_grad(set_to_none=True)`).
     pub fn zero_grad(&self) {
-        *self.grad_lock() = None;
+        let grad = self.grad_lock().take();
+        if let Some(g) = grad {
+            recycle::give(g);
+        }
     }
 
     /// A tensor over the same storage with no graph: gradients stop here.
