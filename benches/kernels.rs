@@ -464,8 +464,36 @@ fn bench_batch_norm(
     });
 }
 
+/// Plain against masked (every lane on) AVX-512 loads and stores, one thread streaming over
+/// 256 MB: why max-pool's SIMD bodies read and write whole vectors past a row's end instead
+/// of masking (on Zen 5 the masked ones run at about half speed from memory).
+fn masked_stream(c: &mut Criterion) {
+    let mut g = c.benchmark_group("masked_stream");
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_millis(300));
+    let mut buf = data(64 << 20);
+    if stitch_kernels::probe::stream_load(&buf[..16], false).is_none() {
+        eprintln!("masked_stream: no AVX-512 on this CPU, nothing to compare");
+        return;
+    }
+    g.throughput(Throughput::Bytes(4 * buf.len() as u64));
+    for (name, masked) in [("load_plain", false), ("load_masked", true)] {
+        g.bench_function(name, |bn| {
+            bn.iter(|| stitch_kernels::probe::stream_load(&buf, masked))
+        });
+    }
+    for (name, masked) in [("store_plain", false), ("store_masked", true)] {
+        g.bench_function(name, |bn| {
+            bn.iter(|| stitch_kernels::probe::stream_store(&mut buf, 1.0, masked))
+        });
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
+    masked_stream,
     dram_resident,
     gemm,
     elementwise_kernels,

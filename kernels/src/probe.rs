@@ -50,10 +50,85 @@ fn fma_loop(isa: Isa, iters: usize) -> f32 {
     }
 }
 
+/// One thread reading all of `buf` with 16-float AVX-512 loads, plain or masked (with every
+/// lane on), returning the largest element; `None` without AVX-512. On a buffer larger than
+/// the caches this is the load half of a question the max-pool kernel had to answer: on
+/// Zen 5 masked loads that go to memory run at about half the speed of plain ones
+/// (`cargo bench --bench kernels -- masked_stream`).
+pub fn stream_load(buf: &[f32], masked: bool) -> Option<f32> {
+    if !Isa::Avx512.is_supported() {
+        return None;
+    }
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: AVX-512F was just detected.
+    return Some(unsafe { x86::stream_load(buf, masked) });
+    #[cfg(not(target_arch = "x86_64"))]
+    None
+}
+
+/// One thread writing `v` over all of `buf` with 16-float AVX-512 stores, plain or masked
+/// (every lane on); false (and nothing written) without AVX-512. The store half of
+/// [`stream_load`]'s question.
+pub fn stream_store(buf: &mut [f32], v: f32, masked: bool) -> bool {
+    if !Isa::Avx512.is_supported() {
+        return false;
+    }
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: AVX-512F was just detected.
+    unsafe {
+        x86::stream_store(buf, v, masked)
+    };
+    cfg!(target_arch = "x86_64")
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::CHAINS;
     use std::arch::x86_64::*;
+
+    /// Caller guarantees AVX-512F. The mask comes through `black_box`, so the compiler
+    /// cannot see it is full and turn the masked load into a plain one.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn stream_load(buf: &[f32], masked: bool) -> f32 {
+        let mask: __mmask16 = std::hint::black_box(0xFFFF);
+        let mut acc = _mm512_set1_ps(f32::MIN);
+        let n = buf.len() / 16 * 16;
+        for i in (0..n).step_by(16) {
+            // SAFETY: i + 16 ≤ n ≤ buf.len().
+            let v = unsafe {
+                let p = buf.as_ptr().add(i);
+                if masked {
+                    _mm512_maskz_loadu_ps(mask, p)
+                } else {
+                    _mm512_loadu_ps(p)
+                }
+            };
+            acc = _mm512_max_ps(acc, v);
+        }
+        buf[n..]
+            .iter()
+            .fold(_mm512_reduce_max_ps(acc), |m, &x| m.max(x))
+    }
+
+    /// Caller guarantees AVX-512F (the mask as in [`stream_load`]).
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn stream_store(buf: &mut [f32], v: f32, masked: bool) {
+        let mask: __mmask16 = std::hint::black_box(0xFFFF);
+        let vv = _mm512_set1_ps(v);
+        let n = buf.len() / 16 * 16;
+        for i in (0..n).step_by(16) {
+            // SAFETY: i + 16 ≤ n ≤ buf.len().
+            unsafe {
+                let p = buf.as_mut_ptr().add(i);
+                if masked {
+                    _mm512_mask_storeu_ps(p, mask, vv)
+                } else {
+                    _mm512_storeu_ps(p, vv)
+                }
+            }
+        }
+        buf[n..].fill(v);
+    }
 
     /// Caller guarantees AVX-512F.
     #[target_feature(enable = "avx512f")]
@@ -120,5 +195,24 @@ mod tests {
             assert!(fma_peak(isa, 1, 10_000) > 0.0);
         }
         assert!(copy_bandwidth(1 << 20, 2) > 0.0);
+    }
+
+    #[test]
+    fn stream_probes_read_and_write_every_element() {
+        // 37 floats: two full vectors and a tail of 5.
+        let mut buf: Vec<f32> = (0..37).map(|i| i as f32).collect();
+        for masked in [false, true] {
+            if let Some(m) = stream_load(&buf, masked) {
+                assert_eq!(m, 36.0);
+            }
+            buf[3] = 99.0;
+            if stream_load(&buf, masked).is_some() {
+                assert_eq!(stream_load(&buf, masked), Some(99.0));
+            }
+            if stream_store(&mut buf, -1.0, masked) {
+                assert!(buf.iter().all(|&x| x == -1.0));
+            }
+            buf = (0..37).map(|i| i as f32).collect();
+        }
     }
 }

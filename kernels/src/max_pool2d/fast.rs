@@ -6,10 +6,11 @@
 //! traffic before the SIMD body. The SIMD bodies read and write whole vectors past a row's
 //! end wherever the plane has room (later rows overwrite what spills), because masked loads
 //! and stores that go to memory run at about half the speed of plain ones on this machine
-//! kind (Zen 5; a one-thread stream over 256 MB: loads 36 GB/s plain, 18 masked; stores 27
-//! and 16), whether the mask is full or not. With plain loads and stores the batch-512
-//! 28×28 forward went from 4.7–5.4 ms to 2.1–2.2 ms, its backward from 3.2–3.4 to 2.2–2.4,
-//! and the 14×14 ones from 2.7–3.1 and 2.0–2.1 to 1.0–1.2 ms (old and new alternated).
+//! kind (Zen 5; one thread streaming over 256 MB, `cargo bench --bench kernels --
+//! masked_stream`: loads 31.3 GiB/s plain, 17.1 masked; stores 24.1 and 13.9), whether the
+//! mask is full or not. With plain loads and stores the batch-512 28×28 pooling
+//! (`cargo bench --bench kernels -- dram/max_pool2d`) went from 15.9–17.3 to 36.7–40.4 GiB/s
+//! forward and from 25.4–27.8 to 37.9–39.9 GiB/s backward.
 
 use rayon::prelude::*;
 
