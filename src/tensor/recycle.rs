@@ -200,53 +200,59 @@ pub fn set_poison(on: bool) {
 mod tests {
     use super::*;
 
-    // One test touches the global switches, so the checks run in order.
+    // The shelves, the clock and the switches are process-wide: one test, in order, so the
+    // checks cannot disturb each other. Lengths are odd ones no other test uses.
     #[test]
-    fn take_returns_a_given_buffer_of_the_same_length_and_poison_fills_it() {
+    fn take_give_poison_age_miss_and_cap_rules() {
         let n = MIN_RECYCLED_BYTES / 4 + 3;
         give(vec![1.5f32; n]);
         let v = take(n, 0.0f32);
         assert_eq!(v.len(), n);
         assert!(v.iter().all(|&x| x == 1.5), "the stale values come back");
-        // Another length, or a small buffer, is a fresh zero-filled one.
-        give(v);
-        assert!(take(n + 1, 0.0f32).iter().all(|&x| x == 0.0));
+        // A small buffer, or a type without a shelf, is a fresh zero-filled one.
         give(vec![7u32; 10]);
         assert!(take(10, 0u32).iter().all(|&x| x == 0));
+        give(vec![1i64; n]);
+        assert!(take(n, 0i64).iter().all(|&x| x == 0));
+
+        // Poison.
+        give(v);
         set_poison(true);
         let p = take(n, 0.0f32);
         assert!(p.iter().all(|x| x.is_nan()));
         give(vec![3u32; n]);
         assert!(take(n, 0u32).iter().all(|&x| x == u32::MAX));
         set_poison(false);
-        // Types without a shelf are simply freed.
-        give(vec![1i64; n]);
-        assert!(take(n, 0i64).iter().all(|&x| x == 0));
-        set_enabled(false);
-        give(p);
-        assert_eq!(shelved_bytes(), 0);
-        assert!(take(n, 0.0f32).iter().all(|&x| x == 0.0));
-        set_enabled(true);
-    }
 
-    #[test]
-    fn a_buffer_nobody_takes_leaves_after_max_age_takes() {
+        // A miss frees the smallest shelved buffer at least as large.
+        give(p);
+        assert!(take(n - 1, 0.0f32).iter().all(|&x| x == 0.0), "a miss");
+        assert!(
+            take(n, 0.0f32).iter().all(|&x| x == 0.0),
+            "freed by the miss"
+        );
+
+        // Age: large takes move the clock; the next give clears what is older.
         let m = MIN_RECYCLED_BYTES / 4 + 11;
         give(vec![2.5f32; m]);
-        // Large takes of another length move the clock; a later give clears the old ones.
         for _ in 0..MAX_AGE + 2 {
             drop(take(m + 5, 0.0f32));
         }
         give(vec![1.0f32; m + 7]);
         assert!(take(m, 0.0f32).iter().all(|&x| x == 0.0), "aged out");
-    }
 
-    #[test]
-    fn the_shelves_stay_under_their_cap() {
-        let n = MAX_SHELVED_BYTES / 8 / 3 + 1; // three f64 buffers exceed the cap
+        // The cap: three of these f64 buffers exceed it.
+        let k = MAX_SHELVED_BYTES / 8 / 3 + 1;
         for _ in 0..5 {
-            give(vec![0.0f64; n]);
+            give(vec![0.0f64; k]);
         }
         assert!(shelved_bytes() <= MAX_SHELVED_BYTES);
+
+        // Off: nothing is kept, everything is fresh.
+        set_enabled(false);
+        give(vec![4.0f32; n]);
+        assert_eq!(shelved_bytes(), 0);
+        assert!(take(n, 0.0f32).iter().all(|&x| x == 0.0));
+        set_enabled(true);
     }
 }
