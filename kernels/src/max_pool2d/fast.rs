@@ -116,6 +116,8 @@ mod scalar {
 mod avx512 {
     use std::arch::x86_64::*;
 
+    use crate::simd::avx512::{first_lanes, load16, store16};
+
     /// Every output row of one plane; the caller guarantees AVX-512F, `xp.len() ≥ 2 · oh · w`
     /// and `y.len() == am.len() == oh · (w / 2)`. Each row may spill up to 16 lanes into
     /// the next row's outputs, which that row then overwrites, and read on into the next
@@ -214,53 +216,6 @@ mod avx512 {
                 store16(am_ptr, out_mask, _mm512_castsi512_ps(best_i));
             }
             q0 += n;
-        }
-    }
-
-    /// A mask with the first `k` of 16 lanes on (all of them for k ≥ 16).
-    #[inline]
-    fn first_lanes(k: usize) -> __mmask16 {
-        if k >= 16 {
-            0xFFFF
-        } else {
-            ((1u32 << k) - 1) as u16
-        }
-    }
-
-    /// The 16 floats at `p`, lanes off in `mask` read as 0 (and not touched in memory). A
-    /// masked load with every lane on is still the masked instruction, and a slow one here
-    /// (see the module's note), so a full mask takes the plain load.
-    ///
-    /// # Safety
-    /// AVX-512F; the lanes on in `mask` lie in one readable allocation.
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn load16(p: *const f32, mask: __mmask16) -> __m512 {
-        // SAFETY: the caller's contract, lane by lane.
-        unsafe {
-            if mask == 0xFFFF {
-                _mm512_loadu_ps(p)
-            } else {
-                _mm512_maskz_loadu_ps(mask, p)
-            }
-        }
-    }
-
-    /// Stores the lanes of `v` that are on in `mask` to `p..p + 16`, with the plain store
-    /// for a full mask (as [`load16`]).
-    ///
-    /// # Safety
-    /// AVX-512F; the lanes on in `mask` lie in one writable allocation.
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn store16(p: *mut f32, mask: __mmask16, v: __m512) {
-        // SAFETY: the caller's contract, lane by lane.
-        unsafe {
-            if mask == 0xFFFF {
-                _mm512_storeu_ps(p, v)
-            } else {
-                _mm512_mask_storeu_ps(p, mask, v)
-            }
         }
     }
 
