@@ -196,7 +196,7 @@ fn conv(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("backward_weight_fast", name), |bn| {
             bn.iter(|| conv2d::fast::conv2d_backward_weight(&mut dw, &gr, &x, &sh))
         });
-        let im2col = conv2d::fast::ConvAlgo::Im2colGemm;
+        let im2col = conv2d::fast::ConvAlgo::Im2col;
         g.bench_function(BenchmarkId::new("forward_im2col_gemm", name), |bn| {
             bn.iter(|| conv2d::fast::conv2d_forward_with(im2col, &mut y, &x, &w, Some(&b), &sh))
         });

@@ -2,11 +2,14 @@
 //! - for each parameter tensor: the mean L2 norm of its gradient over the epoch's steps, its
 //!   L2 norm at the end, and the mean update-to-weight ratio ‖Δw‖ / ‖w‖ of a step (a healthy
 //!   run sits near 1e-3; far above, the learning rate is too high; far below, too low);
-//! - for each ReLU layer: the fraction of its units (features, or channel × position for a
-//!   feature map) that were never positive for any image of the epoch: dead ReLUs.
+//! - for each ReLU (a `ReLU` layer, or a `relu` / fused `add_relu` op in any model's
+//!   forward; steps run traced with fusion off, bitwise the same as fused): the fraction of
+//!   its units (features, or channel × position for a feature map) that were never
+//!   positive for any image of the epoch: dead ReLUs.
 
-use crate::nn::{LayerKind, Module, Sequential};
-use crate::Tensor;
+use crate::autograd::OpRecord;
+use crate::nn::lookup::ModuleMap;
+use crate::nn::Module;
 
 /// One parameter's figures over an epoch.
 #[derive(Clone, Debug, Default)]
@@ -22,8 +25,8 @@ struct ParamStats {
 #[derive(Clone, Debug, Default)]
 pub struct Diagnostics {
     params: Vec<ParamStats>,
-    /// (layer index, per-unit "was ever active")
-    relus: Vec<(usize, Vec<bool>)>,
+    /// (label, per-unit "was ever active"), by the ReLU's position among a step's ReLUs
+    relus: Vec<(String, Vec<bool>)>,
 }
 
 fn norm(v: &[f32]) -> f64 {
@@ -34,34 +37,47 @@ fn norm(v: &[f32]) -> f64 {
 }
 
 impl Diagnostics {
-    /// Records which units of each ReLU layer's output were positive in this batch.
-    /// `outs` are the outputs of every layer of `model` in turn.
-    pub fn observe_activations(&mut self, model: &Sequential, outs: &[Tensor<f32>]) {
-        for (i, (layer, out)) in model.layers().iter().zip(outs).enumerate() {
-            if layer.kind() != LayerKind::Relu {
+    /// Records which units of each ReLU were positive in this batch. `records` are the
+    /// ops of one traced forward pass of `model` (with fusion off).
+    pub fn observe_activations(&mut self, model: &dyn Module<f32>, records: &[OpRecord]) {
+        let map = ModuleMap::new(model);
+        let mut k = 0;
+        for (i, rec) in records.iter().enumerate() {
+            if rec.op != "relu" {
                 continue;
             }
-            let n = out.shape()[0].max(1);
-            let units = out.numel() / n;
-            let slot = match self.relus.iter().position(|(l, _)| *l == i) {
-                Some(p) => p,
-                None => {
-                    self.relus.push((i, vec![false; units]));
-                    self.relus.len() - 1
-                }
+            let Some(out) = rec.output::<f32>() else {
+                continue;
             };
-            let seen = &mut self.relus[slot].1;
+            let n = out.shape().first().copied().unwrap_or(1).max(1);
+            let units = out.numel() / n;
+            if self.relus.len() <= k {
+                // What it rectifies: the op that produced its input.
+                let source = records[..i]
+                    .iter()
+                    .rev()
+                    .find(|r| r.id == rec.inputs[0])
+                    .map(|r| map.label(r))
+                    .unwrap_or_else(|| "the input".into());
+                let label = match map.owner(rec) {
+                    Some((path, _)) if !path.is_empty() => format!("ReLU {path}, after {source}"),
+                    _ => format!("relu {k}, after {source}"),
+                };
+                self.relus.push((label, vec![false; units]));
+            }
+            let seen = &mut self.relus[k].1;
             let v = out.data();
-            for img in v.chunks(units) {
+            for img in v.chunks(units.max(1)) {
                 for (s, &x) in seen.iter_mut().zip(img) {
                     *s |= x > 0.0;
                 }
             }
+            k += 1;
         }
     }
 
     /// Records one optimizer step: the gradients now, and the weights before and after.
-    pub fn observe_step(&mut self, model: &Sequential, before: &[Vec<f32>]) {
+    pub fn observe_step(&mut self, model: &dyn Module<f32>, before: &[Vec<f32>]) {
         let named = model.named_parameters();
         if self.params.is_empty() {
             self.params = named
@@ -90,7 +106,7 @@ impl Diagnostics {
     }
 
     /// The epoch's report, one line per parameter and per ReLU layer; resets the counters.
-    pub fn report(&mut self, model: &Sequential) -> String {
+    pub fn report(&mut self) -> String {
         let mut s = format!(
             "  {:<16} {:>12} {:>12} {:>14}\n",
             "parameter", "grad norm", "weight norm", "update/weight"
@@ -105,11 +121,10 @@ impl Diagnostics {
                 p.ratio_sum / k
             );
         }
-        for (layer, seen) in &self.relus {
+        for (label, seen) in &self.relus {
             let dead = seen.iter().filter(|a| !**a).count();
             s += &format!(
-                "  ReLU (layer {layer}, after {}): {dead} of {} units never active ({:.2}% dead)\n",
-                model.layers()[layer.saturating_sub(1)].describe(),
+                "  {label}: {dead} of {} units never active ({:.2}% dead)\n",
                 seen.len(),
                 100.0 * dead as f64 / seen.len().max(1) as f64
             );

@@ -27,6 +27,7 @@
 
 pub mod autograd;
 pub mod checkpoint;
+pub mod cli;
 pub mod data;
 pub mod diagnostics;
 pub mod gradcheck;

@@ -49,6 +49,7 @@ fn gradcheck_conv2d_without_bias_and_non_square_kernels() {
         stride: [2, 1],
         padding: [1, 0],
         dilation: [1, 2],
+        ..Conv2dOptions::default()
     };
     assert_gradcheck(|t| head(&t[0].conv2d(&t[1], None, opts), 3), &[x, w]);
 }

@@ -66,7 +66,7 @@ fn cnn_parameter_and_buffer_names_follow_pytorch() {
 
 #[test]
 fn eval_mode_reaches_every_layer() {
-    let mut m = models::build("cnn", 0).unwrap();
+    let m = models::build("cnn", 0).unwrap();
     let x = batch(8);
     // Training: dropout draws a new mask each call and batch norm moves its running stats.
     let a = m.forward(&x).to_vec();
@@ -97,12 +97,12 @@ fn checkpoints_carry_batch_norm_running_statistics() {
     Checkpoint::from_module(&m, vec![("model".into(), "cnn".into())])
         .save(&p)
         .unwrap();
-    let mut fresh = models::build("cnn", 1).unwrap();
+    let fresh = models::build("cnn", 1).unwrap();
     Checkpoint::load(&p).unwrap().load_into(&fresh, &p).unwrap();
     for ((n1, a), (_, b)) in fresh.named_buffers().iter().zip(m.named_buffers()) {
         assert_eq!(a.to_vec(), b.to_vec(), "{n1}");
     }
-    let mut orig = m;
+    let orig = m;
     orig.eval();
     fresh.eval();
     assert_eq!(
@@ -114,7 +114,7 @@ fn checkpoints_carry_batch_norm_running_statistics() {
 #[test]
 fn dropout_is_the_identity_in_eval_and_seeded_in_training() {
     let x = Tensor::<f32>::ones(&[1000]);
-    let mut d = Dropout::new(0.3, 5);
+    let d = Dropout::new(0.3, 5);
     let y1 = Module::<f32>::forward(&d, &x).to_vec();
     let kept = y1.iter().filter(|&&v| v != 0.0).count();
     assert!((600..800).contains(&kept), "{kept}");
@@ -125,7 +125,7 @@ fn dropout_is_the_identity_in_eval_and_seeded_in_training() {
         y1,
         "same seed, same first mask"
     );
-    Module::<f32>::eval(&mut d);
+    Module::<f32>::eval(&d);
     assert_eq!(Module::<f32>::forward(&d, &x).to_vec(), x.to_vec());
 }
 

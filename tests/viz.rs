@@ -129,13 +129,13 @@ fn summary_counts_equal_pytorchs() {
         ("conv-pool", 50_186),
         ("cnn", 50_378),
     ] {
-        let mut m = stitch::models::build(name, 0).unwrap();
-        let s = stitch::summary::summarize(&mut m, 4);
+        let m = stitch::models::build(name, 0).unwrap();
+        let s = stitch::summary::summarize(m.as_ref(), 4);
         assert_eq!(s.parameters(), params, "{name}");
         assert!(s.saved_bytes > 0, "{name}");
     }
-    let mut cnn = stitch::models::build("cnn", 0).unwrap();
-    let s = stitch::summary::summarize(&mut cnn, 128);
+    let cnn = stitch::models::build("cnn", 0).unwrap();
+    let s = stitch::summary::summarize(cnn.as_ref(), 128);
     // conv1: 32·1·9 · 28·28, conv2: 64·32·9 · 14·14, linear 3136·10.
     assert_eq!(s.mult_adds(), 32 * 9 * 784 + 64 * 32 * 9 * 196 + 3136 * 10);
     assert_eq!(s.layers[8].output_shape, [64, 7, 7]);
@@ -212,8 +212,8 @@ fn the_cli_draws_summary_graph_pictures_curves_and_diagnostics() {
     for f in [
         "input.png",
         "filters.png",
-        "features-layer3.png",
-        "features-layer8.png",
+        "features-3.png",
+        "features-8.png",
     ] {
         let (w, h, _, _) = decode(&std::fs::read(pics.join(f)).unwrap());
         assert!(w > 0 && h > 0, "{f}");

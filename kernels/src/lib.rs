@@ -30,15 +30,19 @@
 #![warn(missing_docs)]
 
 pub mod alloc;
+pub mod avg_pool2d;
 pub mod batch_norm;
+pub mod concat;
 pub mod conv2d;
 pub mod dropout;
 pub mod elementwise;
+pub mod flip;
 pub mod gemm;
 pub mod isa;
 pub mod max_pool2d;
 mod mode;
 pub mod optim;
+pub mod pad2d;
 pub mod probe;
 pub mod real;
 pub mod reduce;

@@ -54,11 +54,15 @@ pub enum KernelOp {
     BatchNorm,
     /// dropout masks.
     Dropout,
+    /// average pooling.
+    AvgPool2d,
+    /// copies that move data without arithmetic: pad, crop, flip, concatenation.
+    Layout,
 }
 
 impl KernelOp {
     /// Every kernel op.
-    pub const ALL: [KernelOp; 8] = [
+    pub const ALL: [KernelOp; 10] = [
         KernelOp::Elementwise,
         KernelOp::Reduce,
         KernelOp::Gemm,
@@ -67,6 +71,8 @@ impl KernelOp {
         KernelOp::MaxPool2d,
         KernelOp::BatchNorm,
         KernelOp::Dropout,
+        KernelOp::AvgPool2d,
+        KernelOp::Layout,
     ];
 
     /// The lower-case name used on the command line and in messages.
@@ -80,13 +86,15 @@ impl KernelOp {
             KernelOp::MaxPool2d => "max_pool2d",
             KernelOp::BatchNorm => "batch_norm",
             KernelOp::Dropout => "dropout",
+            KernelOp::AvgPool2d => "avg_pool2d",
+            KernelOp::Layout => "layout",
         }
     }
 }
 
 const UNSET: u8 = 2;
 static GLOBAL: AtomicU8 = AtomicU8::new(1);
-static PER_OP: [AtomicU8; 8] = [const { AtomicU8::new(UNSET) }; 8];
+static PER_OP: [AtomicU8; 10] = [const { AtomicU8::new(UNSET) }; 10];
 
 fn encode(m: Mode) -> u8 {
     if m == Mode::Reference {

@@ -11,7 +11,7 @@ use std::iter::Sum;
 use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 
 use crate::batch_norm::{BatchNormParams, BatchNormShape};
-use crate::conv2d::Conv2dShape;
+use crate::conv2d::{Conv2dShape, ConvAlgo};
 use crate::gemm::GemmArgs;
 use crate::max_pool2d::Pool2dShape;
 use crate::optim::AdamStep;
@@ -124,6 +124,7 @@ pub trait Real:
     }
     /// The fast kernel behind `conv2d_forward` (f32 overrides it with the SIMD version; f64 runs the reference loop).
     fn conv2d_forward_fast(
+        _algo: ConvAlgo,
         out: &mut [Self],
         x: &[Self],
         w: &[Self],
@@ -133,11 +134,23 @@ pub trait Real:
         crate::conv2d::reference::conv2d_forward(out, x, w, b, sh)
     }
     /// The fast kernel behind `conv2d_backward_input` (f32 overrides it with the SIMD version; f64 runs the reference loop).
-    fn conv2d_backward_input_fast(d_x: &mut [Self], g: &[Self], w: &[Self], sh: &Conv2dShape) {
+    fn conv2d_backward_input_fast(
+        _algo: ConvAlgo,
+        d_x: &mut [Self],
+        g: &[Self],
+        w: &[Self],
+        sh: &Conv2dShape,
+    ) {
         crate::conv2d::reference::conv2d_backward_input(d_x, g, w, sh)
     }
     /// The fast kernel behind `conv2d_backward_weight` (f32 overrides it with the SIMD version; f64 runs the reference loop).
-    fn conv2d_backward_weight_fast(d_w: &mut [Self], g: &[Self], x: &[Self], sh: &Conv2dShape) {
+    fn conv2d_backward_weight_fast(
+        _algo: ConvAlgo,
+        d_w: &mut [Self],
+        g: &[Self],
+        x: &[Self],
+        sh: &Conv2dShape,
+    ) {
         crate::conv2d::reference::conv2d_backward_weight(d_w, g, x, sh)
     }
     /// The fast kernel behind `conv2d_backward_bias` (f32 overrides it with the SIMD version; f64 runs the reference loop).
@@ -312,19 +325,32 @@ impl Real for f32 {
         crate::optim::fast::adam_step(w, m, v, g, h)
     }
     fn conv2d_forward_fast(
+        algo: ConvAlgo,
         out: &mut [f32],
         x: &[f32],
         w: &[f32],
         b: Option<&[f32]>,
         sh: &Conv2dShape,
     ) {
-        crate::conv2d::fast::conv2d_forward(out, x, w, b, sh)
+        crate::conv2d::fast::conv2d_forward_with(algo, out, x, w, b, sh)
     }
-    fn conv2d_backward_input_fast(d_x: &mut [f32], g: &[f32], w: &[f32], sh: &Conv2dShape) {
-        crate::conv2d::fast::conv2d_backward_input(d_x, g, w, sh)
+    fn conv2d_backward_input_fast(
+        algo: ConvAlgo,
+        d_x: &mut [f32],
+        g: &[f32],
+        w: &[f32],
+        sh: &Conv2dShape,
+    ) {
+        crate::conv2d::fast::conv2d_backward_input_with(algo, d_x, g, w, sh)
     }
-    fn conv2d_backward_weight_fast(d_w: &mut [f32], g: &[f32], x: &[f32], sh: &Conv2dShape) {
-        crate::conv2d::fast::conv2d_backward_weight(d_w, g, x, sh)
+    fn conv2d_backward_weight_fast(
+        algo: ConvAlgo,
+        d_w: &mut [f32],
+        g: &[f32],
+        x: &[f32],
+        sh: &Conv2dShape,
+    ) {
+        crate::conv2d::fast::conv2d_backward_weight_with(algo, d_w, g, x, sh)
     }
     fn conv2d_backward_bias_fast(d_b: &mut [f32], g: &[f32], sh: &Conv2dShape) {
         crate::conv2d::fast::conv2d_backward_bias(d_b, g, sh)

@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use stitch_kernels::elementwise;
 
@@ -28,6 +29,13 @@ pub enum BackwardError {
     },
     /// Nothing that produced the tensor requires grad.
     NoGraph,
+    /// `backward_with`'s gradient does not have the tensor's shape.
+    GradShape {
+        /// The tensor's shape.
+        shape: Vec<usize>,
+        /// The gradient's shape.
+        grad: Vec<usize>,
+    },
     /// The graph was already walked (and freed) by an earlier `backward`.
     GraphFreed {
         /// The op's name, or its backward rule.
@@ -45,6 +53,10 @@ impl fmt::Display for BackwardError {
             BackwardError::NoGraph => write!(
                 f,
                 "backward: the tensor does not require grad (no input required grad, or it was computed under no_grad)"
+            ),
+            BackwardError::GradShape { shape, grad } => write!(
+                f,
+                "backward_with: the gradient has shape {grad:?}, the tensor {shape:?}; they must be equal"
             ),
             BackwardError::GraphFreed { op } => write!(
                 f,
@@ -74,16 +86,41 @@ impl<T: Real> Tensor<T> {
                 shape: self.shape().to_vec(),
             });
         }
+        self.run_backward(vec![T::ONE])
+    }
+
+    /// Backward from a tensor of any shape with a given gradient `grad` of the same shape
+    /// (PyTorch's `y.backward(gradient=g)`): every leaf's `.grad()` gains
+    /// Σᵢ gradᵢ · ∂yᵢ/∂leaf. Panics on a shape mismatch or a tensor without a graph.
+    #[track_caller]
+    pub fn backward_with(&self, grad: &Tensor<T>) {
+        if let Err(e) = self.try_backward_with(grad) {
+            panic!("{e}");
+        }
+    }
+
+    /// As [`Tensor::backward_with`], returning the error instead of panicking.
+    pub fn try_backward_with(&self, grad: &Tensor<T>) -> Result<(), BackwardError> {
+        if grad.shape() != self.shape() {
+            return Err(BackwardError::GradShape {
+                shape: self.shape().to_vec(),
+                grad: grad.shape().to_vec(),
+            });
+        }
+        self.run_backward(grad.to_vec())
+    }
+
+    fn run_backward(&self, seed: Vec<T>) -> Result<(), BackwardError> {
         if !self.requires_grad() {
             return Err(BackwardError::NoGraph);
         }
         if self.is_leaf() {
-            accumulate_leaf(self, vec![T::ONE]);
+            accumulate_leaf(self, Arc::new(seed));
             return Ok(());
         }
         let order = topological_order(self)?;
-        let mut pending: HashMap<u64, Vec<T>> = HashMap::new();
-        pending.insert(self.id(), vec![T::ONE]);
+        let mut pending: HashMap<u64, Grad<T>> = HashMap::new();
+        pending.insert(self.id(), Arc::new(seed));
         for t in order.iter().rev() {
             let Some(d_out) = pending.remove(&t.id()) else {
                 continue; // no path from the loss carries gradient here
@@ -97,10 +134,22 @@ impl<T: Real> Tensor<T> {
             let Some(node) = node else {
                 return Err(BackwardError::GraphFreed { op: "?".into() });
             };
+            let n = node.inputs.len();
             let needs: Vec<bool> = node.inputs.iter().map(|i| i.requires_grad()).collect();
-            let grads = {
+            // Inputs whose gradient is G itself get a shared handle to it: no copy.
+            let forwarded: Vec<bool> = (0..n)
+                .map(|i| {
+                    needs[i]
+                        && node.op.forwards_gradient(i)
+                        && node.inputs[i].numel() == d_out.len()
+                })
+                .collect();
+            let rule_needs: Vec<bool> = (0..n).map(|i| needs[i] && !forwarded[i]).collect();
+            let mut d_out = Some(d_out);
+            let mut grads: Vec<Option<Grad<T>>> = vec![None; n];
+            if rule_needs.iter().any(|&b| b) {
                 let (flops, bytes) = if crate::profile::is_enabled() {
-                    node.op.cost(&needs)
+                    node.op.cost(&rule_needs)
                 } else {
                     (0, 0)
                 };
@@ -110,14 +159,37 @@ impl<T: Real> Tensor<T> {
                     flops,
                     bytes,
                 );
-                node.op.backward_owned(d_out, &node.inputs, &needs)
-            };
-            debug_assert_eq!(
-                grads.len(),
-                node.inputs.len(),
-                "{}: one gradient per input",
-                node.op.name()
-            );
+                let shared = d_out.take().expect("d_out is still here");
+                // The rule may take G's buffer when nobody else holds it.
+                let out = if forwarded.iter().any(|&f| f) {
+                    let out = node.op.backward(&shared, &node.inputs, &rule_needs);
+                    d_out = Some(shared);
+                    out
+                } else {
+                    match Arc::try_unwrap(shared) {
+                        Ok(owned) => node.op.backward_owned(owned, &node.inputs, &rule_needs),
+                        Err(shared) => {
+                            let out = node.op.backward(&shared, &node.inputs, &rule_needs);
+                            d_out = Some(shared);
+                            out
+                        }
+                    }
+                };
+                debug_assert_eq!(out.len(), n, "{}: one gradient per input", node.op.name());
+                for (slot, g) in grads.iter_mut().zip(out) {
+                    *slot = g.map(Arc::new);
+                }
+            }
+            if let Some(shared) = &d_out {
+                for (slot, &f) in grads.iter_mut().zip(&forwarded) {
+                    if f {
+                        *slot = Some(Arc::clone(shared));
+                    }
+                }
+            }
+            if let Some(unused) = d_out {
+                give_if_unique(unused);
+            }
             for ((input, grad), need) in node.inputs.iter().zip(grads).zip(needs) {
                 let Some(g) = grad else { continue };
                 if !need {
@@ -132,15 +204,7 @@ impl<T: Real> Tensor<T> {
                 if input.is_leaf() {
                     accumulate_leaf(input, g);
                 } else {
-                    match pending.get_mut(&input.id()) {
-                        Some(acc) => {
-                            elementwise::axpy(acc, T::ONE, &g);
-                            recycle::give(g);
-                        }
-                        None => {
-                            pending.insert(input.id(), g);
-                        }
-                    }
+                    accumulate(&mut pending, input.id(), g);
                 }
             }
             // `node` drops here: the rule and the inputs it held are freed.
@@ -149,15 +213,58 @@ impl<T: Real> Tensor<T> {
     }
 }
 
-/// `leaf.grad += g` (or `= g` the first time, keeping g's buffer).
-fn accumulate_leaf<T: Real>(leaf: &Tensor<T>, g: Vec<T>) {
+/// A gradient in flight. Usually the only handle to its buffer; an op whose input's
+/// gradient is its output's (same-shape `add`, views) passes on another handle to the same
+/// buffer instead of a copy, and whoever ends up alone with it may then write into it.
+type Grad<T> = Arc<Vec<T>>;
+
+/// Returns a gradient's buffer for recycling if this was its last handle.
+fn give_if_unique<T: Real>(g: Grad<T>) {
+    if let Ok(v) = Arc::try_unwrap(g) {
+        recycle::give(v);
+    }
+}
+
+/// `pending[id] += g` without copying either buffer: the sum goes into whichever of the two
+/// nobody else holds (a + b = b + a, one rounding, so the bits do not depend on which), or
+/// into a new buffer when both are shared.
+fn accumulate<T: Real>(pending: &mut HashMap<u64, Grad<T>>, id: u64, g: Grad<T>) {
+    use std::collections::hash_map::Entry;
+    match pending.entry(id) {
+        Entry::Vacant(e) => {
+            e.insert(g);
+        }
+        Entry::Occupied(mut e) => {
+            let acc = e.get_mut();
+            if let Some(a) = Arc::get_mut(acc) {
+                elementwise::axpy(a, T::ONE, &g);
+                give_if_unique(g);
+                return;
+            }
+            match Arc::try_unwrap(g) {
+                Ok(mut own) => {
+                    elementwise::axpy(&mut own, T::ONE, acc);
+                    *acc = Arc::new(own);
+                }
+                Err(g) => {
+                    let mut sum = recycle::take(g.len(), T::ZERO);
+                    elementwise::add(&mut sum, acc, &g);
+                    *acc = Arc::new(sum);
+                }
+            }
+        }
+    }
+}
+
+/// `leaf.grad += g` (or `= g` the first time, keeping g's buffer when it is g's only handle).
+fn accumulate_leaf<T: Real>(leaf: &Tensor<T>, g: Grad<T>) {
     let mut grad = leaf.grad_lock();
     match grad.as_mut() {
         Some(acc) => {
             elementwise::axpy(acc, T::ONE, &g);
-            recycle::give(g);
+            give_if_unique(g);
         }
-        None => *grad = Some(g),
+        None => *grad = Some(Arc::try_unwrap(g).unwrap_or_else(|g| (*g).clone())),
     }
 }
 

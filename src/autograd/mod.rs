@@ -10,10 +10,12 @@
 mod backward;
 mod grad_mode;
 mod memory;
+pub mod trace;
 
 pub use backward::BackwardError;
 pub use grad_mode::{is_grad_enabled, no_grad, with_no_grad, NoGradGuard};
 pub use memory::SavedRow;
+pub use trace::{trace, OpRecord};
 
 use crate::{Real, Tensor};
 
@@ -59,6 +61,19 @@ pub trait Backward<T: Real>: Send + Sync {
     fn saved_bytes(&self) -> usize {
         0
     }
+
+    /// Whether the gradient of input `i` is the output's gradient G itself (same shape, same
+    /// values), as for both inputs of a same-shape `add`. The backward walk then hands that
+    /// input a shared handle to G's buffer instead of asking the rule for a copy.
+    fn forwards_gradient(&self, _i: usize) -> bool {
+        false
+    }
+
+    /// Multiply-adds of the forward pass (convolutions, linear layers, matrix products; 0
+    /// for the rest), for `summary`.
+    fn mult_adds(&self) -> u64 {
+        0
+    }
 }
 
 /// A recorded op: its rule and its inputs.
@@ -86,7 +101,8 @@ impl<T: Real> Tensor<T> {
         );
         let record = is_grad_enabled() && inputs.iter().any(|t| t.requires_grad());
         let storage = std::sync::Arc::new(std::sync::RwLock::new(data));
-        if record {
+        let traced = trace::is_tracing().then(|| (op.name(), op.mult_adds()));
+        let out = if record {
             let node = GradNode {
                 op: Box::new(op),
                 inputs: inputs.iter().map(|t| (*t).clone()).collect(),
@@ -94,7 +110,28 @@ impl<T: Real> Tensor<T> {
             Tensor::from_parts(storage, shape.to_vec(), true, Some(node))
         } else {
             Tensor::from_parts(storage, shape.to_vec(), false, None)
+        };
+        if let Some((name, macs)) = traced {
+            trace::record(name, macs, &out, inputs);
         }
+        out
+    }
+
+    /// A recorded intermediate whose elements are never computed, because no backward rule
+    /// reads them (the sum inside the fused `add_relu`): a graph node with an empty buffer.
+    /// Without a graph to record it is not needed, and the inputs' first handle stands in.
+    pub(crate) fn unmaterialized_from_op(
+        shape: &[usize],
+        inputs: &[&Tensor<T>],
+        op: impl Backward<T> + 'static,
+    ) -> Tensor<T> {
+        let storage = std::sync::Arc::new(std::sync::RwLock::new(Vec::new()));
+        let record = is_grad_enabled() && inputs.iter().any(|t| t.requires_grad());
+        let node = record.then(|| GradNode {
+            op: Box::new(op) as Box<dyn Backward<T>>,
+            inputs: inputs.iter().map(|t| (*t).clone()).collect(),
+        });
+        Tensor::from_parts(storage, shape.to_vec(), record, node)
     }
 
     /// A view: an op output that shares the input's storage (reshape, flatten).
@@ -103,7 +140,8 @@ impl<T: Real> Tensor<T> {
         shape: &[usize],
         op: impl Backward<T> + 'static,
     ) -> Tensor<T> {
-        if is_grad_enabled() && input.requires_grad() {
+        let traced = trace::is_tracing().then(|| op.name());
+        let out = if is_grad_enabled() && input.requires_grad() {
             let node = GradNode {
                 op: Box::new(op),
                 inputs: vec![input.clone()],
@@ -111,7 +149,11 @@ impl<T: Real> Tensor<T> {
             Tensor::from_parts(input.storage(), shape.to_vec(), true, Some(node))
         } else {
             Tensor::from_parts(input.storage(), shape.to_vec(), false, None)
+        };
+        if let Some(name) = traced {
+            trace::record(name, 0, &out, &[input]);
         }
+        out
     }
 }
 

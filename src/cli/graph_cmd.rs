@@ -1,16 +1,16 @@
 //! `stitch graph`: one forward pass and loss of a freshly built model as Graphviz DOT.
 
-use stitch::graph::Graph;
-use stitch::nn::Module;
-use stitch::Tensor;
+use crate::graph::Graph;
+use crate::nn::Module;
+use crate::Tensor;
 
 use super::GraphArgs;
 
-pub fn run(a: GraphArgs) -> Result<(), String> {
+pub(crate) fn run(a: GraphArgs) -> Result<(), String> {
     if a.batch == 0 {
         return Err("--batch must be at least 1".into());
     }
-    let mut model = stitch::models::build(&a.model, 0)?;
+    let model = crate::models::build(&a.model, 0)?;
     model.train();
     // A fixed, non-constant batch so batch norm and ReLU see real variation.
     let n = a.batch * 28 * 28;

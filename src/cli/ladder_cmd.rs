@@ -3,10 +3,10 @@
 use std::fs::File;
 use std::io::Write;
 
-use stitch::data::FashionMnist;
-use stitch::models::{self, MODELS};
-use stitch::nn::Module;
-use stitch::train::{json_str, TrainConfig, Trainer};
+use crate::data::FashionMnist;
+use crate::models::{self, LADDER};
+use crate::nn::Module;
+use crate::train::{json_str, TrainConfig, Trainer};
 
 use super::progress::Progress;
 use super::{setup, LadderArgs};
@@ -19,7 +19,7 @@ struct Step {
     mean_epoch_seconds: f64,
 }
 
-pub fn run(a: LadderArgs) -> Result<(), String> {
+pub(crate) fn run(a: LadderArgs) -> Result<(), String> {
     let threads = setup(&a.run)?;
     let recipe = |model: &str| TrainConfig {
         model: model.to_string(),
@@ -50,15 +50,15 @@ pub fn run(a: LadderArgs) -> Result<(), String> {
         a.epochs,
         a.batch,
         a.lr,
-        stitch::train::Schedule::from(a.schedule).name(),
+        crate::train::Schedule::from(a.schedule).name(),
         a.seed,
         train.len(),
         dir.display(),
         threads
     );
     let mut steps = Vec::new();
-    let mut runs: Vec<(String, Vec<stitch::train::EpochMetrics>)> = Vec::new();
-    for (model, _) in MODELS {
+    let mut runs: Vec<(String, Vec<crate::train::EpochMetrics>)> = Vec::new();
+    for model in LADDER {
         println!("\n== {model}");
         runs.push((model.to_string(), Vec::new()));
         let mut trainer = Trainer::new(recipe(model))?;
@@ -112,7 +112,7 @@ pub fn run(a: LadderArgs) -> Result<(), String> {
                     .unwrap_or(f64::NAN)
             })
             .collect();
-        let bars = stitch::viz::svg::bar_chart(
+        let bars = crate::viz::svg::bar_chart(
             "the ladder: test accuracy of each step",
             "test accuracy (%)",
             &steps
@@ -127,8 +127,8 @@ pub fn run(a: LadderArgs) -> Result<(), String> {
                 ("seed write-up".to_string(), seed),
             ],
         );
-        let curves = stitch::viz::svg::training_curves("the ladder", &runs);
-        let svg = stitch::viz::svg::stack(&[curves, bars]);
+        let curves = crate::viz::svg::training_curves("the ladder", &runs);
+        let svg = crate::viz::svg::stack(&[curves, bars]);
         std::fs::write(p, svg).map_err(|e| format!("{}: cannot write: {e}", p.display()))?;
         println!("wrote {}", p.display());
     }

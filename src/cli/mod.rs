@@ -1,4 +1,13 @@
-//! Argument parsing (clap) and the subcommands.
+//! The `stitch` command line: argument parsing (clap) and the subcommands.
+//!
+//! The binary is `stitch::cli::main`; a library user's own binary can register models
+//! first and then hand over to it, so `--model` finds them in every command:
+//!
+//! ```no_run
+//! // in the user's src/main.rs, inside `fn main()`:
+//! // stitch::models::register(my_entry);
+//! std::process::exit(stitch::cli::main());
+//! ```
 
 mod eval_cmd;
 mod graph_cmd;
@@ -13,7 +22,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use stitch::train::{OptimizerKind, Schedule, TrainConfig};
+use crate::train::{OptimizerKind, Schedule, TrainConfig};
 
 #[derive(Parser)]
 #[command(
@@ -48,137 +57,137 @@ enum Command {
 }
 
 #[derive(Args)]
-pub struct SummaryArgs {
+pub(crate) struct SummaryArgs {
     #[arg(long, default_value = "cnn")]
-    pub model: String,
+    pub(crate) model: String,
     /// Batch size for the memory kept for backward.
     #[arg(long, default_value_t = 128)]
-    pub batch: usize,
+    pub(crate) batch: usize,
 }
 
 #[derive(Args)]
-pub struct ShowArgs {
+pub(crate) struct ShowArgs {
     /// A checkpoint written by `stitch train --save`.
     #[arg(long)]
-    pub load: PathBuf,
+    pub(crate) load: PathBuf,
     /// Which test image.
     #[arg(long, default_value_t = 0)]
-    pub index: usize,
+    pub(crate) index: usize,
     /// Directory for the pictures (created if missing).
     #[arg(long, default_value = "stitch-show")]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
     #[command(flatten)]
-    pub run: RunArgs,
+    pub(crate) run: RunArgs,
 }
 
 #[derive(Args)]
-pub struct GraphArgs {
+pub(crate) struct GraphArgs {
     #[arg(long, default_value = "cnn")]
-    pub model: String,
+    pub(crate) model: String,
     /// Images in the batch the graph is recorded on.
     #[arg(long, default_value_t = 2)]
-    pub batch: usize,
+    pub(crate) batch: usize,
     /// Run backward too and show each parameter's gradient norm.
     #[arg(long)]
-    pub grads: bool,
+    pub(crate) grads: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-pub enum OptArg {
+pub(crate) enum OptArg {
     Adam,
     Sgd,
     Adamw,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-pub enum ScheduleArg {
+pub(crate) enum ScheduleArg {
     Constant,
     Cosine,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-pub enum KernelsArg {
+pub(crate) enum KernelsArg {
     Reference,
     Fast,
 }
 
 /// Options shared by every command that runs kernels.
 #[derive(Args, Clone)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Worker threads for the kernels (default: one per core).
     #[arg(long)]
-    pub threads: Option<usize>,
+    pub(crate) threads: Option<usize>,
     /// Dataset directory (default: $STITCH_DATA, then /usr/share/datasets/fashion-mnist).
     #[arg(long)]
-    pub data: Option<PathBuf>,
+    pub(crate) data: Option<PathBuf>,
     /// Which kernel versions run: the fast SIMD ones or the readable reference loops.
     #[arg(long, value_enum, default_value = "fast")]
-    pub kernels: KernelsArg,
+    pub(crate) kernels: KernelsArg,
 }
 
 #[derive(Args)]
-pub struct TrainArgs {
+pub(crate) struct TrainArgs {
     /// Model name (see `stitch models`) [default: dnn].
     #[arg(long)]
-    pub model: Option<String>,
+    pub(crate) model: Option<String>,
     /// Total epochs (with --resume: the total, counting those already done) [default: 10].
     #[arg(long)]
-    pub epochs: Option<usize>,
+    pub(crate) epochs: Option<usize>,
     /// [default: 128]
     #[arg(long)]
-    pub batch: Option<usize>,
+    pub(crate) batch: Option<usize>,
     /// [default: 0.001]
     #[arg(long, allow_negative_numbers = true)]
-    pub lr: Option<f64>,
+    pub(crate) lr: Option<f64>,
     /// [default: adam]
     #[arg(long, value_enum)]
-    pub optimizer: Option<OptArg>,
+    pub(crate) optimizer: Option<OptArg>,
     /// SGD momentum [default: 0.9].
     #[arg(long, allow_negative_numbers = true)]
-    pub momentum: Option<f64>,
+    pub(crate) momentum: Option<f64>,
     /// [default: 0]
     #[arg(long, allow_negative_numbers = true)]
-    pub weight_decay: Option<f64>,
+    pub(crate) weight_decay: Option<f64>,
     /// Learning-rate schedule: constant, or cosine annealing to 0 over all steps
     /// [default: constant].
     #[arg(long, value_enum)]
-    pub schedule: Option<ScheduleArg>,
+    pub(crate) schedule: Option<ScheduleArg>,
     /// [default: 0]
     #[arg(long)]
-    pub seed: Option<u64>,
+    pub(crate) seed: Option<u64>,
     /// Train on the first N training images only.
     #[arg(long)]
-    pub limit_train: Option<usize>,
+    pub(crate) limit_train: Option<usize>,
     /// Continue the run saved in this checkpoint: recipe, weights, optimizer state, epoch
     /// and random state come from it; flags given here override its recipe.
     #[arg(long)]
-    pub resume: Option<PathBuf>,
+    pub(crate) resume: Option<PathBuf>,
     /// Write a checkpoint here at the end of every epoch (atomically).
     #[arg(long)]
-    pub save: Option<PathBuf>,
+    pub(crate) save: Option<PathBuf>,
     /// Write one JSON object per epoch to this file (appended to when resuming).
     #[arg(long)]
-    pub metrics: Option<PathBuf>,
+    pub(crate) metrics: Option<PathBuf>,
     /// No progress bar.
     #[arg(long)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
     /// Time every op and print the profile table at the end.
     #[arg(long)]
-    pub profile: bool,
+    pub(crate) profile: bool,
     /// Write the training curves (loss and accuracy, train and test) to this SVG file.
     #[arg(long)]
-    pub plot: Option<PathBuf>,
+    pub(crate) plot: Option<PathBuf>,
     /// Per epoch: gradient norm, weight norm and update/weight ratio of every parameter,
     /// and the dead units of every ReLU.
     #[arg(long)]
-    pub diagnostics: bool,
+    pub(crate) diagnostics: bool,
     #[command(flatten)]
-    pub run: RunArgs,
+    pub(crate) run: RunArgs,
 }
 
 impl TrainArgs {
     /// `base` (the defaults, or a resumed checkpoint's recipe) with the flags given here.
-    pub fn apply(&self, mut c: TrainConfig) -> TrainConfig {
+    pub(crate) fn apply(&self, mut c: TrainConfig) -> TrainConfig {
         if let Some(v) = &self.model {
             c.model = v.clone();
         }
@@ -214,68 +223,68 @@ impl TrainArgs {
 }
 
 #[derive(Args)]
-pub struct LadderArgs {
+pub(crate) struct LadderArgs {
     #[arg(long, default_value_t = 10)]
-    pub epochs: usize,
+    pub(crate) epochs: usize,
     #[arg(long, default_value_t = 128)]
-    pub batch: usize,
+    pub(crate) batch: usize,
     #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
-    pub lr: f64,
+    pub(crate) lr: f64,
     #[arg(long, value_enum, default_value = "constant")]
-    pub schedule: ScheduleArg,
+    pub(crate) schedule: ScheduleArg,
     #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// Train on the first N training images only.
     #[arg(long)]
-    pub limit_train: Option<usize>,
+    pub(crate) limit_train: Option<usize>,
     /// Write one JSON object per model and epoch (with a "model" key) to this file.
     #[arg(long)]
-    pub metrics: Option<std::path::PathBuf>,
+    pub(crate) metrics: Option<std::path::PathBuf>,
     /// Write every step's curves and a bar chart of the accuracies to this SVG file.
     #[arg(long)]
-    pub plot: Option<std::path::PathBuf>,
+    pub(crate) plot: Option<std::path::PathBuf>,
     #[arg(long)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
     #[command(flatten)]
-    pub run: RunArgs,
+    pub(crate) run: RunArgs,
 }
 
 #[derive(Args)]
-pub struct ProfileArgs {
+pub(crate) struct ProfileArgs {
     #[arg(long, default_value = "cnn")]
-    pub model: String,
+    pub(crate) model: String,
     #[arg(long, default_value_t = 128)]
-    pub batch: usize,
+    pub(crate) batch: usize,
     /// Steps measured (after 3 warm-up steps).
     #[arg(long, default_value_t = 50)]
-    pub steps: usize,
+    pub(crate) steps: usize,
     /// Train on the real images instead of synthetic ones of the same shape.
     #[arg(long)]
-    pub real_data: bool,
+    pub(crate) real_data: bool,
     /// Step time on 1, 2, … threads (up to the core count) with speed-up and efficiency.
     #[arg(long)]
-    pub scaling: bool,
+    pub(crate) scaling: bool,
     /// The profiler's own overhead: alternating blocks of steps with it on and off.
     #[arg(long)]
-    pub overhead: bool,
+    pub(crate) overhead: bool,
     /// What each op keeps for backward, the allocator's peak and the peak resident memory.
     #[arg(long)]
-    pub memory: bool,
+    pub(crate) memory: bool,
     /// Turn buffer recycling off: every op output is a new zero-filled buffer (to measure
     /// what recycling saves).
     #[arg(long)]
-    pub no_recycle: bool,
+    pub(crate) no_recycle: bool,
     #[command(flatten)]
-    pub run: RunArgs,
+    pub(crate) run: RunArgs,
 }
 
 #[derive(Args)]
-pub struct EvalArgs {
+pub(crate) struct EvalArgs {
     /// The checkpoint to evaluate.
     #[arg(long)]
-    pub load: PathBuf,
+    pub(crate) load: PathBuf,
     #[command(flatten)]
-    pub run: RunArgs,
+    pub(crate) run: RunArgs,
 }
 
 impl From<OptArg> for OptimizerKind {
@@ -298,7 +307,7 @@ impl From<ScheduleArg> for Schedule {
 }
 
 /// Applies `--threads` and `--kernels`; returns the thread count in use.
-pub fn setup(run: &RunArgs) -> Result<usize, String> {
+pub(crate) fn setup(run: &RunArgs) -> Result<usize, String> {
     if let Some(t) = run.threads {
         if t == 0 {
             return Err("--threads must be at least 1".into());
@@ -315,9 +324,19 @@ pub fn setup(run: &RunArgs) -> Result<usize, String> {
     Ok(rayon::current_num_threads())
 }
 
-/// Parses the command line and runs the command.
+/// Parses the process's command line and runs the command.
 pub fn run() -> Result<(), String> {
-    let cli = Cli::parse();
+    run_from(std::env::args_os())
+}
+
+/// Parses `args` (the program name first) and runs the command. Help and usage errors
+/// are printed and exit the process, as clap does.
+pub fn run_from<I, A>(args: I) -> Result<(), String>
+where
+    I: IntoIterator<Item = A>,
+    A: Into<std::ffi::OsString> + Clone,
+{
+    let cli = Cli::parse_from(args);
     match cli.command {
         Command::Train(a) => train_cmd::run(a),
         Command::Eval(a) => eval_cmd::run(a),
@@ -327,10 +346,36 @@ pub fn run() -> Result<(), String> {
         Command::Show(a) => show_cmd::run(a),
         Command::Graph(a) => graph_cmd::run(a),
         Command::Models => {
-            for (name, about) in stitch::models::MODELS {
-                println!("{name:<10} {about}");
+            for e in crate::models::entries() {
+                println!("{:<10} {}", e.name, e.description);
             }
             Ok(())
+        }
+    }
+}
+
+/// The whole binary: a panic hook that turns any bug into one line, [`run`], and the exit
+/// code (0, or 1 after printing the error's one line). A binary that registers its own
+/// models calls this after registering them.
+pub fn main() -> i32 {
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("unknown panic");
+        let at = info
+            .location()
+            .map(|l| format!(" (at {}:{})", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("error: {msg}{at}");
+    }));
+    match run() {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
         }
     }
 }

@@ -3,9 +3,9 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use stitch::data::{FashionMnist, Split, PIXELS};
-use stitch::nn::Module;
-use stitch::train::{TrainConfig, Trainer};
+use crate::data::{FashionMnist, Split, PIXELS};
+use crate::nn::Module;
+use crate::train::{TrainConfig, Trainer};
 use stitch_kernels::isa::isa;
 use stitch_kernels::probe;
 
@@ -39,7 +39,7 @@ impl<'a> Stepper<'a> {
         batch: usize,
         warm: bool,
     ) -> Result<Self, String> {
-        let mut trainer = Trainer::new(config.clone())?;
+        let trainer = Trainer::new(config.clone())?;
         trainer.model.train();
         let mut s = Stepper {
             trainer,
@@ -54,7 +54,7 @@ impl<'a> Stepper<'a> {
     }
 
     /// The images and labels of the next batch.
-    fn next_batch(&mut self) -> (stitch::Tensor<f32>, Vec<usize>) {
+    fn next_batch(&mut self) -> (crate::Tensor<f32>, Vec<usize>) {
         let end = (self.next + self.batch).min(self.train.len());
         let idx: Vec<usize> = (self.next..end).collect();
         self.next = if end == self.train.len() { 0 } else { end };
@@ -72,7 +72,7 @@ impl<'a> Stepper<'a> {
     }
 }
 
-pub fn run(a: ProfileArgs) -> Result<(), String> {
+pub(crate) fn run(a: ProfileArgs) -> Result<(), String> {
     let threads = setup(&a.run)?;
     if a.steps == 0 || a.batch == 0 {
         return Err("--steps and --batch must be at least 1".into());
@@ -105,7 +105,7 @@ pub fn run(a: ProfileArgs) -> Result<(), String> {
 
     // `--memory` counts what tensors hold: shelved buffers would hide in the allocator's
     // live bytes, so it runs without recycling too.
-    stitch::tensor::recycle::set_enabled(!(a.no_recycle || a.memory));
+    crate::tensor::recycle::set_enabled(!(a.no_recycle || a.memory));
     if a.memory {
         // Before the probe, whose 64 MiB copy buffers would count in the peak.
         return memory(&a, &config, &train);
@@ -120,10 +120,10 @@ pub fn run(a: ProfileArgs) -> Result<(), String> {
     }
 
     let mut stepper = Stepper::new(&config, &train, a.batch, true)?;
-    stitch::profile::reset();
-    stitch::profile::enable(true);
+    crate::profile::reset();
+    crate::profile::enable(true);
     let ms = stepper.steps(a.steps)?;
-    stitch::profile::enable(false);
+    crate::profile::enable(false);
     println!(
         "model {}, batch {}, {} steps on {source}, {} kernels{}: {:.2} ms per step\n",
         a.model,
@@ -135,7 +135,7 @@ pub fn run(a: ProfileArgs) -> Result<(), String> {
     );
     print!(
         "{}",
-        stitch::profile::table(&stitch::profile::rows(), Some(peak_all), Some(bandwidth))
+        crate::profile::table(&crate::profile::rows(), Some(peak_all), Some(bandwidth))
     );
     Ok(())
 }
@@ -221,12 +221,12 @@ fn overhead(a: &ProfileArgs, config: &TrainConfig, train: &Split) -> Result<(), 
     let (mut on, mut off) = (Vec::new(), Vec::new());
     for r in 0..rounds {
         for profiled in [r % 2 == 0, r % 2 == 1] {
-            stitch::profile::enable(profiled);
+            crate::profile::enable(profiled);
             let ms = stepper.steps(BLOCK)?;
             if profiled { &mut on } else { &mut off }.push(ms);
         }
     }
-    stitch::profile::enable(false);
+    crate::profile::enable(false);
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
@@ -278,7 +278,7 @@ fn scaling(
 /// Measures and prints the machine's ceilings: the FMA peak at the SIMD level in use on one
 /// thread and on `threads`, and the streaming-copy bandwidth. Returns (all-thread GFLOP/s,
 /// GB/s).
-pub(super) fn probe_machine(threads: usize) -> (f64, f64) {
+pub(crate) fn probe_machine(threads: usize) -> (f64, f64) {
     let level = isa();
     // The best of three short runs: on a shared machine a neighbour can halve any one of them.
     let iters = 10_000_000;

@@ -2,17 +2,17 @@
 
 use std::io::IsTerminal;
 
+use crate::train::{EpochMetrics, Observer};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use stitch::train::{EpochMetrics, Observer};
 
 /// Draws a bar per epoch on stderr and prints the summary line of each epoch on stdout.
-pub struct Progress {
+pub(crate) struct Progress {
     bar: Option<ProgressBar>,
     show_bar: bool,
 }
 
 impl Progress {
-    pub fn new(quiet: bool) -> Progress {
+    pub(crate) fn new(quiet: bool) -> Progress {
         Progress {
             bar: None,
             show_bar: !quiet && std::io::stderr().is_terminal(),

@@ -2,22 +2,109 @@
 
 use std::path::PathBuf;
 
-use stitch::checkpoint::Checkpoint;
-use stitch::data::{FashionMnist, CLASS_NAMES};
-use stitch::nn::{LayerKind, Module};
-use stitch::viz::{grid, svg};
+use crate::autograd::OpRecord;
+use crate::checkpoint::Checkpoint;
+use crate::data::{FashionMnist, CLASS_NAMES};
+use crate::nn::lookup::ModuleMap;
+use crate::nn::{LayerKind, Module};
+use crate::viz::{grid, svg};
 
 use super::{setup, ShowArgs};
 
-pub fn run(a: ShowArgs) -> Result<(), String> {
+/// The feature maps worth drawing, as (file label, record index): the end of each block.
+///
+/// In order of preference: the outputs of max-pool layers; else of ReLU layers; else the
+/// last 4-D output of each composite layer a `Sequential` runs (a residual block); else
+/// every 4-D `relu` / `add_relu` op. Only 4-D (feature-map) outputs count.
+pub(crate) fn block_ends(model: &dyn Module<f32>, records: &[OpRecord]) -> Vec<(String, usize)> {
+    let map = ModuleMap::new(model);
+    let four_d = |r: &OpRecord| r.shape.len() == 4;
+    let of_kind = |want: fn(LayerKind) -> bool| -> Vec<(String, usize)> {
+        records
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| four_d(r))
+            .filter_map(|(i, r)| {
+                let (path, m) = map.owner(r)?;
+                want(m.kind()).then_some((path, i))
+            })
+            .collect()
+    };
+    let pools = of_kind(|k| matches!(k, LayerKind::MaxPool2d { .. }));
+    if !pools.is_empty() {
+        return pools;
+    }
+    let relus = of_kind(|k| k == LayerKind::Relu);
+    if !relus.is_empty() {
+        return relus;
+    }
+    // The last 4-D output within each run of records that one composite layer produced.
+    let mut blocks: Vec<(String, usize)> = Vec::new();
+    let mut current: Option<usize> = None;
+    for (i, r) in records.iter().enumerate() {
+        let Some(&key) = r.modules.last() else {
+            current = None;
+            continue;
+        };
+        let composite = map.by_key(key).filter(|(_, m)| !m.children().is_empty());
+        let Some((path, _)) = composite else {
+            continue;
+        };
+        if !four_d(r) {
+            continue;
+        }
+        if current == Some(key) {
+            blocks.last_mut().expect("a block is open").1 = i;
+        } else {
+            blocks.push((path, i));
+            current = Some(key);
+        }
+    }
+    if !blocks.is_empty() {
+        return blocks;
+    }
+    records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| four_d(r) && matches!(r.op, "relu" | "add_relu"))
+        .map(|(i, r)| (format!("op{i}-{}", r.op), i))
+        .collect()
+}
+
+/// The first layer's weights as maps: 3×3 filters of the first convolution (input channels
+/// averaged), or 28×28 weight maps of a linear layer on the flattened pixels.
+pub(crate) fn first_filters(model: &dyn Module<f32>) -> Option<crate::viz::png::Image> {
+    let params = model.named_parameters();
+    if let Some((_, w)) = params.iter().find(|(_, t)| t.ndim() == 4) {
+        let s = w.shape().to_vec();
+        let (k, c, r, q) = (s[0], s[1], s[2], s[3]);
+        let wv = w.to_vec();
+        let maps: Vec<f32> = (0..k * r * q)
+            .map(|i| {
+                let (f, rest) = (i / (r * q), i % (r * q));
+                (0..c)
+                    .map(|ch| wv[(f * c + ch) * r * q + rest])
+                    .sum::<f32>()
+                    / c as f32
+            })
+            .collect();
+        return Some(grid::tile(&maps, k, r, q, 8, 16));
+    }
+    let (_, w) = params
+        .iter()
+        .find(|(_, t)| t.ndim() == 2 && t.shape()[1] == 784)?;
+    Some(grid::tile(&w.to_vec(), w.shape()[0], 28, 28, 16, 2))
+}
+
+pub(crate) fn run(a: ShowArgs) -> Result<(), String> {
     setup(&a.run)?;
     let ck = Checkpoint::load(&a.load).map_err(|e| e.to_string())?;
     let name = ck
         .get("model")
         .ok_or_else(|| format!("{}: the checkpoint names no model", a.load.display()))?;
-    let mut model =
-        stitch::models::build(name, 0).map_err(|e| format!("{}: {e}", a.load.display()))?;
-    ck.load_into(&model, &a.load).map_err(|e| e.to_string())?;
+    let model = crate::models::build(name, 0).map_err(|e| format!("{}: {e}", a.load.display()))?;
+    ck.load_into(model.as_ref(), &a.load)
+        .map_err(|e| e.to_string())?;
     let data = FashionMnist::locate_and_load(a.run.data.as_deref()).map_err(|e| e.to_string())?;
     if a.index >= data.test.len() {
         return Err(format!(
@@ -30,9 +117,10 @@ pub fn run(a: ShowArgs) -> Result<(), String> {
         .map_err(|e| format!("{}: cannot create: {e}", a.out.display()))?;
     let (x, y) = data.test.batch(&[a.index]);
     model.eval();
-    let outs = {
-        let _g = stitch::no_grad();
-        model.forward_all(&x)
+    let (logits, records) = {
+        let _g = crate::no_grad();
+        let _f = crate::ops::no_fusion();
+        crate::autograd::trace(|| model.forward(&x))
     };
     let mut written: Vec<PathBuf> = Vec::new();
     let mut write = |file: &str, bytes: &[u8]| -> Result<(), String> {
@@ -47,60 +135,21 @@ pub fn run(a: ShowArgs) -> Result<(), String> {
         "input.png",
         &grid::tile(&x.to_vec(), 1, 28, 28, 1, 8).to_png(),
     )?;
-
-    // The first layer's weights: 3×3 filters of a convolution, or 28×28 weight maps of
-    // a linear layer on the flattened pixels.
-    if let Some((w, _, _)) = model.layers().iter().find_map(|l| l.as_conv2d()) {
-        let s = w.shape().to_vec();
-        // Input channels are averaged (the first convolution has one).
-        let (k, c, r, q) = (s[0], s[1], s[2], s[3]);
-        let wv = w.to_vec();
-        let maps: Vec<f32> = (0..k * r * q)
-            .map(|i| {
-                let (f, rest) = (i / (r * q), i % (r * q));
-                (0..c)
-                    .map(|ch| wv[(f * c + ch) * r * q + rest])
-                    .sum::<f32>()
-                    / c as f32
-            })
-            .collect();
-        write("filters.png", &grid::tile(&maps, k, r, q, 8, 16).to_png())?;
-    } else if let Some((_, w)) = model
-        .named_parameters()
-        .into_iter()
-        .find(|(_, t)| t.shape().len() == 2 && t.shape()[1] == 784)
-    {
-        let k = w.shape()[0];
+    if let Some(img) = first_filters(model.as_ref()) {
+        write("filters.png", &img.to_png())?;
+    }
+    for (label, i) in block_ends(model.as_ref(), &records) {
+        let Some(out) = records[i].output::<f32>() else {
+            continue;
+        };
+        let s = out.shape();
         write(
-            "filters.png",
-            &grid::tile(&w.to_vec(), k, 28, 28, 16, 2).to_png(),
+            &format!("features-{label}.png"),
+            &grid::tile(&out.to_vec(), s[1], s[2], s[3], 8, 4).to_png(),
         )?;
     }
 
-    // Feature maps at the end of each block: after each max-pool, or after each ReLU of
-    // a model without pooling; 4-D outputs only.
-    let has_pool = model
-        .layers()
-        .iter()
-        .any(|l| matches!(l.kind(), LayerKind::MaxPool2d { .. }));
-    for (i, (layer, out)) in model.layers().iter().zip(&outs).enumerate() {
-        let end_of_block = match layer.kind() {
-            LayerKind::MaxPool2d { .. } => true,
-            LayerKind::Relu => !has_pool,
-            LayerKind::Other => false,
-        };
-        if end_of_block && out.shape().len() == 4 {
-            let s = out.shape();
-            let file = format!("features-layer{i}.png");
-            write(
-                &file,
-                &grid::tile(&out.to_vec(), s[1], s[2], s[3], 8, 4).to_png(),
-            )?;
-        }
-    }
-
     // Class probabilities.
-    let logits = outs.last().cloned().unwrap_or(x);
     let probs: Vec<f64> = logits
         .softmax()
         .to_vec()

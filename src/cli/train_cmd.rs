@@ -4,10 +4,10 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use stitch::checkpoint::Checkpoint;
-use stitch::data::FashionMnist;
-use stitch::nn::Module;
-use stitch::train::{TrainConfig, TrainError, Trainer};
+use crate::checkpoint::Checkpoint;
+use crate::data::FashionMnist;
+use crate::nn::Module;
+use crate::train::{TrainConfig, TrainError, Trainer};
 
 use super::progress::Progress;
 use super::{setup, TrainArgs};
@@ -15,7 +15,7 @@ use super::{setup, TrainArgs};
 /// The exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
 const INTERRUPTED: i32 = 130;
 
-pub fn run(a: TrainArgs) -> Result<(), String> {
+pub(crate) fn run(a: TrainArgs) -> Result<(), String> {
     let threads = setup(&a.run)?;
     let resumed = match &a.resume {
         Some(path) => Some((Checkpoint::load(path).map_err(|e| e.to_string())?, path)),
@@ -110,7 +110,7 @@ pub fn run(a: TrainArgs) -> Result<(), String> {
     let mut history = Vec::new();
     install_ctrl_c();
     let mut progress = Progress::new(a.quiet);
-    stitch::profile::enable(a.profile);
+    crate::profile::enable(a.profile);
     while trainer.epoch < config.epochs {
         let m = match trainer.run_epoch(&train, &test, &mut progress) {
             Ok(m) => m,
@@ -125,11 +125,11 @@ pub fn run(a: TrainArgs) -> Result<(), String> {
             }
         };
         if let Some(d) = trainer.diagnostics.as_mut() {
-            print!("{}", d.report(&trainer.model));
+            print!("{}", d.report());
         }
         history.push(m.clone());
         if let Some(p) = &a.plot {
-            let svg = stitch::viz::svg::training_curves(
+            let svg = crate::viz::svg::training_curves(
                 &config.model,
                 &[(config.model.clone(), history.clone())],
             );
@@ -153,10 +153,10 @@ pub fn run(a: TrainArgs) -> Result<(), String> {
     }
     if a.profile {
         let (peak, bandwidth) = super::profile_cmd::probe_machine(threads);
-        let rows = stitch::profile::rows();
+        let rows = crate::profile::rows();
         print!(
             "\n{}",
-            stitch::profile::table(&rows, Some(peak), Some(bandwidth))
+            crate::profile::table(&rows, Some(peak), Some(bandwidth))
         );
     }
     Ok(())
@@ -167,12 +167,12 @@ pub fn run(a: TrainArgs) -> Result<(), String> {
 fn install_ctrl_c() {
     // Fails only if a handler is already set (a second run in the same process).
     let _ = ctrlc::set_handler(|| {
-        if stitch::train::stop_requested() {
+        if crate::train::stop_requested() {
             eprintln!("\nstitch: interrupted again, quitting now");
             std::process::exit(INTERRUPTED);
         }
         eprintln!("\nstitch: stopping after the current batch (Ctrl-C again to quit now)");
-        stitch::train::request_stop();
+        crate::train::request_stop();
     });
 }
 

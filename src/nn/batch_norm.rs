@@ -2,15 +2,17 @@
 //! and running variance 1 at the start, momentum 0.1 and ε = 1e-5. The running statistics
 //! are buffers: saved in checkpoints, not trained.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use super::Module;
 use crate::ops::BatchNormOptions;
 use crate::{Real, Tensor};
 
 /// Batch norm over N (and H, W for 4-D inputs) per channel.
 pub struct BatchNorm<T: Real = f32> {
-    /// The weight.
+    /// γ, the per-channel scale (PyTorch's `weight`).
     pub weight: Tensor<T>,
-    /// The bias (β for batch norm), or `None` without one.
+    /// β, the per-channel shift (PyTorch's `bias`).
     pub bias: Tensor<T>,
     /// The running mean per channel, updated in training mode.
     pub running_mean: Tensor<T>,
@@ -18,8 +20,7 @@ pub struct BatchNorm<T: Real = f32> {
     pub running_var: Tensor<T>,
     /// The options used.
     pub options: BatchNormOptions,
-    /// Training mode (batch statistics, dropout on) or evaluation mode.
-    pub training: bool,
+    training: AtomicBool,
     dims: usize,
 }
 
@@ -36,7 +37,7 @@ impl<T: Real> BatchNorm<T> {
             running_mean: Tensor::zeros(&[channels]),
             running_var: Tensor::ones(&[channels]),
             options: BatchNormOptions::default(),
-            training: true,
+            training: AtomicBool::new(true),
             dims,
         }
     }
@@ -49,6 +50,12 @@ impl<T: Real> BatchNorm<T> {
     /// For [N, C] inputs.
     pub fn new_1d(channels: usize) -> Self {
         Self::with_dims(channels, 2)
+    }
+
+    /// Whether the layer normalizes with the batch's statistics (training mode) or with the
+    /// running ones.
+    pub fn is_training(&self) -> bool {
+        self.training.load(Ordering::Relaxed)
     }
 }
 
@@ -67,7 +74,7 @@ impl<T: Real> Module<T> for BatchNorm<T> {
             &self.bias,
             &self.running_mean,
             &self.running_var,
-            self.training,
+            self.is_training(),
             self.options,
         )
     }
@@ -76,21 +83,18 @@ impl<T: Real> Module<T> for BatchNorm<T> {
         format!("BatchNorm{}d({})", self.dims - 2, self.weight.numel())
     }
 
-    fn named_parameters(&self) -> Vec<(String, Tensor<T>)> {
+    fn own_parameters(&self) -> Vec<(&str, Tensor<T>)> {
+        vec![("weight", self.weight.clone()), ("bias", self.bias.clone())]
+    }
+
+    fn own_buffers(&self) -> Vec<(&str, Tensor<T>)> {
         vec![
-            ("weight".into(), self.weight.clone()),
-            ("bias".into(), self.bias.clone()),
+            ("running_mean", self.running_mean.clone()),
+            ("running_var", self.running_var.clone()),
         ]
     }
 
-    fn named_buffers(&self) -> Vec<(String, Tensor<T>)> {
-        vec![
-            ("running_mean".into(), self.running_mean.clone()),
-            ("running_var".into(), self.running_var.clone()),
-        ]
-    }
-
-    fn set_training(&mut self, training: bool) {
-        self.training = training;
+    fn set_own_training(&self, training: bool) {
+        self.training.store(training, Ordering::Relaxed);
     }
 }

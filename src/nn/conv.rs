@@ -6,19 +6,19 @@ use super::{init, Module};
 use crate::ops::Conv2dOptions;
 use crate::{Real, Tensor};
 
-/// A 2-D convolution layer: weight \[out, in, k, k\], bias \[out\].
+/// A 2-D convolution layer: weight \[out, in, k, k\], bias \[out\] (or none).
 pub struct Conv2d<T: Real = f32> {
     /// The weight.
     pub weight: Tensor<T>,
-    /// The bias (β for batch norm), or `None` without one.
+    /// The bias, or `None` (PyTorch's `bias=False`, as before a batch norm).
     pub bias: Option<Tensor<T>>,
-    /// The options used.
+    /// Stride, padding, dilation and the algorithm of the fast path.
     pub options: Conv2dOptions,
 }
 
 impl<T: Real> Conv2d<T> {
     /// A square `kernel`, initialised as PyTorch does: weight and bias uniform in
-    /// ±1/√(in·k·k).
+    /// ±1/√(in·k·k), the weight drawn first.
     pub fn new(
         in_channels: usize,
         out_channels: usize,
@@ -36,6 +36,31 @@ impl<T: Real> Conv2d<T> {
             options,
         }
     }
+
+    /// A layer without bias (PyTorch's `bias=False`), its weight initialised as
+    /// [`Conv2d::new`] does; no bias is drawn.
+    pub fn no_bias(
+        in_channels: usize,
+        out_channels: usize,
+        kernel: usize,
+        options: Conv2dOptions,
+        rng: &mut impl Rng,
+    ) -> Self {
+        let fan_in = in_channels * kernel * kernel;
+        let weight =
+            init::default_uniform(&[out_channels, in_channels, kernel, kernel], fan_in, rng);
+        Conv2d {
+            weight,
+            bias: None,
+            options,
+        }
+    }
+
+    /// The same layer with its bias dropped (builder style).
+    pub fn without_bias(mut self) -> Self {
+        self.bias = None;
+        self
+    }
 }
 
 impl<T: Real> Module<T> for Conv2d<T> {
@@ -50,15 +75,25 @@ impl<T: Real> Module<T> for Conv2d<T> {
     fn describe(&self) -> String {
         let s = self.weight.shape();
         format!(
-            "Conv2d(in={}, out={}, kernel={}x{}, stride={:?}, padding={:?})",
-            s[1], s[0], s[2], s[3], self.options.stride, self.options.padding
+            "Conv2d(in={}, out={}, kernel={}x{}, stride={:?}, padding={:?}{})",
+            s[1],
+            s[0],
+            s[2],
+            s[3],
+            self.options.stride,
+            self.options.padding,
+            if self.bias.is_none() {
+                ", bias=False"
+            } else {
+                ""
+            }
         )
     }
 
-    fn named_parameters(&self) -> Vec<(String, Tensor<T>)> {
-        let mut v = vec![("weight".to_string(), self.weight.clone())];
+    fn own_parameters(&self) -> Vec<(&str, Tensor<T>)> {
+        let mut v = vec![("weight", self.weight.clone())];
         if let Some(b) = &self.bias {
-            v.push(("bias".to_string(), b.clone()));
+            v.push(("bias", b.clone()));
         }
         v
     }

@@ -4,7 +4,7 @@
 //! and a call counter (SplitMix64 of seed + counter), so the masks follow from the seed
 //! alone and do not depend on threads or timing.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::Module;
 use crate::{Real, Tensor};
@@ -13,8 +13,7 @@ use crate::{Real, Tensor};
 pub struct Dropout {
     /// The probability of zeroing an element.
     pub p: f64,
-    /// Training mode (batch statistics, dropout on) or evaluation mode.
-    pub training: bool,
+    training: AtomicBool,
     seed: u64,
     calls: AtomicU64,
 }
@@ -36,7 +35,7 @@ impl Dropout {
         }
         Dropout {
             p,
-            training: true,
+            training: AtomicBool::new(true),
             seed,
             calls: AtomicU64::new(0),
         }
@@ -47,6 +46,11 @@ impl Dropout {
         self.calls.load(Ordering::Relaxed)
     }
 
+    /// Whether the layer drops (training mode) or is the identity.
+    pub fn is_training(&self) -> bool {
+        self.training.load(Ordering::Relaxed)
+    }
+
     /// Sets the call counter (to resume a run exactly).
     pub fn set_calls(&self, calls: u64) {
         self.calls.store(calls, Ordering::Relaxed);
@@ -55,7 +59,7 @@ impl Dropout {
 
 impl<T: Real> Module<T> for Dropout {
     fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
-        if !self.training || self.p == 0.0 {
+        if !self.is_training() || self.p == 0.0 {
             return x.clone();
         }
         let call = self.calls.fetch_add(1, Ordering::Relaxed);
@@ -66,15 +70,15 @@ impl<T: Real> Module<T> for Dropout {
         format!("Dropout(p={})", self.p)
     }
 
-    fn set_training(&mut self, training: bool) {
-        self.training = training;
+    fn set_own_training(&self, training: bool) {
+        self.training.store(training, Ordering::Relaxed);
     }
 
-    fn random_state(&self) -> Vec<u64> {
+    fn own_random_state(&self) -> Vec<u64> {
         vec![self.calls()]
     }
 
-    fn set_random_state(&self, state: &[u64]) {
+    fn set_own_random_state(&self, state: &[u64]) {
         self.set_calls(state[0]);
     }
 }

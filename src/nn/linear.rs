@@ -9,7 +9,7 @@ use crate::{Real, Tensor};
 pub struct Linear<T: Real = f32> {
     /// The weight.
     pub weight: Tensor<T>,
-    /// The bias (β for batch norm), or `None` without one.
+    /// The bias, or `None` (PyTorch's `bias=False`).
     pub bias: Option<Tensor<T>>,
 }
 
@@ -45,10 +45,10 @@ impl<T: Real> Module<T> for Linear<T> {
         )
     }
 
-    fn named_parameters(&self) -> Vec<(String, Tensor<T>)> {
-        let mut v = vec![("weight".to_string(), self.weight.clone())];
+    fn own_parameters(&self) -> Vec<(&str, Tensor<T>)> {
+        let mut v = vec![("weight", self.weight.clone())];
         if let Some(b) = &self.bias {
-            v.push(("bias".to_string(), b.clone()));
+            v.push(("bias", b.clone()));
         }
         v
     }

@@ -1,7 +1,65 @@
-//! Layers. A [`Module`] maps a tensor to a tensor and owns named parameters (and buffers,
-//! such as batch-norm's running statistics); [`Sequential`] chains modules and names their
-//! parameters `"<index>.<name>"` as PyTorch's `nn.Sequential` does, so checkpoints and
-//! summaries use the same names a PyTorch user expects.
+//! Layers and the [`Module`] trait.
+//!
+//! A module maps a tensor to a tensor. It owns named parameters (and buffers, such as batch
+//! norm's running statistics) and **declares its named children once**, in
+//! [`Module::children`]; everything else follows from that one list, as in PyTorch, where it
+//! follows from the attributes `__init__` assigned:
+//!
+//! - parameter and buffer names are dotted paths, `layers.3.shortcut.0.weight`
+//!   ([`Module::named_parameters`], [`Module::named_buffers`]): the names of PyTorch's
+//!   `state_dict` for the same architecture, used by checkpoints, summaries and the
+//!   profiler;
+//! - [`Module::train`] / [`Module::eval`], [`Module::zero_grad`] and the random state behind
+//!   dropout masks ([`Module::random_state`]) reach every descendant.
+//!
+//! A residual block, written as a user would:
+//!
+//! ```
+//! use stitch::nn::{BatchNorm2d, Conv2d, Module, Sequential};
+//! use stitch::{Real, Tensor};
+//!
+//! struct Block<T: Real = f32> {
+//!     conv1: Conv2d<T>,
+//!     bn1: BatchNorm2d<T>,
+//!     conv2: Conv2d<T>,
+//!     bn2: BatchNorm2d<T>,
+//!     shortcut: Sequential<T>, // empty: the identity
+//! }
+//!
+//! impl<T: Real> Module<T> for Block<T> {
+//!     fn children(&self) -> Vec<(&str, &dyn Module<T>)> {
+//!         vec![("conv1", &self.conv1), ("bn1", &self.bn1), ("conv2", &self.conv2),
+//!              ("bn2", &self.bn2), ("shortcut", &self.shortcut)]
+//!     }
+//!     fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
+//!         let h = self.bn1.forward(&self.conv1.forward(x)).relu();
+//!         self.bn2.forward(&self.conv2.forward(&h)).add_relu(&self.shortcut.forward(x))
+//!     }
+//! }
+//!
+//! let mut rng = stitch::nn::init::rng(0);
+//! let block: Block = Block {
+//!     conv1: Conv2d::new(8, 8, 3, stitch::ops::Conv2dOptions::same(3), &mut rng).without_bias(),
+//!     bn1: BatchNorm2d::new_2d(8),
+//!     conv2: Conv2d::new(8, 8, 3, stitch::ops::Conv2dOptions::same(3), &mut rng).without_bias(),
+//!     bn2: BatchNorm2d::new_2d(8),
+//!     shortcut: Sequential::new(),
+//! };
+//! let names: Vec<String> = block.named_parameters().into_iter().map(|(n, _)| n).collect();
+//! assert_eq!(names, ["conv1.weight", "bn1.weight", "bn1.bias", "conv2.weight", "bn2.weight", "bn2.bias"]);
+//! assert_eq!(block.named_buffers()[0].0, "bn1.running_mean");
+//! ```
+//!
+//! ## Fusions
+//! A fusion is a tensor op that does the work of several in fewer passes over memory, with
+//! the same bits as the ops it replaces: [`Tensor::max_pool2d_relu`] (pool, then rectify
+//! the 4× smaller output), [`Tensor::conv2d_relu_max_pool2d`] (the convolution's output
+//! stays in cache) and [`Tensor::add_relu`] (a residual block's sum and its ReLU in one
+//! pass). Any model uses them by calling them in its `forward`, as the block above calls
+//! `add_relu`; [`Sequential`] calls them itself where its layers form the pattern.
+//! [`crate::ops::set_fusion`]`(false)` (or the scoped [`crate::ops::no_fusion`]) makes every
+//! fused op run its parts one by one, for comparisons and for tools that need to see every
+//! intermediate (`--diagnostics`, `summary`, `show`).
 
 mod activation;
 mod batch_norm;
@@ -9,6 +67,7 @@ mod conv;
 mod dropout;
 pub mod init;
 mod linear;
+pub mod lookup;
 mod pool;
 mod sequential;
 
@@ -17,7 +76,7 @@ pub use batch_norm::{BatchNorm, BatchNorm1d, BatchNorm2d};
 pub use conv::Conv2d;
 pub use dropout::{splitmix64, Dropout};
 pub use linear::Linear;
-pub use pool::MaxPool2d;
+pub use pool::{AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool2d, MaxPool2d};
 pub use sequential::Sequential;
 
 use crate::{Real, Tensor};
@@ -49,8 +108,54 @@ pub type ConvParts<'a, T> = (
 );
 
 /// A layer or a network.
+///
+/// A user's module implements [`Module::forward`] and, if it has sub-modules,
+/// [`Module::children`]; a layer that owns tensors itself implements
+/// [`Module::own_parameters`] (and [`Module::own_buffers`], [`Module::set_own_training`],
+/// [`Module::own_random_state`] where it has them). The other methods walk the tree and
+/// need no code.
 pub trait Module<T: Real = f32>: Send + Sync {
-    /// See [`LayerKind`].
+    /// The module applied to a batch.
+    fn forward(&self, x: &Tensor<T>) -> Tensor<T>;
+
+    /// A one-line description, e.g. `Linear(in=784, out=128)`; by default the type's name.
+    fn describe(&self) -> String {
+        let full = std::any::type_name::<Self>();
+        let base = full.split('<').next().unwrap_or(full);
+        base.rsplit("::").next().unwrap_or(base).to_string()
+    }
+
+    /// The named sub-modules, in a fixed order (PyTorch's `named_children`): the one place
+    /// a composite module lists what it is made of.
+    fn children(&self) -> Vec<(&str, &dyn Module<T>)> {
+        Vec::new()
+    }
+
+    /// The trainable tensors this module holds itself (not its children's), with their
+    /// local names (`weight`, `bias`).
+    fn own_parameters(&self) -> Vec<(&str, Tensor<T>)> {
+        Vec::new()
+    }
+
+    /// The non-trainable state this module holds itself, saved in checkpoints
+    /// (`running_mean`, `running_var`).
+    fn own_buffers(&self) -> Vec<(&str, Tensor<T>)> {
+        Vec::new()
+    }
+
+    /// Switches this module's own training behaviour (dropout on, batch statistics).
+    fn set_own_training(&self, _training: bool) {}
+
+    /// The counters behind this module's own random draws (a Dropout layer's call counter):
+    /// with the seed they decide every future mask, so a resumed run restores them.
+    fn own_random_state(&self) -> Vec<u64> {
+        Vec::new()
+    }
+
+    /// Restores [`Module::own_random_state`]; `state` has the length that method returns.
+    fn set_own_random_state(&self, _state: &[u64]) {}
+
+    /// See [`LayerKind`]: what [`Sequential`] looks at to fuse a ReLU with a max-pool.
     fn kind(&self) -> LayerKind {
         LayerKind::Other
     }
@@ -61,34 +166,88 @@ pub trait Module<T: Real = f32>: Send + Sync {
         None
     }
 
-    /// The layer applied to a batch.
-    fn forward(&self, x: &Tensor<T>) -> Tensor<T>;
+    // ---- derived from the above; no module needs to write these ----
 
-    /// A one-line description, e.g. `Linear(in=784, out=128)`.
-    fn describe(&self) -> String;
+    /// Every descendant with its dotted path (`layers.0.conv1`), depth first, parents before
+    /// their children (PyTorch's `named_modules` without the root).
+    fn named_modules(&self) -> Vec<(String, &dyn Module<T>)> {
+        let mut out = Vec::new();
+        for (name, child) in self.children() {
+            out.push((name.to_string(), child));
+            for (sub, m) in child.named_modules() {
+                out.push((format!("{name}.{sub}"), m));
+            }
+        }
+        out
+    }
 
-    /// Trainable tensors with their names, in a fixed order.
+    /// Trainable tensors with their dotted names: own ones first, then each child's in
+    /// [`Module::children`] order (PyTorch's order for a module that registers its tensors
+    /// before its children).
     fn named_parameters(&self) -> Vec<(String, Tensor<T>)> {
-        Vec::new()
+        let mut out: Vec<(String, Tensor<T>)> = self
+            .own_parameters()
+            .into_iter()
+            .map(|(n, t)| (n.to_string(), t))
+            .collect();
+        for (name, child) in self.children() {
+            for (n, t) in child.named_parameters() {
+                out.push((format!("{name}.{n}"), t));
+            }
+        }
+        out
     }
 
-    /// Non-trainable state saved in checkpoints (running statistics), with names.
+    /// Buffers with their dotted names, in the order of [`Module::named_parameters`].
     fn named_buffers(&self) -> Vec<(String, Tensor<T>)> {
-        Vec::new()
+        let mut out: Vec<(String, Tensor<T>)> = self
+            .own_buffers()
+            .into_iter()
+            .map(|(n, t)| (n.to_string(), t))
+            .collect();
+        for (name, child) in self.children() {
+            for (n, t) in child.named_buffers() {
+                out.push((format!("{name}.{n}"), t));
+            }
+        }
+        out
     }
 
-    /// Switches training behaviour (dropout, batch statistics) on or off.
-    fn set_training(&mut self, _training: bool) {}
+    /// Switches training behaviour (dropout, batch statistics) on or off, everywhere below.
+    fn set_training(&self, training: bool) {
+        self.set_own_training(training);
+        for (_, child) in self.children() {
+            child.set_training(training);
+        }
+    }
 
-    /// The counters behind the layer's random draws (a Dropout layer's call counter), in a
-    /// fixed order: with the seed they decide every future mask, so a resumed run restores
-    /// them to continue exactly.
+    /// Every random counter below, own ones first, in [`Module::children`] order.
     fn random_state(&self) -> Vec<u64> {
-        Vec::new()
+        let mut out = self.own_random_state();
+        for (_, child) in self.children() {
+            out.extend(child.random_state());
+        }
+        out
     }
 
-    /// Restores [`Module::random_state`]; `state` has the length that method returns.
-    fn set_random_state(&self, _state: &[u64]) {}
+    /// Restores [`Module::random_state`]; panics unless `state` has its length.
+    #[track_caller]
+    fn set_random_state(&self, state: &[u64]) {
+        let want = self.random_state().len();
+        assert!(
+            state.len() == want,
+            "set_random_state: {} counters given, the module has {want}",
+            state.len()
+        );
+        let own = self.own_random_state().len();
+        self.set_own_random_state(&state[..own]);
+        let mut pos = own;
+        for (_, child) in self.children() {
+            let n = child.random_state().len();
+            child.set_random_state(&state[pos..pos + n]);
+            pos += n;
+        }
+    }
 
     /// The trainable tensors, in the order of [`Module::named_parameters`].
     fn parameters(&self) -> Vec<Tensor<T>> {
@@ -104,12 +263,12 @@ pub trait Module<T: Real = f32>: Send + Sync {
     }
 
     /// Training mode (PyTorch's `model.train()`).
-    fn train(&mut self) {
+    fn train(&self) {
         self.set_training(true)
     }
 
     /// Evaluation mode (PyTorch's `model.eval()`).
-    fn eval(&mut self) {
+    fn eval(&self) {
         self.set_training(false)
     }
 
@@ -118,5 +277,65 @@ pub trait Module<T: Real = f32>: Send + Sync {
         for p in self.parameters() {
             p.zero_grad();
         }
+    }
+}
+
+impl<T: Real, M: Module<T> + ?Sized> Module<T> for Box<M> {
+    fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
+        (**self).forward(x)
+    }
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+    fn children(&self) -> Vec<(&str, &dyn Module<T>)> {
+        (**self).children()
+    }
+    fn own_parameters(&self) -> Vec<(&str, Tensor<T>)> {
+        (**self).own_parameters()
+    }
+    fn own_buffers(&self) -> Vec<(&str, Tensor<T>)> {
+        (**self).own_buffers()
+    }
+    fn set_own_training(&self, training: bool) {
+        (**self).set_own_training(training)
+    }
+    fn own_random_state(&self) -> Vec<u64> {
+        (**self).own_random_state()
+    }
+    fn set_own_random_state(&self, state: &[u64]) {
+        (**self).set_own_random_state(state)
+    }
+    fn kind(&self) -> LayerKind {
+        (**self).kind()
+    }
+    fn as_conv2d(&self) -> Option<ConvParts<'_, T>> {
+        (**self).as_conv2d()
+    }
+    // A module that overrides a derived method (named_parameters, say) keeps its override
+    // behind a Box too.
+    fn named_modules(&self) -> Vec<(String, &dyn Module<T>)> {
+        (**self).named_modules()
+    }
+    fn named_parameters(&self) -> Vec<(String, Tensor<T>)> {
+        (**self).named_parameters()
+    }
+    fn named_buffers(&self) -> Vec<(String, Tensor<T>)> {
+        (**self).named_buffers()
+    }
+    fn set_training(&self, training: bool) {
+        (**self).set_training(training)
+    }
+    fn random_state(&self) -> Vec<u64> {
+        (**self).random_state()
+    }
+    fn set_random_state(&self, state: &[u64]) {
+        (**self).set_random_state(state)
+    }
+}
+
+impl<T: Real> std::fmt::Debug for dyn Module<T> + '_ {
+    /// The module's [`Module::describe`] line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
     }
 }

@@ -1,17 +1,21 @@
-//! `Sequential`: modules applied in order, parameters named `"<index>.<name>"`.
+//! `Sequential`: modules applied in order, named `"0"`, `"1"`, … as PyTorch's
+//! `nn.Sequential` names them, so a parameter of its fourth layer is `3.weight`.
 
 use super::{LayerKind, Module};
 use crate::{Real, Tensor};
 
-/// A chain of modules.
+/// A chain of modules. An empty chain is the identity (PyTorch's `nn.Sequential()`, the
+/// shortcut of a residual block that keeps its shape).
 ///
 /// `forward` fuses a [`Conv2d`](super::Conv2d) → [`ReLU`](super::ReLU) →
 /// [`MaxPool2d`](super::MaxPool2d)`(2)` block into `conv2d_relu_max_pool2d` (per image, the
 /// convolution's output never leaves the cache), and a ReLU directly followed by a max-pool
-/// into `max_pool2d_relu` (equal results, one full-size pass and buffer fewer); [`Sequential::set_fusion`]`(false)` runs every
-/// layer on its own, and `forward_all` never fuses (it returns every layer's output).
+/// into `max_pool2d_relu` (equal results, one full-size pass and buffer fewer);
+/// [`Sequential::set_fusion`]`(false)` (or [`crate::ops::set_fusion`]) runs every layer on
+/// its own, and `forward_all` never fuses (it returns every layer's output).
 pub struct Sequential<T: Real = f32> {
     layers: Vec<Box<dyn Module<T>>>,
+    names: Vec<String>,
     fusion: bool,
 }
 
@@ -19,6 +23,7 @@ impl<T: Real> Default for Sequential<T> {
     fn default() -> Self {
         Sequential {
             layers: Vec::new(),
+            names: Vec::new(),
             fusion: true,
         }
     }
@@ -30,11 +35,17 @@ impl<T: Real> Sequential<T> {
         Self::default()
     }
 
-    /// Appends a layer (builder style).
+    /// Appends a layer (builder style); it is named by its position.
     #[allow(clippy::should_implement_trait)]
     pub fn add(mut self, layer: impl Module<T> + 'static) -> Self {
-        self.layers.push(Box::new(layer));
+        self.push(Box::new(layer));
         self
+    }
+
+    /// Appends a boxed layer.
+    pub fn push(&mut self, layer: Box<dyn Module<T>>) {
+        self.names.push(self.layers.len().to_string());
+        self.layers.push(layer);
     }
 
     /// Turns the ReLU + max-pool fusion on (the default) or off.
@@ -45,6 +56,16 @@ impl<T: Real> Sequential<T> {
     /// The layers in order.
     pub fn layers(&self) -> &[Box<dyn Module<T>>] {
         &self.layers
+    }
+
+    /// The number of layers.
+    pub fn len(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Whether the chain is empty (the identity).
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
     }
 
     /// The output of every layer in turn (the last one is `forward`'s result).
@@ -58,15 +79,9 @@ impl<T: Real> Sequential<T> {
     }
 }
 
-fn prefixed<T: Real>(
-    i: usize,
-    named: Vec<(String, Tensor<T>)>,
-) -> impl Iterator<Item = (String, Tensor<T>)> {
-    named.into_iter().map(move |(n, t)| (format!("{i}.{n}"), t))
-}
-
 impl<T: Real> Module<T> for Sequential<T> {
     fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
+        let fuse = self.fusion && crate::ops::fusion_enabled();
         let mut h = x.clone();
         let mut i = 0;
         while i < self.layers.len() {
@@ -76,7 +91,7 @@ impl<T: Real> Module<T> for Sequential<T> {
                 stride: [2, 2],
                 padding: [0, 0],
             };
-            if self.fusion
+            if fuse
                 && i + 2 < self.layers.len()
                 && self.layers[i + 1].kind() == LayerKind::Relu
                 && self.layers[i + 2].kind() == pool2
@@ -87,7 +102,7 @@ impl<T: Real> Module<T> for Sequential<T> {
                 }
             }
             if next.is_none()
-                && self.fusion
+                && fuse
                 && i + 1 < self.layers.len()
                 && self.layers[i].kind() == LayerKind::Relu
             {
@@ -101,7 +116,12 @@ impl<T: Real> Module<T> for Sequential<T> {
                     i += 1;
                 }
             }
-            let next = next.unwrap_or_else(|| self.layers[i].forward(&h));
+            let next = next.unwrap_or_else(|| {
+                let layer: &dyn Module<T> = &self.layers[i];
+                crate::autograd::trace::in_module(crate::autograd::trace::module_key(layer), || {
+                    layer.forward(&h)
+                })
+            });
             i += 1;
             // An intermediate that only the next op's graph edge holds, and that edge's
             // backward does not read, is freed now rather than after backward.
@@ -116,39 +136,14 @@ impl<T: Real> Module<T> for Sequential<T> {
         format!("Sequential({})", inner.join(" -> "))
     }
 
-    fn named_parameters(&self) -> Vec<(String, Tensor<T>)> {
-        self.layers
+    /// The boxes themselves (through `Box`'s `Module` impl), so that every layer, even a
+    /// zero-sized one, has an address of its own for the trace.
+    fn children(&self) -> Vec<(&str, &dyn Module<T>)> {
+        self.names
             .iter()
-            .enumerate()
-            .flat_map(|(i, l)| prefixed(i, l.named_parameters()))
+            .zip(&self.layers)
+            .map(|(n, l)| (n.as_str(), l as &dyn Module<T>))
             .collect()
-    }
-
-    fn named_buffers(&self) -> Vec<(String, Tensor<T>)> {
-        self.layers
-            .iter()
-            .enumerate()
-            .flat_map(|(i, l)| prefixed(i, l.named_buffers()))
-            .collect()
-    }
-
-    fn set_training(&mut self, training: bool) {
-        for l in &mut self.layers {
-            l.set_training(training);
-        }
-    }
-
-    fn random_state(&self) -> Vec<u64> {
-        self.layers.iter().flat_map(|l| l.random_state()).collect()
-    }
-
-    fn set_random_state(&self, state: &[u64]) {
-        let mut pos = 0;
-        for l in &self.layers {
-            let n = l.random_state().len();
-            l.set_random_state(&state[pos..pos + n]);
-            pos += n;
-        }
     }
 }
 

@@ -10,7 +10,7 @@ use std::ops;
 
 use stitch_kernels::elementwise;
 
-use super::broadcast::{map2, sum_to_shape};
+use super::broadcast::{map2, sum_owned_to_shape, sum_to_shape};
 use crate::autograd::Backward;
 use crate::tensor::recycle::take;
 use crate::tensor::shape::broadcast_shapes;
@@ -54,31 +54,47 @@ impl<T: Real> Backward<T> for ArithBackward {
         self.kind.name()
     }
 
+    /// For `add` (both inputs) and `sub` (the first), an input of the output's shape has G
+    /// itself as its gradient: the walk passes G on without a copy.
+    fn forwards_gradient(&self, i: usize) -> bool {
+        matches!((self.kind, i), (Arith::Add, _) | (Arith::Sub, 0))
+    }
+
     fn backward(&self, g: &[T], inputs: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
         let (a, b) = (&inputs[0], &inputs[1]);
         let out = &self.out_shape;
         let (sa, sb) = (a.shape(), b.shape());
         let g_shape = out.as_slice();
-        let da = needs[0].then(|| {
-            let full = match self.kind {
-                Arith::Add | Arith::Sub => g.to_vec(),
-                Arith::Mul => map2(g, g_shape, &b.data(), sb, out, |g, b| g * b),
-                Arith::Div => map2(g, g_shape, &b.data(), sb, out, |g, b| g / b),
-            };
-            sum_to_shape(full, out, sa)
+        // add and sub reduce G only where the input was broadcast; mul and div form their
+        // full-size product first.
+        let da = needs[0].then(|| match self.kind {
+            Arith::Add | Arith::Sub => sum_to_shape(g, out, sa),
+            Arith::Mul => {
+                sum_owned_to_shape(map2(g, g_shape, &b.data(), sb, out, |g, b| g * b), out, sa)
+            }
+            Arith::Div => {
+                sum_owned_to_shape(map2(g, g_shape, &b.data(), sb, out, |g, b| g / b), out, sa)
+            }
         });
-        let db = needs[1].then(|| {
-            let full = match self.kind {
-                Arith::Add => g.to_vec(),
-                Arith::Sub => g.iter().map(|&v| -v).collect(),
-                Arith::Mul => map2(g, g_shape, &a.data(), sa, out, |g, a| g * a),
-                Arith::Div => {
-                    // −g·a/b² computed as −(g·a/b)/b, over the full broadcast shape.
-                    let ga = map2(g, g_shape, &a.data(), sa, out, |g, a| g * a);
-                    map2(&ga, g_shape, &b.data(), sb, out, |ga, b| -(ga / b) / b)
-                }
-            };
-            sum_to_shape(full, out, sb)
+        let db = needs[1].then(|| match self.kind {
+            Arith::Add => sum_to_shape(g, out, sb),
+            Arith::Sub => {
+                let mut d = sum_to_shape(g, out, sb);
+                d.iter_mut().for_each(|v| *v = -*v);
+                d
+            }
+            Arith::Mul => {
+                sum_owned_to_shape(map2(g, g_shape, &a.data(), sa, out, |g, a| g * a), out, sb)
+            }
+            Arith::Div => {
+                // −g·a/b² computed as −(g·a/b)/b, over the full broadcast shape.
+                let ga = map2(g, g_shape, &a.data(), sa, out, |g, a| g * a);
+                sum_owned_to_shape(
+                    map2(&ga, g_shape, &b.data(), sb, out, |ga, b| -(ga / b) / b),
+                    out,
+                    sb,
+                )
+            }
         });
         vec![da, db]
     }
@@ -164,11 +180,100 @@ impl<T: Real> Tensor<T> {
     }
 }
 
+/// The ReLU half of the fused `relu(a + b)`: ∂s = G · [y > 0] from a 1-byte mask. Its
+/// input is the sum s, recorded as an `add` node whose elements are never written (nothing
+/// reads them): the walk masks G in its own buffer here, and the `add` node then hands that
+/// one buffer to both a and b.
+struct AddReluBackward {
+    positive: Vec<bool>,
+}
+
+impl<T: Real> Backward<T> for AddReluBackward {
+    fn name(&self) -> &'static str {
+        "add_relu"
+    }
+
+    fn saved_bytes(&self) -> usize {
+        self.positive.len()
+    }
+
+    /// Reads G and the mask, writes ∂s.
+    fn cost(&self, _needs: &[bool]) -> (u64, u64) {
+        (0, 9 * self.positive.len() as u64)
+    }
+
+    /// Only the mask is needed.
+    fn reads_input(&self, _i: usize) -> bool {
+        false
+    }
+
+    fn backward(&self, g: &[T], _: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
+        vec![needs[0].then(|| {
+            let mut d = take(g.len(), T::ZERO);
+            d.copy_from_slice(g);
+            elementwise::mask_in_place(&mut d, &self.positive);
+            d
+        })]
+    }
+
+    fn backward_owned(
+        &self,
+        mut g: Vec<T>,
+        _: &[Tensor<T>],
+        needs: &[bool],
+    ) -> Vec<Option<Vec<T>>> {
+        if !needs[0] {
+            crate::tensor::recycle::give(g);
+            return vec![None];
+        }
+        elementwise::mask_in_place(&mut g, &self.positive);
+        vec![Some(g)]
+    }
+}
+
+impl Drop for AddReluBackward {
+    fn drop(&mut self) {
+        crate::tensor::recycle::give(std::mem::take(&mut self.positive));
+    }
+}
+
+impl<T: Real> Tensor<T> {
+    /// `relu(self + other)` for two tensors of the same shape, in one pass: the end of a
+    /// residual block. Equal to `self.add(other).relu()` bit for bit (one rounding in the
+    /// sum, then a select); it keeps a 1-byte mask instead of the sum for backward, and its
+    /// backward passes one masked gradient buffer to both inputs. Runs the two ops when
+    /// fusion is off ([`crate::ops::set_fusion`]) or the shapes differ.
+    #[track_caller]
+    pub fn add_relu(&self, other: &Tensor<T>) -> Tensor<T> {
+        if self.shape() != other.shape() || !super::fusion_enabled() {
+            return self.add(other).relu();
+        }
+        let n = self.numel();
+        let _p =
+            crate::profile::scope_with("add_relu", crate::profile::Pass::Forward, 0, 13 * n as u64);
+        let mut y = take(n, T::ZERO);
+        let mut positive = take(n, false);
+        elementwise::add_relu_mask(&mut y, &mut positive, &self.data(), &other.data());
+        let sum = Tensor::unmaterialized_from_op(
+            self.shape(),
+            &[self, other],
+            ArithBackward {
+                kind: Arith::Add,
+                out_shape: self.shape().to_vec(),
+            },
+        );
+        Tensor::from_op(y, self.shape(), &[&sum], AddReluBackward { positive })
+    }
+}
+
 struct AddScalarBackward;
 
 impl<T: Real> Backward<T> for AddScalarBackward {
     fn name(&self) -> &'static str {
         "add_scalar"
+    }
+    fn forwards_gradient(&self, _i: usize) -> bool {
+        true
     }
     fn backward(&self, g: &[T], _: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
         vec![needs[0].then(|| g.to_vec())]

@@ -24,13 +24,24 @@ pub fn map2<T: Real>(
 }
 
 /// Σ of `g` (shape `out_shape`) over the dimensions along which `shape` was broadcast: the
-/// gradient of a broadcast input. Returns `g` unchanged when no broadcasting happened.
-pub fn sum_to_shape<T: Real>(g: Vec<T>, out_shape: &[usize], shape: &[usize]) -> Vec<T> {
-    if out_shape == shape {
-        return g;
+/// gradient of a broadcast input. Reads `g` once and writes only the reduced result; when
+/// no broadcasting happened it is a copy (callers pass G on without calling this then).
+pub fn sum_to_shape<T: Real>(g: &[T], out_shape: &[usize], shape: &[usize]) -> Vec<T> {
+    if numel(out_shape) == numel(shape) {
+        return g.to_vec();
     }
     let mut acc = vec![T::ZERO; numel(shape)];
     let s = broadcast_strides(shape, out_shape);
     for_each_broadcast(out_shape, &s, &s, |o, i, _| acc[i] += g[o]);
     acc
+}
+
+/// [`sum_to_shape`] of a full-size product the caller owns: handed back as it is when no
+/// broadcasting happened.
+pub fn sum_owned_to_shape<T: Real>(full: Vec<T>, out_shape: &[usize], shape: &[usize]) -> Vec<T> {
+    if numel(out_shape) == numel(shape) {
+        full
+    } else {
+        sum_to_shape(&full, out_shape, shape)
+    }
 }

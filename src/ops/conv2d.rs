@@ -3,9 +3,10 @@
 //!   y = conv2d(x, w) + b
 //!   ∂x = conv2d_backward_input(G, w),  ∂w = conv2d_backward_weight(G, x),  ∂b = Σ_{n,p,q} G
 
+pub use stitch_kernels::conv2d::ConvAlgo;
 use stitch_kernels::conv2d::{
-    conv2d_backward_bias, conv2d_backward_input, conv2d_backward_weight, conv2d_forward,
-    Conv2dShape,
+    conv2d_backward_bias, conv2d_backward_input_algo, conv2d_backward_weight_algo,
+    conv2d_forward_algo, Conv2dShape,
 };
 
 use super::max_pool2d::{relu_in_place, relu_mask_grad_in_place};
@@ -13,7 +14,9 @@ use crate::autograd::Backward;
 use crate::tensor::recycle::{self, take};
 use crate::{Real, Tensor};
 
-/// Stride, padding and dilation, each as [height, width]; PyTorch's defaults are 1, 0, 1.
+/// Stride, padding and dilation, each as [height, width] (PyTorch's defaults are 1, 0, 1),
+/// and the algorithm of the fast path ([`ConvAlgo::Auto`] unless a benchmark or a test
+/// asks for another; the results agree within rounding).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Conv2dOptions {
     /// [height, width] step between windows.
@@ -22,6 +25,8 @@ pub struct Conv2dOptions {
     pub padding: [usize; 2],
     /// [height, width] spacing between kernel taps.
     pub dilation: [usize; 2],
+    /// How the kernels compute it: `Auto`, `Direct`, `Im2col` or `Reference`.
+    pub algo: ConvAlgo,
 }
 
 impl Default for Conv2dOptions {
@@ -30,28 +35,47 @@ impl Default for Conv2dOptions {
             stride: [1, 1],
             padding: [0, 0],
             dilation: [1, 1],
+            algo: ConvAlgo::Auto,
         }
     }
 }
 
 impl Conv2dOptions {
+    /// Stride 1 and the padding that keeps H and W for an odd `kernel` (k / 2 on each
+    /// side), PyTorch's `padding='same'` for odd kernels.
+    pub fn same(kernel: usize) -> Self {
+        Self::square(1, kernel / 2, 1)
+    }
+
     /// The same stride, padding and dilation along both axes.
     pub fn square(stride: usize, padding: usize, dilation: usize) -> Self {
         Conv2dOptions {
             stride: [stride; 2],
             padding: [padding; 2],
             dilation: [dilation; 2],
+            algo: ConvAlgo::Auto,
         }
+    }
+
+    /// The same options computed by `algo` (builder style).
+    pub fn with_algo(mut self, algo: ConvAlgo) -> Self {
+        self.algo = algo;
+        self
     }
 }
 
 struct Conv2dBackward {
     shape: Conv2dShape,
+    algo: ConvAlgo,
 }
 
 impl<T: Real> Backward<T> for Conv2dBackward {
     fn name(&self) -> &'static str {
         "conv2d"
+    }
+
+    fn mult_adds(&self) -> u64 {
+        self.shape.macs() as u64
     }
 
     fn backward(&self, g: &[T], inputs: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
@@ -68,7 +92,7 @@ impl<T: Real> Backward<T> for Conv2dBackward {
                 cost.1,
             );
             let mut dx = take(sh.input_len(), T::ZERO);
-            conv2d_backward_input(&mut dx, g, &inputs[1].data(), sh);
+            conv2d_backward_input_algo(self.algo, &mut dx, g, &inputs[1].data(), sh);
             dx
         });
         let dw = needs[1].then(|| {
@@ -83,7 +107,7 @@ impl<T: Real> Backward<T> for Conv2dBackward {
                 cost.1,
             );
             let mut dw = vec![T::ZERO; sh.weight_len()];
-            conv2d_backward_weight(&mut dw, g, &inputs[0].data(), sh);
+            conv2d_backward_weight_algo(self.algo, &mut dw, g, &inputs[0].data(), sh);
             dw
         });
         let mut grads = vec![dx, dw];
@@ -153,7 +177,8 @@ impl<T: Real> Tensor<T> {
         let mut y = take(sh.output_len(), T::ZERO);
         {
             let b = bias.map(|b| b.data());
-            conv2d_forward(
+            conv2d_forward_algo(
+                opts.algo,
                 &mut y,
                 &self.data(),
                 &weight.data(),
@@ -167,7 +192,10 @@ impl<T: Real> Tensor<T> {
             y,
             &[sh.n, sh.k, sh.out_h(), sh.out_w()],
             &inputs,
-            Conv2dBackward { shape: sh },
+            Conv2dBackward {
+                shape: sh,
+                algo: opts.algo,
+            },
         )
     }
 }
@@ -186,6 +214,10 @@ impl<T: Real> Backward<T> for ConvReluPoolBackward {
 
     fn name(&self) -> &'static str {
         "conv2d_relu_max_pool2d"
+    }
+
+    fn mult_adds(&self) -> u64 {
+        self.shape.macs() as u64
     }
 
     fn cost(&self, needs: &[bool]) -> (u64, u64) {
@@ -256,6 +288,9 @@ impl<T: Real> Tensor<T> {
             self.conv2d(weight, bias, opts)
                 .max_pool2d_relu([2, 2], [2, 2], [0, 0])
         };
+        if !super::fusion_enabled() || !matches!(opts.algo, ConvAlgo::Auto | ConvAlgo::Direct) {
+            return unfused();
+        }
         let sh = match (self.shape(), weight.shape()) {
             (&[n, c, h, w], &[k, c2, r, s]) if c == c2 => Conv2dShape {
                 n,

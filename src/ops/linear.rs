@@ -23,6 +23,10 @@ impl<T: Real> Backward<T> for LinearBackward {
         "linear"
     }
 
+    fn mult_adds(&self) -> u64 {
+        (self.n * self.fan_in * self.fan_out) as u64
+    }
+
     fn cost(&self, needs: &[bool]) -> (u64, u64) {
         let products = (needs[0] as u64) + (needs[1] as u64);
         let (n, i, o) = (self.n as u64, self.fan_in as u64, self.fan_out as u64);

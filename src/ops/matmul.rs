@@ -33,6 +33,10 @@ impl<T: Real> Backward<T> for MatmulBackward {
         "matmul"
     }
 
+    fn mult_adds(&self) -> u64 {
+        (self.batch * self.m * self.k * self.n) as u64
+    }
+
     fn backward(&self, g: &[T], inputs: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
         let MatmulBackward { batch, m, k, n } = *self;
         let (a, b) = (inputs[0].data(), inputs[1].data());

@@ -192,6 +192,9 @@ impl<T: Real> Tensor<T> {
         padding: [usize; 2],
     ) -> Tensor<T> {
         let sh = self.pool_shape("max_pool2d_relu", kernel, stride, padding);
+        if !super::fusion_enabled() {
+            return self.relu().max_pool2d(kernel, stride, padding);
+        }
         // Reads the input; writes the pooled values, the argmax and the sign mask.
         let bytes = 4 * sh.input_len() as u64 + 9 * sh.output_len() as u64;
         let _p =

@@ -3,11 +3,11 @@
 //!
 //! | file | ops |
 //! |---|---|
-//! | `arith.rs` | `add`, `sub`, `mul`, `div` (NumPy broadcasting), `neg`, `add_scalar`, `mul_scalar` |
+//! | `arith.rs` | `add`, `sub`, `mul`, `div` (NumPy broadcasting), `neg`, `add_scalar`, `mul_scalar`, the fused `add_relu` |
 //! | `matmul.rs` | `matmul` (2-D and batched 3-D) |
 //! | `linear.rs` | `linear`: `x Wᵀ + b` fused |
 //! | `shape_ops.rs` | `reshape`, `flatten`, `flatten_from`, `t` (2-D transpose) |
-//! | `reduce.rs` | `sum`, `mean`, `sum_axis`, `mean_axis` |
+//! | `reduce.rs` | `sum`, `mean`, `sum_axis`, `mean_axis`, `mean_dims`, `global_avg_pool2d` |
 //! | `unary.rs` | `relu`, `exp`, `log` |
 //! | `softmax.rs` | `log_softmax`, `softmax` over the last axis |
 //! | `loss.rs` | `cross_entropy` with integer class targets |
@@ -16,22 +16,31 @@
 //! | `max_pool2d.rs` | `max_pool2d` |
 //! | `batch_norm.rs` | `batch_norm`: training (batch statistics) and evaluation |
 //! | `dropout.rs` | `dropout`: inverted, mask from a key |
+//! | `avg_pool2d.rs` | `avg_pool2d` (`count_include_pad=True`) |
+//! | `pad.rs` | `pad2d` (constant), `crop2d`, `flip_w` over the last two dimensions |
+//! | `concat.rs` | `cat` along any dimension |
+//! | `fusion.rs` | the switch of the fused ops (`max_pool2d_relu`, `conv2d_relu_max_pool2d`, `add_relu`) |
 
 mod arith;
+mod avg_pool2d;
 mod batch_norm;
 pub(crate) mod broadcast;
+mod concat;
 mod conv2d;
 mod dropout;
+mod fusion;
 mod linear;
 mod loss;
 mod matmul;
 mod max_pool2d;
 mod metrics;
+mod pad;
 mod reduce;
 mod shape_ops;
 mod softmax;
 mod unary;
 
 pub use batch_norm::BatchNormOptions;
-pub use conv2d::Conv2dOptions;
+pub use conv2d::{Conv2dOptions, ConvAlgo};
+pub use fusion::{fusion_enabled, no_fusion, set_fusion, NoFusionGuard};
 pub use metrics::{accuracy, argmax};

@@ -6,9 +6,10 @@
 //! Over all elements the same holds with outer = inner = 1; that sum runs the deterministic
 //! SIMD kernel.
 
-use stitch_kernels::reduce;
+use stitch_kernels::reduce::{self, mean_rows, mean_rows_backward};
 
 use crate::autograd::Backward;
+use crate::tensor::recycle::take;
 use crate::{Real, Tensor};
 
 struct ReduceBackward<T> {
@@ -38,7 +39,94 @@ impl<T: Real> Backward<T> for ReduceBackward<T> {
     }
 }
 
+/// Backward of the mean over the trailing axes: every element of a row gets G_r / n.
+struct MeanRowsBackward {
+    rows: usize,
+    n: usize,
+}
+
+impl<T: Real> Backward<T> for MeanRowsBackward {
+    fn name(&self) -> &'static str {
+        "mean_rows"
+    }
+
+    fn cost(&self, _needs: &[bool]) -> (u64, u64) {
+        (0, 4 * (self.rows * (self.n + 1)) as u64)
+    }
+
+    fn reads_input(&self, _i: usize) -> bool {
+        false
+    }
+
+    fn backward(&self, g: &[T], _: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
+        vec![needs[0].then(|| {
+            let mut dx = take(self.rows * self.n, T::ZERO);
+            mean_rows_backward(&mut dx, g);
+            dx
+        })]
+    }
+}
+
 impl<T: Real> Tensor<T> {
+    /// The mean over the dimensions `dims` (each at most once, any order), PyTorch's
+    /// `x.mean(dim=dims, keepdim=keepdim)`. When `dims` are the last dimensions (global
+    /// average pooling's (2, 3) of NCHW), one pass of the row-mean kernel does it: each
+    /// row's SIMD sum on its own thread; otherwise the axes are reduced one by one.
+    #[track_caller]
+    pub fn mean_dims(&self, dims: &[usize], keepdim: bool) -> Tensor<T> {
+        let nd = self.ndim();
+        let mut sorted = dims.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert!(
+            sorted.len() == dims.len() && sorted.iter().all(|&d| d < nd),
+            "mean_dims: dims {dims:?} must be distinct and below the rank of {:?}",
+            self.shape()
+        );
+        let mut out_shape: Vec<usize> = Vec::new();
+        for (d, &s) in self.shape().iter().enumerate() {
+            if !sorted.contains(&d) {
+                out_shape.push(s);
+            } else if keepdim {
+                out_shape.push(1);
+            }
+        }
+        let trailing = sorted
+            .iter()
+            .enumerate()
+            .all(|(i, &d)| d == nd - sorted.len() + i);
+        if !trailing {
+            let mut y = self.clone();
+            for &d in sorted.iter().rev() {
+                y = y.mean_axis(d, true);
+            }
+            return y.reshape(&out_shape);
+        }
+        let n: usize = sorted.iter().map(|&d| self.shape()[d]).product();
+        let rows = self.numel() / n.max(1);
+        let _p = crate::profile::scope_with(
+            "mean_rows",
+            crate::profile::Pass::Forward,
+            0,
+            4 * (self.numel() + rows) as u64,
+        );
+        let mut y = take(rows, T::ZERO);
+        mean_rows(&mut y, &self.data());
+        Tensor::from_op(y, &out_shape, &[self], MeanRowsBackward { rows, n })
+    }
+
+    /// Global average pooling: [N, C, H, W] → [N, C, 1, 1], the mean of each channel's
+    /// plane (PyTorch's `F.adaptive_avg_pool2d(x, 1)`).
+    #[track_caller]
+    pub fn global_avg_pool2d(&self) -> Tensor<T> {
+        assert!(
+            self.ndim() == 4,
+            "global_avg_pool2d: input {:?} must be [N, C, H, W]",
+            self.shape()
+        );
+        self.mean_dims(&[2, 3], true)
+    }
+
     /// Σ of all elements, as a scalar tensor (shape `[]`).
     pub fn sum(&self) -> Tensor<T> {
         let _p = crate::profile::scope("sum", crate::profile::Pass::Forward);

@@ -25,6 +25,10 @@ impl<T: Real> Backward<T> for ReshapeBackward {
     fn reads_input(&self, _i: usize) -> bool {
         false
     }
+
+    fn forwards_gradient(&self, _i: usize) -> bool {
+        true
+    }
 }
 
 struct TransposeBackward {

@@ -17,20 +17,15 @@ use crate::gemm::{fast::sgemm_serial, GemmArgs, MatMut, MatRef};
 use crate::isa::{isa, Isa};
 use crate::scratch::{with_cols, with_partials};
 
-/// How the fast path computes a convolution.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConvAlgo {
-    /// The direct AVX-512 kernels where they apply (stride 1, dilation 1), else im2col.
-    Auto,
-    /// Always im2col + gemm.
-    Im2colGemm,
-}
+pub use super::ConvAlgo;
 
 /// Whether `algo` picks the direct kernels for `sh` on this CPU.
 fn use_direct(algo: ConvAlgo, sh: &Conv2dShape) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        algo == ConvAlgo::Auto && isa() == Isa::Avx512 && direct::applies(sh)
+        matches!(algo, ConvAlgo::Auto | ConvAlgo::Direct)
+            && isa() == Isa::Avx512
+            && direct::applies(sh)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {

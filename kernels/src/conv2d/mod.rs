@@ -25,6 +25,52 @@ pub mod reference;
 
 use crate::{op_mode, KernelOp, Mode, Real};
 
+/// How a convolution is computed. [`ConvAlgo::Auto`] is the default everywhere; the others
+/// are for benchmarks and tests that compare the paths (PyTorch's
+/// `torch.backends.cudnn` choices, on a CPU).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ConvAlgo {
+    /// The best fast path for the shape: the direct AVX-512 kernels where they apply
+    /// (stride 1, dilation 1, on a CPU with AVX-512), else im2col + gemm.
+    #[default]
+    Auto,
+    /// The direct kernels wherever they apply (as `Auto` today), im2col + gemm elsewhere.
+    Direct,
+    /// Always im2col + matrixmultiply's gemm (what a CPU without AVX-512 runs).
+    Im2col,
+    /// The reference loops, whatever the kernel mode.
+    Reference,
+}
+
+impl ConvAlgo {
+    /// The name used on the command line: `auto`, `direct`, `im2col`, `reference`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ConvAlgo::Auto => "auto",
+            ConvAlgo::Direct => "direct",
+            ConvAlgo::Im2col => "im2col",
+            ConvAlgo::Reference => "reference",
+        }
+    }
+
+    /// Parses [`ConvAlgo::name`].
+    pub fn parse(s: &str) -> Option<ConvAlgo> {
+        [
+            ConvAlgo::Auto,
+            ConvAlgo::Direct,
+            ConvAlgo::Im2col,
+            ConvAlgo::Reference,
+        ]
+        .into_iter()
+        .find(|a| a.name() == s)
+    }
+
+    /// Whether this call runs the reference loops: asked for, or the kernel mode says so.
+    fn is_reference(self) -> bool {
+        self == ConvAlgo::Reference || op_mode(KernelOp::Conv2d) == Mode::Reference
+    }
+}
+
 /// Every size of one convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Conv2dShape {
@@ -168,6 +214,19 @@ pub fn conv2d_forward<T: Real>(
     bias: Option<&[T]>,
     sh: &Conv2dShape,
 ) {
+    conv2d_forward_algo(ConvAlgo::Auto, out, input, weight, bias, sh)
+}
+
+/// [`conv2d_forward`] computed the way `algo` says.
+#[track_caller]
+pub fn conv2d_forward_algo<T: Real>(
+    algo: ConvAlgo,
+    out: &mut [T],
+    input: &[T],
+    weight: &[T],
+    bias: Option<&[T]>,
+    sh: &Conv2dShape,
+) {
     checked("conv2d_forward", sh);
     check("conv2d_forward", "out", out.len(), sh.output_len(), sh);
     check("conv2d_forward", "input", input.len(), sh.input_len(), sh);
@@ -181,15 +240,28 @@ pub fn conv2d_forward<T: Real>(
     if let Some(b) = bias {
         check("conv2d_forward", "bias", b.len(), sh.k, sh);
     }
-    match op_mode(KernelOp::Conv2d) {
-        Mode::Reference => reference::conv2d_forward(out, input, weight, bias, sh),
-        Mode::Fast => T::conv2d_forward_fast(out, input, weight, bias, sh),
+    if algo.is_reference() {
+        reference::conv2d_forward(out, input, weight, bias, sh)
+    } else {
+        T::conv2d_forward_fast(algo, out, input, weight, bias, sh)
     }
 }
 
 /// ∂L/∂x from ∂L/∂y (overwrites `d_input`).
 #[track_caller]
 pub fn conv2d_backward_input<T: Real>(
+    d_input: &mut [T],
+    d_out: &[T],
+    weight: &[T],
+    sh: &Conv2dShape,
+) {
+    conv2d_backward_input_algo(ConvAlgo::Auto, d_input, d_out, weight, sh)
+}
+
+/// [`conv2d_backward_input`] computed the way `algo` says.
+#[track_caller]
+pub fn conv2d_backward_input_algo<T: Real>(
+    algo: ConvAlgo,
     d_input: &mut [T],
     d_out: &[T],
     weight: &[T],
@@ -217,9 +289,10 @@ pub fn conv2d_backward_input<T: Real>(
         sh.weight_len(),
         sh,
     );
-    match op_mode(KernelOp::Conv2d) {
-        Mode::Reference => reference::conv2d_backward_input(d_input, d_out, weight, sh),
-        Mode::Fast => T::conv2d_backward_input_fast(d_input, d_out, weight, sh),
+    if algo.is_reference() {
+        reference::conv2d_backward_input(d_input, d_out, weight, sh)
+    } else {
+        T::conv2d_backward_input_fast(algo, d_input, d_out, weight, sh)
     }
 }
 
@@ -227,6 +300,18 @@ pub fn conv2d_backward_input<T: Real>(
 /// order, so the result does not depend on the thread count.
 #[track_caller]
 pub fn conv2d_backward_weight<T: Real>(
+    d_weight: &mut [T],
+    d_out: &[T],
+    input: &[T],
+    sh: &Conv2dShape,
+) {
+    conv2d_backward_weight_algo(ConvAlgo::Auto, d_weight, d_out, input, sh)
+}
+
+/// [`conv2d_backward_weight`] computed the way `algo` says.
+#[track_caller]
+pub fn conv2d_backward_weight_algo<T: Real>(
+    algo: ConvAlgo,
     d_weight: &mut [T],
     d_out: &[T],
     input: &[T],
@@ -254,9 +339,10 @@ pub fn conv2d_backward_weight<T: Real>(
         sh.input_len(),
         sh,
     );
-    match op_mode(KernelOp::Conv2d) {
-        Mode::Reference => reference::conv2d_backward_weight(d_weight, d_out, input, sh),
-        Mode::Fast => T::conv2d_backward_weight_fast(d_weight, d_out, input, sh),
+    if algo.is_reference() {
+        reference::conv2d_backward_weight(d_weight, d_out, input, sh)
+    } else {
+        T::conv2d_backward_weight_fast(algo, d_weight, d_out, input, sh)
     }
 }
 

@@ -352,3 +352,15 @@ pub fn mask_in_place<T: Real>(g: &mut [T], positive: &[bool]) {
         .zip(positive.par_chunks(crate::CHUNK))
         .for_each(|(gc, pc)| reference::mask_in_place(gc, pc));
 }
+
+/// [`reference::add_relu_mask`] on rayon's threads, as [`relu_in_place_mask`] (a select
+/// the compiler vectorises; every element on its own, so the bits equal the reference's).
+pub fn add_relu_mask<T: Real>(y: &mut [T], positive: &mut [bool], a: &[T], b: &[T]) {
+    if y.len() < crate::PAR_THRESHOLD {
+        return reference::add_relu_mask(y, positive, a, b);
+    }
+    y.par_chunks_mut(crate::CHUNK)
+        .zip(positive.par_chunks_mut(crate::CHUNK))
+        .zip(a.par_chunks(crate::CHUNK).zip(b.par_chunks(crate::CHUNK)))
+        .for_each(|((yc, pc), (ac, bc))| reference::add_relu_mask(yc, pc, ac, bc));
+}

@@ -1,5 +1,6 @@
 //! Elementwise kernels: `add`, `mul`, `axpy`, `scale`, `relu_forward`, `relu_backward`,
-//! and the masked pair of the fused ReLU ops, `relu_in_place_mask` and `mask_in_place`.
+//! the masked pair of the fused ReLU ops, `relu_in_place_mask` and `mask_in_place`, and
+//! `add_relu_mask`, the fused end of a residual block.
 //!
 //! All slices of one call have the same length `n`; the functions here check that once and
 //! panic with the kernel's name and both lengths otherwise, then run the reference loop or
@@ -102,5 +103,17 @@ pub fn mask_in_place<T: Real>(g: &mut [T], positive: &[bool]) {
     match op_mode(KernelOp::Elementwise) {
         Mode::Reference => reference::mask_in_place(g, positive),
         Mode::Fast => fast::mask_in_place(g, positive),
+    }
+}
+
+/// `y = relu(a + b)` with its sign mask (see [`reference::add_relu_mask`]).
+#[track_caller]
+pub fn add_relu_mask<T: Real>(y: &mut [T], positive: &mut [bool], a: &[T], b: &[T]) {
+    check_len("add_relu_mask", "positive", y.len(), positive.len());
+    check_len("add_relu_mask", "a", y.len(), a.len());
+    check_len("add_relu_mask", "b", y.len(), b.len());
+    match op_mode(KernelOp::Elementwise) {
+        Mode::Reference => reference::add_relu_mask(y, positive, a, b),
+        Mode::Fast => fast::add_relu_mask(y, positive, a, b),
     }
 }

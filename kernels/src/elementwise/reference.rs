@@ -66,3 +66,14 @@ pub fn mask_in_place<T: Real>(g: &mut [T], positive: &[bool]) {
         *v = if p { *v } else { T::ZERO };
     }
 }
+
+/// y = max(a + b, 0) (NaN stays NaN) and positive\[i\] = \[y\[i\] > 0\]: the end of a
+/// residual block, `relu(a + b)`, with the mask its backward needs, ∂a = ∂b = G · \[y > 0\].
+pub fn add_relu_mask<T: Real>(y: &mut [T], positive: &mut [bool], a: &[T], b: &[T]) {
+    for i in 0..y.len() {
+        let s = a[i] + b[i];
+        let keep = s > T::ZERO || s.is_nan_value();
+        y[i] = if keep { s } else { T::ZERO };
+        positive[i] = y[i] > T::ZERO;
+    }
+}

@@ -58,15 +58,20 @@ impl Pool2dShape {
     /// Non-zero window and stride, padding at most half the window (PyTorch's rule, so every
     /// window holds a real pixel), window no larger than the padded input.
     pub fn validate(&self) -> Result<(), String> {
+        self.validate_for("max_pool2d")
+    }
+
+    /// [`Pool2dShape::validate`] with `op` naming the pooling in the message.
+    pub fn validate_for(&self, op: &str) -> Result<(), String> {
         if self.kernel.contains(&0) || self.stride.contains(&0) {
             return Err(format!(
-                "max_pool2d: kernel {:?} and stride {:?} must be at least 1",
+                "{op}: kernel {:?} and stride {:?} must be at least 1",
                 self.kernel, self.stride
             ));
         }
         if self.padding[0] > self.kernel[0] / 2 || self.padding[1] > self.kernel[1] / 2 {
             return Err(format!(
-                "max_pool2d: padding {:?} must be at most half the kernel {:?}",
+                "{op}: padding {:?} must be at most half the kernel {:?}",
                 self.padding, self.kernel
             ));
         }
@@ -74,7 +79,7 @@ impl Pool2dShape {
             || self.kernel[1] > self.w + 2 * self.padding[1]
         {
             return Err(format!(
-                "max_pool2d: kernel {:?} is larger than the padded input {}x{} (input {}x{}, padding {:?})",
+                "{op}: kernel {:?} is larger than the padded input {}x{} (input {}x{}, padding {:?})",
                 self.kernel,
                 self.h + 2 * self.padding[0],
                 self.w + 2 * self.padding[1],

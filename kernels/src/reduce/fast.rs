@@ -93,3 +93,42 @@ mod avx2 {
         _mm_cvtss_f32(h) + scalar::sum(&x[i..])
     }
 }
+
+/// [`super::reference::mean_rows`] with each row summed by `T`'s fast sum (SIMD for f32,
+/// its fixed chunking, so not the reference's bits) and rayon over groups of rows.
+pub fn mean_rows<T: crate::Real>(y: &mut [T], x: &[T]) {
+    if y.is_empty() {
+        return;
+    }
+    let n = x.len() / y.len();
+    let inv = T::ONE / T::from_f64(n as f64);
+    let rows = crate::simd::blocks_per_task(n);
+    y.par_chunks_mut(rows)
+        .zip(x.par_chunks((n * rows).max(1)))
+        .for_each(|(yc, xc)| {
+            for (out, row) in yc.iter_mut().zip(xc.chunks(n.max(1))) {
+                *out = T::sum_fast(row) * inv;
+            }
+        });
+}
+
+/// [`super::reference::mean_rows_backward`], bit for bit (one product per element), with
+/// rayon over groups of rows.
+pub fn mean_rows_backward<T: crate::Real>(d_x: &mut [T], g: &[T]) {
+    if g.is_empty() {
+        return;
+    }
+    let n = d_x.len() / g.len();
+    if n == 0 {
+        return;
+    }
+    let inv = T::ONE / T::from_f64(n as f64);
+    let rows = crate::simd::blocks_per_task(n);
+    d_x.par_chunks_mut(n * rows)
+        .zip(g.par_chunks(rows))
+        .for_each(|(dc, gc)| {
+            for (row, &gr) in dc.chunks_mut(n).zip(gc) {
+                row.fill(gr * inv);
+            }
+        });
+}

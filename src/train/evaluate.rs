@@ -1,0 +1,66 @@
+//! Evaluation: the test split through any model in evaluation mode, without a graph; and
+//! [`predict`], which returns the logits themselves.
+
+use crate::data::Split;
+use crate::nn::Module;
+use crate::{no_grad, Tensor};
+
+/// The training batch size: the same buffer sizes as a training step, which the allocator's
+/// cache already holds, and a low peak memory.
+const EVAL_BATCH: usize = 128;
+
+/// What [`evaluate`] measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    /// Mean cross-entropy.
+    pub loss: f64,
+    /// Accuracy in percent.
+    pub accuracy: f64,
+    /// The predicted class of every example, in order.
+    pub predictions: Vec<usize>,
+}
+
+/// Runs `f` on the logits of every batch of `split` in evaluation mode with no graph (the
+/// model is left in evaluation mode; the profiler, which measures training steps, is paused).
+fn each_batch(model: &dyn Module<f32>, split: &Split, mut f: impl FnMut(Tensor<f32>, Vec<usize>)) {
+    let profiling = crate::profile::is_enabled();
+    crate::profile::enable(false);
+    model.eval();
+    let _g = no_grad();
+    let all: Vec<usize> = (0..split.len()).collect();
+    for idx in all.chunks(EVAL_BATCH) {
+        let (x, y) = split.batch(idx);
+        f(model.forward(&x), y);
+    }
+    crate::profile::enable(profiling);
+}
+
+/// Mean cross-entropy, accuracy (percent) and the predicted class of every example.
+pub fn evaluate(model: &dyn Module<f32>, split: &Split) -> Evaluation {
+    let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+    let mut predictions = Vec::with_capacity(split.len());
+    each_batch(model, split, |logits, y| {
+        loss_sum += logits.cross_entropy(&y).item() as f64 * y.len() as f64;
+        let p = logits.argmax();
+        correct += p.iter().zip(&y).filter(|(p, t)| p == t).count();
+        predictions.extend(p);
+    });
+    let n = split.len().max(1) as f64;
+    Evaluation {
+        loss: loss_sum / n,
+        accuracy: 100.0 * correct as f64 / n,
+        predictions,
+    }
+}
+
+/// The logits of every example of `split`, [len, classes], in evaluation mode (PyTorch's
+/// `model.eval(); with torch.no_grad(): model(x)` over the split).
+pub fn predict(model: &dyn Module<f32>, split: &Split) -> Tensor<f32> {
+    let mut all = Vec::new();
+    let mut classes = 0;
+    each_batch(model, split, |logits, _| {
+        classes = logits.shape().last().copied().unwrap_or(0);
+        all.extend_from_slice(&logits.data());
+    });
+    Tensor::from_vec(all, &[split.len(), classes])
+}

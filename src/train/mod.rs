@@ -1,0 +1,27 @@
+//! The training loop: shuffle, batches, forward, cross-entropy, backward, optimizer step,
+//! then evaluation on the test split, once per epoch, for any [`Module`](crate::nn::Module).
+//!
+//! Everything random follows from the seed: the initial weights (see [`crate::models`]),
+//! the order of each epoch ([`crate::data::epoch_permutation`], stream = epoch), and later
+//! the dropout masks. The kernels' parallel reductions have fixed split points, so the same
+//! seed gives the same bits on any number of threads.
+//!
+//! | file | what |
+//! |---|---|
+//! | `config.rs` | [`TrainConfig`], [`OptimizerKind`], [`Schedule`] |
+//! | `trainer.rs` | [`Trainer`]: steps, epochs, checkpoints, resume |
+//! | `evaluate.rs` | [`evaluate`], [`predict`] |
+//! | `metrics.rs` | [`EpochMetrics`], [`Observer`] |
+//! | `guard.rs` | [`TrainError`], Ctrl-C ([`request_stop`]), the non-finite guard |
+
+mod config;
+mod evaluate;
+mod guard;
+mod metrics;
+mod trainer;
+
+pub use config::{OptimizerKind, Schedule, TrainConfig};
+pub use evaluate::{evaluate, predict, Evaluation};
+pub use guard::{request_stop, stop_requested, TrainError};
+pub use metrics::{json_str, EpochMetrics, Observer, Silent};
+pub use trainer::Trainer;
