@@ -20,12 +20,13 @@
 use std::fmt;
 
 use crate::autograd::with_no_grad;
+use crate::nn::Module;
 use crate::Tensor;
 
 /// Step and tolerances of a check.
 #[derive(Clone, Copy, Debug)]
 pub struct GradcheckOptions {
-    /// ε added for numerical stability.
+    /// The finite-difference step ε: each element is moved by ±ε.
     pub eps: f64,
     /// Absolute tolerance.
     pub atol: f64,
@@ -47,6 +48,9 @@ impl Default for GradcheckOptions {
 /// The comparison for one input.
 #[derive(Clone, Debug)]
 pub struct InputReport {
+    /// What was checked: `input <k>` for [`gradcheck`], `input` or a parameter's dotted
+    /// name for [`gradcheck_module`].
+    pub name: String,
     /// The shape.
     pub shape: Vec<usize>,
     /// max |analytic − numeric| over the elements.
@@ -68,7 +72,7 @@ pub struct InputReport {
 pub struct GradcheckReport {
     /// The options used.
     pub options: GradcheckOptions,
-    /// The inputs, or each input's report.
+    /// One report per checked tensor, in order.
     pub inputs: Vec<InputReport>,
 }
 
@@ -87,10 +91,11 @@ impl fmt::Display for GradcheckReport {
             "gradcheck (eps {:e}, atol {:e}, rtol {:e}):",
             o.eps, o.atol, o.rtol
         )?;
-        for (i, r) in self.inputs.iter().enumerate() {
+        for r in &self.inputs {
             writeln!(
                 f,
-                "  input {i} {:?}: {}  max abs err {:.3e}, max rel err {:.3e}, worst at [{}]: analytic {:.9e} vs numeric {:.9e}",
+                "  {} {:?}: {}  max abs err {:.3e}, max rel err {:.3e}, worst at [{}]: analytic {:.9e} vs numeric {:.9e}",
+                r.name,
                 r.shape,
                 if r.passed { "ok  " } else { "FAIL" },
                 r.max_abs_err,
@@ -150,47 +155,161 @@ where
         .iter()
         .enumerate()
         .map(|(k, x)| {
-            let x0 = x.to_vec();
-            let mut r = InputReport {
-                shape: x.shape().to_vec(),
-                max_abs_err: 0.0,
-                max_rel_err: 0.0,
-                worst_index: 0,
-                worst_analytic: 0.0,
-                worst_numeric: 0.0,
-                passed: true,
-            };
-            let mut worst_excess = f64::NEG_INFINITY;
-            for i in 0..x0.len() {
-                let numeric = (eval(k, i, x0[i] + options.eps) - eval(k, i, x0[i] - options.eps))
-                    / (2.0 * options.eps);
-                let a = analytic[k][i];
-                let abs = (a - numeric).abs();
-                let rel = abs / numeric.abs().max(1e-12);
-                let excess = abs - (options.atol + options.rtol * numeric.abs());
-                r.max_abs_err = r.max_abs_err.max(abs);
-                r.max_rel_err = r.max_rel_err.max(rel);
-                if excess > 0.0 || excess.is_nan() {
-                    r.passed = false; // also catches NaN
-                }
-                if excess > worst_excess || excess.is_nan() {
-                    worst_excess = if excess.is_nan() {
-                        f64::INFINITY
-                    } else {
-                        excess
-                    };
-                    r.worst_index = i;
-                    r.worst_analytic = a;
-                    r.worst_numeric = numeric;
-                }
-            }
-            r
+            compare(
+                format!("input {k}"),
+                x.shape(),
+                &x.to_vec(),
+                &analytic[k],
+                options,
+                |i, v| eval(k, i, v),
+            )
         })
         .collect();
     GradcheckReport {
         options,
         inputs: reports,
     }
+}
+
+/// Central differences of `f` (element `i` set to `v`) for every element of `x0`, against
+/// `analytic`.
+fn compare(
+    name: String,
+    shape: &[usize],
+    x0: &[f64],
+    analytic: &[f64],
+    options: GradcheckOptions,
+    mut f: impl FnMut(usize, f64) -> f64,
+) -> InputReport {
+    let mut r = InputReport {
+        name,
+        shape: shape.to_vec(),
+        max_abs_err: 0.0,
+        max_rel_err: 0.0,
+        worst_index: 0,
+        worst_analytic: 0.0,
+        worst_numeric: 0.0,
+        passed: true,
+    };
+    let mut worst_excess = f64::NEG_INFINITY;
+    for i in 0..x0.len() {
+        let numeric = (f(i, x0[i] + options.eps) - f(i, x0[i] - options.eps)) / (2.0 * options.eps);
+        let a = analytic[i];
+        let abs = (a - numeric).abs();
+        let rel = abs / numeric.abs().max(1e-12);
+        let excess = abs - (options.atol + options.rtol * numeric.abs());
+        r.max_abs_err = r.max_abs_err.max(abs);
+        r.max_rel_err = r.max_rel_err.max(rel);
+        if excess > 0.0 || excess.is_nan() {
+            r.passed = false; // also catches NaN
+        }
+        if excess > worst_excess || excess.is_nan() {
+            worst_excess = if excess.is_nan() {
+                f64::INFINITY
+            } else {
+                excess
+            };
+            r.worst_index = i;
+            r.worst_analytic = a;
+            r.worst_numeric = numeric;
+        }
+    }
+    r
+}
+
+/// Checks a module's gradients with respect to its input and every one of its parameters,
+/// in one call: the module is run on `input` through a fixed random head, L = Σ y ⊙ r with
+/// r uniform in [−1, 1) from a fixed seed (so the check cannot pass because the upstream
+/// gradient is all ones), and each element of the input and of each parameter is moved by
+/// ±ε in turn. Build the module in f64 (its layers are generic over the element type).
+///
+/// The module's random counters are put back before every evaluation, so dropout draws the
+/// same masks each time; batch norm in training mode normalizes with the batch's own
+/// statistics, which the check differentiates through. Its running statistics and random
+/// counters are restored at the end, and the parameters keep their values; their `.grad()`
+/// is left holding the analytic gradient.
+pub fn gradcheck_module(
+    module: &dyn Module<f64>,
+    input: &Tensor<f64>,
+    options: GradcheckOptions,
+) -> GradcheckReport {
+    use rand::SeedableRng;
+    let random = module.random_state();
+    let buffers: Vec<Vec<f64>> = module
+        .named_buffers()
+        .iter()
+        .map(|(_, t)| t.to_vec())
+        .collect();
+    let params = module.named_parameters();
+    let head = {
+        let _g = crate::no_grad();
+        module.set_random_state(&random);
+        let shape = module.forward(input).shape().to_vec();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x6772_6164);
+        Tensor::<f64>::rand_uniform(&shape, -1.0, 1.0, &mut rng)
+    };
+    let loss = |x: &Tensor<f64>| -> Tensor<f64> {
+        module.set_random_state(&random);
+        module.forward(x).mul(&head).sum()
+    };
+
+    module.zero_grad();
+    let x = Tensor::from_vec(input.to_vec(), input.shape()).requires_grad_();
+    let out = loss(&x);
+    if out.requires_grad() {
+        out.backward();
+    }
+    let grad_of = |t: &Tensor<f64>| {
+        t.grad()
+            .map(|g| g.to_vec())
+            .unwrap_or_else(|| vec![0.0; t.numel()])
+    };
+    let mut reports = Vec::with_capacity(params.len() + 1);
+    let x0 = input.to_vec();
+    reports.push(compare(
+        "input".into(),
+        input.shape(),
+        &x0,
+        &grad_of(&x),
+        options,
+        |i, v| {
+            let mut xs = x0.clone();
+            xs[i] = v;
+            with_no_grad(|| loss(&Tensor::from_vec(xs, input.shape())).item())
+        },
+    ));
+    for (name, p) in &params {
+        let p0 = p.to_vec();
+        let analytic = grad_of(p);
+        reports.push(compare(
+            name.clone(),
+            p.shape(),
+            &p0,
+            &analytic,
+            options,
+            |i, v| {
+                p.data_mut()[i] = v;
+                let l = with_no_grad(|| loss(input).item());
+                p.data_mut()[i] = p0[i];
+                l
+            },
+        ));
+    }
+    for ((_, t), saved) in module.named_buffers().iter().zip(buffers) {
+        t.data_mut().copy_from_slice(&saved);
+    }
+    module.set_random_state(&random);
+    GradcheckReport {
+        options,
+        inputs: reports,
+    }
+}
+
+/// [`gradcheck_module`] with PyTorch's defaults; panics with the report if any tensor fails.
+#[track_caller]
+pub fn assert_gradcheck_module(module: &dyn Module<f64>, input: &Tensor<f64>) {
+    let report = gradcheck_module(module, input, GradcheckOptions::default());
+    assert!(report.passed(), "{report}");
 }
 
 /// [`gradcheck`] with PyTorch's defaults; panics with the report if any input fails.

@@ -11,6 +11,8 @@
 //! - [`gradcheck()`]: compares analytic gradients with central finite differences in `f64`.
 //! - [`nn`], [`optim`]: layers and optimizers with PyTorch's semantics.
 //! - [`data`]: the IDX reader and the Fashion-MNIST dataset.
+//! - [`models`]: the registry of models by name; [`train`]: the [`Trainer`](train::Trainer)
+//!   for any module; [`guide`]: how to write your own model.
 //!
 //! ## Error policy
 //! Tensor operations and layer constructors panic on a shape mismatch or an impossible
@@ -32,6 +34,7 @@ pub mod data;
 pub mod diagnostics;
 pub mod gradcheck;
 pub mod graph;
+pub mod guide;
 pub mod models;
 pub mod nn;
 pub mod ops;
@@ -43,6 +46,22 @@ pub mod train;
 pub mod viz;
 
 pub use autograd::{is_grad_enabled, no_grad, BackwardError, NoGradGuard};
-pub use gradcheck::{assert_gradcheck, gradcheck, GradcheckOptions, GradcheckReport};
+pub use gradcheck::{
+    assert_gradcheck, assert_gradcheck_module, gradcheck, gradcheck_module, GradcheckOptions,
+    GradcheckReport,
+};
+pub use ops::{Conv2dOptions, ConvAlgo};
+/// The `rand` crate the layer constructors take (`&mut impl rand::Rng`): use this path, or
+/// [`nn::init::rng`], so that the versions agree (see [`nn::init`]).
+pub use rand;
+/// The `rand_chacha` crate of [`nn::init::rng`]'s generator.
+pub use rand_chacha;
 pub use stitch_kernels::Real;
+/// The kernel switch: which version of every kernel runs, the readable reference loops or
+/// the fast SIMD + rayon ones (`stitch --kernels`), for all of them ([`set_kernel_mode`])
+/// or one family ([`set_op_kernel_mode`]).
+pub use stitch_kernels::{
+    mode as kernel_mode, op_mode as op_kernel_mode, set_mode as set_kernel_mode,
+    set_op_mode as set_op_kernel_mode, KernelOp, Mode as KernelMode,
+};
 pub use tensor::Tensor;

@@ -3,7 +3,7 @@
 //! activation memory a training step keeps for backward at a given batch size (measured by
 //! walking the graph, see [`Tensor::saved_for_backward`]).
 //!
-//! It works for any [`Module`]: one forward pass is traced ([`crate::autograd::trace`]) in
+//! It works for any [`Module`]: one forward pass is traced ([`crate::autograd::trace()`]) in
 //! training mode with fusion off, so every op of the model shows, dropout included; the
 //! model's buffers (batch norm's running statistics) and random counters are put back
 //! afterwards, so summarizing changes nothing.

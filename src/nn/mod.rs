@@ -333,6 +333,33 @@ impl<T: Real, M: Module<T> + ?Sized> Module<T> for Box<M> {
     }
 }
 
+/// The body of a [`Module::children`] that lists fields of `self` by name:
+/// `children!(self: conv1, bn1, shortcut)` is
+/// `vec![("conv1", &self.conv1 as &dyn Module<_>), ("bn1", &self.bn1 as _), …]`.
+///
+/// ```
+/// # use stitch::nn::{Linear, Module, ReLU};
+/// # use stitch::{children, Tensor};
+/// struct Mlp { fc1: Linear, act: ReLU, fc2: Linear }
+/// impl Module for Mlp {
+///     fn children(&self) -> Vec<(&str, &dyn Module)> {
+///         children!(self: fc1, act, fc2)
+///     }
+///     fn forward(&self, x: &Tensor) -> Tensor {
+///         self.fc2.forward(&self.act.forward(&self.fc1.forward(x)))
+///     }
+/// }
+/// # let mut rng = stitch::nn::init::rng(0);
+/// # let m = Mlp { fc1: Linear::new(4, 3, &mut rng), act: ReLU, fc2: Linear::new(3, 2, &mut rng) };
+/// # assert_eq!(m.named_parameters()[2].0, "fc2.weight");
+/// ```
+#[macro_export]
+macro_rules! children {
+    ($self:ident : $($field:ident),+ $(,)?) => {
+        vec![$((stringify!($field), &$self.$field as &dyn $crate::nn::Module<_>)),+]
+    };
+}
+
 impl<T: Real> std::fmt::Debug for dyn Module<T> + '_ {
     /// The module's [`Module::describe`] line.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
