@@ -37,7 +37,7 @@ impl Pass {
 /// One row: an op in one pass.
 #[derive(Clone, Debug)]
 pub struct Row {
-    /// The op's name, or its backward rule.
+    /// The op's name (its backward rule's name for backward rows).
     pub op: &'static str,
     /// Forward, backward, optimizer or data.
     pub pass: Pass,

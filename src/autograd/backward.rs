@@ -38,7 +38,7 @@ pub enum BackwardError {
     },
     /// The graph was already walked (and freed) by an earlier `backward`.
     GraphFreed {
-        /// The op's name, or its backward rule.
+        /// The op's name.
         op: String,
     },
 }

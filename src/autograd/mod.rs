@@ -78,9 +78,9 @@ pub trait Backward<T: Real>: Send + Sync {
 
 /// A recorded op: its rule and its inputs.
 pub struct GradNode<T: Real> {
-    /// The op's name, or its backward rule.
+    /// The op's backward rule.
     pub op: Box<dyn Backward<T>>,
-    /// The inputs, or each input's report.
+    /// The op's inputs, in the order the rule expects.
     pub inputs: Vec<Tensor<T>>,
 }
 

@@ -110,7 +110,7 @@ pub enum DataError {
         file: PathBuf,
         /// The label value found.
         label: u8,
-        /// Position (of the label, or of the layer).
+        /// The label's position in the file (from 0).
         index: usize,
     },
     /// The image and label files disagree on the number of items.
@@ -119,7 +119,7 @@ pub enum DataError {
         images: PathBuf,
         /// Images in the images file.
         n_images: usize,
-        /// The labels file, or the labels (one byte each).
+        /// The labels file.
         labels: PathBuf,
         /// Labels in the labels file.
         n_labels: usize,

@@ -48,9 +48,9 @@ const FILES: [&str; 4] = [
 /// One split: images `[len, 28, 28]` and labels `[len]`, as bytes.
 #[derive(Clone, Debug)]
 pub struct Split {
-    /// The images file.
+    /// The images' pixels, 784 bytes per image, row-major.
     pub images: Vec<u8>,
-    /// The labels file, or the labels (one byte each).
+    /// The labels, one byte (0–9) per image.
     pub labels: Vec<u8>,
 }
 

@@ -17,9 +17,10 @@ use crate::{Real, Tensor};
 /// Momentum and ε of batch norm: PyTorch's defaults are 0.1 and 1e-5.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BatchNormOptions {
-    /// Momentum (for batch norm: the running statistics' update weight, PyTorch's 0.1).
+    /// The running statistics' update weight (PyTorch's `momentum`, 0.1):
+    /// running = (1 − momentum) · running + momentum · batch.
     pub momentum: f64,
-    /// ε added for numerical stability.
+    /// ε added to the variance before the square root (PyTorch's 1e-5).
     pub eps: f64,
 }
 

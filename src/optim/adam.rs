@@ -22,7 +22,7 @@ pub struct Adam<T: Real = f32> {
     pub beta1: f64,
     /// Decay of the second moment.
     pub beta2: f64,
-    /// ε added for numerical stability.
+    /// ε added to √v̂ in the denominator, so a tiny second moment cannot blow the step up.
     pub eps: f64,
     weight_decay: f64,
     decoupled: bool,

@@ -14,7 +14,7 @@ pub enum TrainError {
     /// A loss or gradient went NaN or infinite; `culprit` names where it first appeared
     /// (a layer's output, the loss, or a parameter's gradient).
     NonFinite {
-        /// The epoch (from 1), or epochs completed.
+        /// The epoch (from 1).
         epoch: usize,
         /// The step within the epoch (from 1).
         step: usize,
@@ -25,7 +25,7 @@ pub enum TrainError {
     },
     /// [`request_stop`] was called (Ctrl-C): the epoch stopped after its current batch.
     Interrupted {
-        /// The epoch (from 1), or epochs completed.
+        /// The epoch (from 1).
         epoch: usize,
         /// The step within the epoch (from 1).
         step: usize,

@@ -3,7 +3,7 @@
 /// The figures of one epoch (accuracies in percent).
 #[derive(Clone, Debug, PartialEq)]
 pub struct EpochMetrics {
-    /// The epoch (from 1), or epochs completed.
+    /// The epoch (from 1).
     pub epoch: usize,
     /// Mean training cross-entropy over the epoch.
     pub train_loss: f64,

@@ -50,17 +50,18 @@ impl BatchNormShape {
 
 /// The per-channel state batch norm reads and updates.
 pub struct BatchNormParams<'a, T> {
-    /// γ and β, length C.
+    /// γ, the per-channel scale, length C.
     pub weight: &'a [T],
-    /// The bias (β for batch norm), or `None` without one.
+    /// β, the per-channel shift, length C.
     pub bias: &'a [T],
     /// The running mean per channel, updated in training mode.
     pub running_mean: &'a mut [T],
     /// The running (unbiased) variance per channel.
     pub running_var: &'a mut [T],
-    /// Momentum (for batch norm: the running statistics' update weight, PyTorch's 0.1).
+    /// The running statistics' update weight (PyTorch's `momentum`, 0.1):
+    /// running = (1 − momentum) · running + momentum · batch.
     pub momentum: T,
-    /// ε added for numerical stability.
+    /// ε added to the variance before the square root (PyTorch's 1e-5).
     pub eps: T,
 }
 

@@ -78,17 +78,17 @@ pub struct Conv2dShape {
     pub n: usize,
     /// Input channels.
     pub c: usize,
-    /// Input height and width.
+    /// Input height.
     pub h: usize,
     /// Input width.
     pub w: usize,
     /// Output channels.
     pub k: usize,
-    /// Kernel height and width.
+    /// Kernel height.
     pub r: usize,
     /// Kernel width.
     pub s: usize,
-    /// [height, width] of each.
+    /// [height, width] step between windows.
     pub stride: [usize; 2],
     /// [height, width] zeros added on each side.
     pub padding: [usize; 2],

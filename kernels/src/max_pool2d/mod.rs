@@ -25,7 +25,7 @@ pub struct Pool2dShape {
     pub h: usize,
     /// Input width.
     pub w: usize,
-    /// [height, width] of the window, the stride and the padding.
+    /// [height, width] of the window.
     pub kernel: [usize; 2],
     /// [height, width] step between windows.
     pub stride: [usize; 2],

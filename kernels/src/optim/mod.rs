@@ -32,7 +32,7 @@ pub struct AdamStep<T> {
     pub beta2: T,
     /// 1 − β₂
     pub one_minus_beta2: T,
-    /// ε added for numerical stability.
+    /// ε added to √v̂ in the denominator, so a tiny second moment cannot blow the step up.
     pub eps: T,
     /// L2 coefficient added to the gradient (0 to skip).
     pub l2: T,
