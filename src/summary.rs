@@ -137,6 +137,20 @@ pub fn summarize(model: &dyn Module<f32>, batch: usize) -> Summary {
     }
 }
 
+/// Multiply-adds of one 1×28×28 image through `model` (a traced forward pass in evaluation
+/// mode; nothing about the model changes).
+pub fn mult_adds_per_image(model: &dyn Module<f32>) -> u64 {
+    model.eval();
+    let _g = no_grad();
+    let _f = crate::ops::no_fusion();
+    let x = Tensor::zeros(&[1, IMAGE[0], IMAGE[1], IMAGE[2]]);
+    trace(|| model.forward(&x))
+        .1
+        .iter()
+        .map(|r| r.mult_adds)
+        .sum()
+}
+
 /// Thousands separated by commas, as PyTorch users read parameter counts.
 pub fn with_commas(n: u64) -> String {
     let s = n.to_string();

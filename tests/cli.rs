@@ -182,9 +182,13 @@ fn ladder_trains_every_step_and_tags_metrics_with_the_model() {
     assert_eq!(names.len(), 4 * 4 + 2, "{names:?}");
     assert!(
         names.iter().any(|n| n == "conv-pool test")
-            && names.ends_with(&["stitch".to_string(), "seed write-up".to_string()])
+            && names.ends_with(&["stitch".to_string(), "write-up / literature".to_string()])
     );
     let out = String::from_utf8_lossy(&o.stdout);
+    for k in 1..=4 {
+        assert!(out.contains(&format!("== step {k} of 4: ")), "{out}");
+    }
+    assert!(out.contains(" left (step 1 of 4)"), "an estimate of the time left: {out}");
     for (step, model, seed) in [
         (1, "dnn", "88.66"),
         (2, "conv", "88.37"),

@@ -76,6 +76,7 @@ fn svg_charts_parse_as_xml_with_one_series_per_curve() {
         test_acc: 99.0 - l * 10.0,
         epoch_seconds: 1.0,
         samples_per_second: 1.0,
+        val: None,
     };
     let doc = svg::training_curves(
         "a <run> & more",

@@ -48,6 +48,7 @@ pub mod real;
 pub mod reduce;
 mod scratch;
 mod simd;
+pub mod vector;
 
 pub use mode::{mode, op_mode, set_mode, set_op_mode, KernelOp, Mode};
 pub use real::Real;

@@ -9,6 +9,7 @@ use std::cell::RefCell;
 thread_local! {
     static COLS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
     static PARTIALS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    static STAGE: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 fn with(
@@ -35,4 +36,9 @@ pub(crate) fn with_cols(len: usize, f: impl FnOnce(&mut [f32])) {
 /// A buffer for per-chunk partial results of a reduction (contents unspecified).
 pub(crate) fn with_partials(len: usize, f: impl FnOnce(&mut [f32])) {
     with(&PARTIALS, len, f)
+}
+
+/// A buffer for a kernel's staged outputs (contents unspecified).
+pub(crate) fn with_stage(len: usize, f: impl FnOnce(&mut [f32])) {
+    with(&STAGE, len, f)
 }

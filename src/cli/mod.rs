@@ -103,6 +103,8 @@ pub(crate) enum OptArg {
 pub(crate) enum ScheduleArg {
     Constant,
     Cosine,
+    Onecycle,
+    WarmupCosine,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -148,10 +150,31 @@ pub(crate) struct TrainArgs {
     /// [default: 0]
     #[arg(long, allow_negative_numbers = true)]
     pub(crate) weight_decay: Option<f64>,
-    /// Learning-rate schedule: constant, or cosine annealing to 0 over all steps
-    /// [default: constant].
+    /// Learning-rate schedule: constant; cosine (annealing to 0 over all steps); onecycle
+    /// (PyTorch's OneCycleLR defaults, momentum cycled too); warmup-cosine (5 % linear
+    /// warm-up, then cosine) [default: constant].
     #[arg(long, value_enum)]
     pub(crate) schedule: Option<ScheduleArg>,
+    /// Nesterov momentum for SGD.
+    #[arg(long)]
+    pub(crate) nesterov: bool,
+    /// Label smoothing ε of the cross-entropy, in [0, 1) [default: 0].
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) label_smoothing: Option<f64>,
+    /// Training-image augmentation: none, or a list of flip, crop=P, erase
+    /// (e.g. flip,crop=2) [default: none].
+    #[arg(long)]
+    pub(crate) augment: Option<String>,
+    /// Test-time augmentation: average each test image's logits with its mirror's.
+    #[arg(long)]
+    pub(crate) tta: bool,
+    /// Evaluate an exponential moving average of the weights with decay D (e.g. 0.999).
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) ema: Option<f64>,
+    /// Hold out N training images (chosen by the seed) and report accuracy on them each
+    /// epoch: choose recipes on these, never on the test set [default: 0].
+    #[arg(long)]
+    pub(crate) val: Option<usize>,
     /// [default: 0]
     #[arg(long)]
     pub(crate) seed: Option<u64>,
@@ -187,7 +210,7 @@ pub(crate) struct TrainArgs {
 
 impl TrainArgs {
     /// `base` (the defaults, or a resumed checkpoint's recipe) with the flags given here.
-    pub(crate) fn apply(&self, mut c: TrainConfig) -> TrainConfig {
+    pub(crate) fn apply(&self, mut c: TrainConfig) -> Result<TrainConfig, String> {
         if let Some(v) = &self.model {
             c.model = v.clone();
         }
@@ -218,22 +241,52 @@ impl TrainArgs {
         if let Some(v) = self.limit_train {
             c.limit_train = Some(v);
         }
-        c
+        if self.nesterov {
+            c.nesterov = true;
+        }
+        if let Some(v) = self.label_smoothing {
+            c.label_smoothing = v;
+        }
+        if let Some(v) = &self.augment {
+            c.augment = crate::data::Augment::parse(v)?;
+        }
+        if self.tta {
+            c.tta = true;
+        }
+        if let Some(v) = self.ema {
+            c.ema = Some(v);
+        }
+        if let Some(v) = self.val {
+            c.val = v;
+        }
+        Ok(c)
     }
 }
 
 #[derive(Args)]
 pub(crate) struct LadderArgs {
-    #[arg(long, default_value_t = 10)]
-    pub(crate) epochs: usize,
-    #[arg(long, default_value_t = 128)]
-    pub(crate) batch: usize,
-    #[arg(long, default_value_t = 1e-3, allow_negative_numbers = true)]
-    pub(crate) lr: f64,
-    #[arg(long, value_enum, default_value = "constant")]
-    pub(crate) schedule: ScheduleArg,
-    #[arg(long, default_value_t = 0)]
-    pub(crate) seed: u64,
+    /// Continue the table with the write-up's next step: resnet20 and vgg-small (steps 5
+    /// and 6) with the deeper nets' reference recipe R10 (SGD + Nesterov, one-cycle, label
+    /// smoothing 0.1, flip + crop, mirror averaging), beside the literature's figures.
+    #[arg(long)]
+    pub(crate) deeper: bool,
+    /// Epochs of every step [default: each step's own recipe: 10, cnn 15, deeper nets 10].
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) epochs: Option<i64>,
+    /// [default: 128]
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) batch: Option<i64>,
+    /// Learning rate of every step [default: each step's own: 1e-3 Adam; 0.1 SGD for the
+    /// deeper nets].
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) lr: Option<f64>,
+    /// Schedule of every step [default: each step's own: constant; cnn cosine; deeper nets
+    /// onecycle].
+    #[arg(long, value_enum)]
+    pub(crate) schedule: Option<ScheduleArg>,
+    /// [default: 0]
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) seed: Option<i64>,
     /// Train on the first N training images only.
     #[arg(long)]
     pub(crate) limit_train: Option<usize>,
@@ -302,6 +355,8 @@ impl From<ScheduleArg> for Schedule {
         match s {
             ScheduleArg::Constant => Schedule::Constant,
             ScheduleArg::Cosine => Schedule::Cosine,
+            ScheduleArg::Onecycle => Schedule::OneCycle,
+            ScheduleArg::WarmupCosine => Schedule::WarmupCosine,
         }
     }
 }

@@ -13,7 +13,7 @@ use super::progress::Progress;
 use super::{setup, TrainArgs};
 
 /// The exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
-const INTERRUPTED: i32 = 130;
+pub(crate) const INTERRUPTED: i32 = 130;
 
 pub(crate) fn run(a: TrainArgs) -> Result<(), String> {
     let threads = setup(&a.run)?;
@@ -31,9 +31,9 @@ pub(crate) fn run(a: TrainArgs) -> Result<(), String> {
                     path.display()
                 ));
             }
-            a.apply(saved)
+            a.apply(saved)?
         }
-        None => a.apply(TrainConfig::default()),
+        None => a.apply(TrainConfig::default())?,
     };
     // Arguments first (cheap), then the data.
     config.validate(usize::MAX)?;
@@ -50,6 +50,13 @@ pub(crate) fn run(a: TrainArgs) -> Result<(), String> {
     let train = match config.limit_train {
         Some(n) => train.truncated(n),
         None => train,
+    };
+    // --val: the held-out images leave the training set; the test set is never touched.
+    let (train, validation) = if config.val > 0 {
+        let (rest, held) = train.hold_out(config.val, config.seed);
+        (rest, Some(held))
+    } else {
+        (train, None)
     };
     let mut trainer = match &resumed {
         Some((ck, path)) => {
@@ -106,6 +113,7 @@ pub(crate) fn run(a: TrainArgs) -> Result<(), String> {
     if a.diagnostics {
         trainer.diagnostics = Some(Default::default());
     }
+    trainer.validation = validation;
     // Per-epoch figures of this invocation, for --plot.
     let mut history = Vec::new();
     install_ctrl_c();
@@ -164,7 +172,7 @@ pub(crate) fn run(a: TrainArgs) -> Result<(), String> {
 
 /// The first Ctrl-C asks the epoch to stop after its batch; a second one quits at once
 /// (checkpoints are written atomically, so that cannot leave half a file either).
-fn install_ctrl_c() {
+pub(crate) fn install_ctrl_c() {
     // Fails only if a handler is already set (a second run in the same process).
     let _ = ctrlc::set_handler(|| {
         if crate::train::stop_requested() {

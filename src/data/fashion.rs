@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::augment::{erase_box, flip_and_crop, Augment, ImageRng};
 use super::idx::{find_file, read_idx, IdxKind};
 use super::DataError;
 use crate::Tensor;
@@ -92,6 +93,68 @@ impl Split {
         }
         let y = indices.iter().map(|&i| self.labels[i] as usize).collect();
         (Tensor::from_vec(x, &[indices.len(), 1, 28, 28]), y)
+    }
+
+    /// [`Split::batch`] with the augmentations `aug` (see [`super::augment`]) drawn for
+    /// epoch `epoch` of a run seeded with `seed`. Each image's draws depend only on (seed,
+    /// epoch, its index in the split), and images are built in parallel: the batch is the
+    /// same bits on any number of threads. With nothing on, it is `batch(indices)`.
+    pub fn batch_augmented(
+        &self,
+        indices: &[usize],
+        aug: &Augment,
+        seed: u64,
+        epoch: u64,
+    ) -> (Tensor<f32>, Vec<usize>) {
+        if !aug.is_on() {
+            return self.batch(indices);
+        }
+        use rayon::prelude::*;
+        let _p = crate::profile::scope("augment", crate::profile::Pass::Data);
+        let mut x = crate::tensor::recycle::take(indices.len() * PIXELS, 0.0f32);
+        let scale = 1.0 / (255.0 * STD);
+        let shift = MEAN / STD;
+        x.par_chunks_mut(PIXELS)
+            .zip(indices.par_iter())
+            .with_min_len(8)
+            .for_each(|(row, &i)| {
+                let mut rng = ImageRng::new(seed, epoch, i as u64);
+                let mut pixels = [0u8; PIXELS];
+                flip_and_crop(&mut pixels, self.image(i), aug, &mut rng);
+                for (v, &p) in row.iter_mut().zip(&pixels) {
+                    *v = p as f32 * scale - shift;
+                }
+                if aug.erase {
+                    if let Some((y0, x0, h, w)) = erase_box(&mut rng) {
+                        for r in y0..y0 + h {
+                            for v in &mut row[r * 28 + x0..r * 28 + x0 + w] {
+                                *v = rng.normal() as f32;
+                            }
+                        }
+                    }
+                }
+            });
+        let y = indices.iter().map(|&i| self.labels[i] as usize).collect();
+        (Tensor::from_vec(x, &[indices.len(), 1, 28, 28]), y)
+    }
+
+    /// Splits off `n` examples chosen by `seed` (a seeded permutation's last `n`) as a
+    /// validation set: (the rest, the held-out), each in the split's own order.
+    pub fn hold_out(&self, n: usize, seed: u64) -> (Split, Split) {
+        let n = n.min(self.len());
+        let perm = epoch_permutation(self.len(), seed.wrapping_add(0x7A1D), 0);
+        let mut held: Vec<usize> = perm[self.len() - n..].to_vec();
+        held.sort_unstable();
+        let mut is_held = vec![false; self.len()];
+        held.iter().for_each(|&i| is_held[i] = true);
+        let pick = |keep: bool| {
+            let idx: Vec<usize> = (0..self.len()).filter(|&i| is_held[i] != keep).collect();
+            Split {
+                images: idx.iter().flat_map(|&i| self.image(i).to_vec()).collect(),
+                labels: idx.iter().map(|&i| self.labels[i]).collect(),
+            }
+        };
+        (pick(true), pick(false))
     }
 
     /// The raw pixels of example `i`.

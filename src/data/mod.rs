@@ -5,11 +5,14 @@
 //! - `error.rs`: [`DataError`], one line per failure, naming the file.
 //! - `fashion.rs`: the dataset in memory (u8 pixels), where to find it, and batches
 //!   converted to normalized f32 as they are drawn.
+//! - `augment.rs`: flip, crop and random erasing as the batch is built, seeded per image.
 
+pub mod augment;
 mod error;
 mod fashion;
 pub mod idx;
 
+pub use augment::Augment;
 pub use error::DataError;
 pub use fashion::{
     epoch_permutation, locate, FashionMnist, Split, CLASS_NAMES, DEFAULT_DIR, FALLBACK_DIR, MEAN,

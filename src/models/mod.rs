@@ -23,6 +23,8 @@
 //! ```
 
 pub mod ladder;
+pub mod resnet;
+pub mod vgg;
 
 use std::sync::{Arc, RwLock};
 
@@ -122,6 +124,20 @@ fn builtins() -> Vec<ModelEntry> {
             "~93",
             cnn
         ),
+        ModelEntry::new(
+            "resnet20",
+            "step 5: ResNet-20 (He et al.): conv3x3(16)-BN-ReLU, 3 stages x 3 basic blocks (16, 32, 64 channels; stride-2 1x1 projection shortcuts), global average pooling, Linear(64, 10); 272,186 parameters",
+            |s| Box::new(resnet::ResNet20::<f32>::new(s)),
+        )
+        .with_f64(|s| Box::new(resnet::ResNet20::<f64>::new(s)))
+        .with_reference_accuracy("95.6"),
+        ModelEntry::new(
+            "vgg-small",
+            "step 6: [Conv2d(3x3, no bias) -> BN -> ReLU] x2 per stage (32, 64, 128), MaxPool2d(2) after each, global average pooling, Linear(128, 10); 288,170 parameters",
+            |s| Box::new(vgg::vgg_small::<f32>(s)),
+        )
+        .with_f64(|s| Box::new(vgg::vgg_small::<f64>(s)))
+        .with_reference_accuracy("93.5"),
     ]
 }
 
@@ -186,3 +202,6 @@ pub fn seed_accuracy(name: &str) -> String {
 
 /// The names of the ladder's four steps, in order.
 pub const LADDER: [&str; 4] = ["dnn", "conv", "conv-pool", "cnn"];
+
+/// The write-up's next step (`stitch ladder --deeper`): steps 5 and 6.
+pub const DEEPER: [&str; 2] = ["resnet20", "vgg-small"];

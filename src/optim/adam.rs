@@ -112,6 +112,10 @@ impl<T: Real> Optimizer for Adam<T> {
         self.lr
     }
 
+    fn set_momentum(&mut self, beta1: f64) {
+        self.beta1 = beta1;
+    }
+
     fn set_lr(&mut self, lr: f64) {
         self.lr = lr;
     }

@@ -18,6 +18,9 @@ pub trait Optimizer {
     fn lr(&self) -> f64;
     /// Changes the learning rate (schedules call this before each step).
     fn set_lr(&mut self, lr: f64);
+    /// Changes the momentum (SGD's μ, Adam's β₁), for schedules that cycle it (one-cycle,
+    /// as PyTorch's `cycle_momentum`).
+    fn set_momentum(&mut self, _momentum: f64) {}
     /// Everything the next steps depend on besides the parameters, to resume a run exactly.
     fn state(&self) -> OptimizerState;
     /// Restores [`Optimizer::state`]; an error names the slot that does not fit.

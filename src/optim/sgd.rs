@@ -102,6 +102,10 @@ impl<T: Real> Optimizer for Sgd<T> {
         self.lr = lr;
     }
 
+    fn set_momentum(&mut self, momentum: f64) {
+        self.momentum = momentum;
+    }
+
     fn state(&self) -> OptimizerState {
         let slots = self
             .momentum_buffer

@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
+pub use super::schedule::Schedule;
 use crate::checkpoint::Checkpoint;
+use crate::data::Augment;
 use crate::models;
 
 /// The optimizer to train with.
@@ -39,43 +41,6 @@ impl OptimizerKind {
     }
 }
 
-/// How the learning rate changes over the run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Schedule {
-    /// The same learning rate for every step.
-    Constant,
-    /// Cosine annealing to 0 over all steps, per step (PyTorch's `CosineAnnealingLR` with
-    /// `T_max` = total steps): step t of T uses lr · (1 + cos(π t / T)) / 2.
-    Cosine,
-}
-
-impl Schedule {
-    /// The schedule named `name` (as [`Schedule::name`] spells it).
-    pub fn from_name(name: &str) -> Option<Schedule> {
-        [Schedule::Constant, Schedule::Cosine]
-            .into_iter()
-            .find(|k| k.name() == name)
-    }
-
-    /// The name used by `--schedule` and in checkpoints.
-    pub fn name(self) -> &'static str {
-        match self {
-            Schedule::Constant => "constant",
-            Schedule::Cosine => "cosine",
-        }
-    }
-
-    /// The learning rate of step `t` (from 0) out of `total`.
-    pub fn lr_at(self, base: f64, t: u64, total: u64) -> f64 {
-        match self {
-            Schedule::Constant => base,
-            Schedule::Cosine => {
-                base * (1.0 + (std::f64::consts::PI * t as f64 / total.max(1) as f64).cos()) / 2.0
-            }
-        }
-    }
-}
-
 /// A training recipe.
 #[derive(Clone, Debug)]
 pub struct TrainConfig {
@@ -90,8 +55,10 @@ pub struct TrainConfig {
     pub lr: f64,
     /// The optimizer.
     pub optimizer: OptimizerKind,
-    /// SGD's momentum.
+    /// SGD's momentum (one-cycle overrides it step by step).
     pub momentum: f64,
+    /// Nesterov momentum for SGD (PyTorch's `nesterov=True`).
+    pub nesterov: bool,
     /// L2 (Adam, SGD) or decoupled (AdamW) weight decay.
     pub weight_decay: f64,
     /// The learning-rate schedule.
@@ -100,6 +67,16 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Train on the first N images only.
     pub limit_train: Option<usize>,
+    /// Label smoothing ε of the cross-entropy (PyTorch's `label_smoothing`).
+    pub label_smoothing: f64,
+    /// Augmentation of the training images (off by default; never the test split).
+    pub augment: Augment,
+    /// Evaluate on each image and its mirror, averaging the logits.
+    pub tta: bool,
+    /// Evaluate an exponential moving average of the weights with this decay.
+    pub ema: Option<f64>,
+    /// Hold out this many training images (chosen by the seed) to choose recipes on.
+    pub val: usize,
 }
 
 impl Default for TrainConfig {
@@ -111,10 +88,16 @@ impl Default for TrainConfig {
             lr: 1e-3,
             optimizer: OptimizerKind::Adam,
             momentum: 0.9,
+            nesterov: false,
             weight_decay: 0.0,
             schedule: Schedule::Constant,
             seed: 0,
             limit_train: None,
+            label_smoothing: 0.0,
+            augment: Augment::default(),
+            tta: false,
+            ema: None,
+            val: 0,
         }
     }
 }
@@ -136,6 +119,15 @@ impl TrainConfig {
                 "limit_train".into(),
                 self.limit_train.map_or("none".into(), |n| n.to_string()),
             ),
+            ("nesterov".into(), self.nesterov.to_string()),
+            ("label_smoothing".into(), self.label_smoothing.to_string()),
+            ("augment".into(), self.augment.to_string()),
+            ("tta".into(), self.tta.to_string()),
+            (
+                "ema".into(),
+                self.ema.map_or("none".into(), |d| d.to_string()),
+            ),
+            ("val".into(), self.val.to_string()),
         ]
     }
 
@@ -161,6 +153,14 @@ impl TrainConfig {
         let optimizer = get("optimizer")?;
         let schedule = get("schedule")?;
         let limit = get("limit_train")?;
+        // Entries added after format version 2's first release: absent in older
+        // checkpoints, whose runs had them off.
+        let defaults = TrainConfig::default();
+        let newer = |key: &str| ck.get(key);
+        let augment = match newer("augment") {
+            Some(a) => Augment::parse(a).map_err(|e| format!("{}: {e}", file.display()))?,
+            None => defaults.augment,
+        };
         Ok(TrainConfig {
             model: get("model")?.to_string(),
             epochs: parse(file, "epochs", get("epochs")?)?,
@@ -176,6 +176,27 @@ impl TrainConfig {
             limit_train: match limit {
                 "none" => None,
                 n => Some(parse(file, "limit_train", n)?),
+            },
+            nesterov: match newer("nesterov") {
+                Some(v) => parse(file, "nesterov", v)?,
+                None => defaults.nesterov,
+            },
+            label_smoothing: match newer("label_smoothing") {
+                Some(v) => parse(file, "label_smoothing", v)?,
+                None => defaults.label_smoothing,
+            },
+            augment,
+            tta: match newer("tta") {
+                Some(v) => parse(file, "tta", v)?,
+                None => defaults.tta,
+            },
+            ema: match newer("ema") {
+                None | Some("none") => None,
+                Some(v) => Some(parse(file, "ema", v)?),
+            },
+            val: match newer("val") {
+                Some(v) => parse(file, "val", v)?,
+                None => defaults.val,
             },
         })
     }
@@ -212,6 +233,24 @@ impl TrainConfig {
             return Err(format!(
                 "--weight-decay must be a non-negative finite number, got {}",
                 self.weight_decay
+            ));
+        }
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return Err(format!(
+                "--label-smoothing must be in [0, 1), got {}",
+                self.label_smoothing
+            ));
+        }
+        if let Some(d) = self.ema {
+            if !(0.0..1.0).contains(&d) {
+                return Err(format!("--ema must be in [0, 1), got {d}"));
+            }
+        }
+        if self.val > 0 && self.val >= train_len.min(self.limit_train.unwrap_or(usize::MAX)) {
+            return Err(format!(
+                "--val {} leaves no training images (the training set has {})",
+                self.val,
+                train_len.min(self.limit_train.unwrap_or(usize::MAX))
             ));
         }
         match self.limit_train {

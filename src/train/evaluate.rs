@@ -22,7 +22,13 @@ pub struct Evaluation {
 
 /// Runs `f` on the logits of every batch of `split` in evaluation mode with no graph (the
 /// model is left in evaluation mode; the profiler, which measures training steps, is paused).
-fn each_batch(model: &dyn Module<f32>, split: &Split, mut f: impl FnMut(Tensor<f32>, Vec<usize>)) {
+/// With `tta`, the logits are the mean of the image's and its mirror's.
+fn each_batch(
+    model: &dyn Module<f32>,
+    split: &Split,
+    tta: bool,
+    mut f: impl FnMut(Tensor<f32>, Vec<usize>),
+) {
     let profiling = crate::profile::is_enabled();
     crate::profile::enable(false);
     model.eval();
@@ -30,16 +36,28 @@ fn each_batch(model: &dyn Module<f32>, split: &Split, mut f: impl FnMut(Tensor<f
     let all: Vec<usize> = (0..split.len()).collect();
     for idx in all.chunks(EVAL_BATCH) {
         let (x, y) = split.batch(idx);
-        f(model.forward(&x), y);
+        let logits = model.forward(&x);
+        let logits = if tta {
+            logits.add(&model.forward(&x.flip_w())).mul_scalar(0.5)
+        } else {
+            logits
+        };
+        f(logits, y);
     }
     crate::profile::enable(profiling);
 }
 
 /// Mean cross-entropy, accuracy (percent) and the predicted class of every example.
 pub fn evaluate(model: &dyn Module<f32>, split: &Split) -> Evaluation {
+    evaluate_with(model, split, false)
+}
+
+/// [`evaluate`], with test-time augmentation when `tta` is on: each image's logits are
+/// the mean of its own and its horizontal mirror's (the loss is that mean's).
+pub fn evaluate_with(model: &dyn Module<f32>, split: &Split, tta: bool) -> Evaluation {
     let (mut loss_sum, mut correct) = (0.0f64, 0usize);
     let mut predictions = Vec::with_capacity(split.len());
-    each_batch(model, split, |logits, y| {
+    each_batch(model, split, tta, |logits, y| {
         loss_sum += logits.cross_entropy(&y).item() as f64 * y.len() as f64;
         let p = logits.argmax();
         correct += p.iter().zip(&y).filter(|(p, t)| p == t).count();
@@ -58,7 +76,7 @@ pub fn evaluate(model: &dyn Module<f32>, split: &Split) -> Evaluation {
 pub fn predict(model: &dyn Module<f32>, split: &Split) -> Tensor<f32> {
     let mut all = Vec::new();
     let mut classes = 0;
-    each_batch(model, split, |logits, _| {
+    each_batch(model, split, false, |logits, _| {
         classes = logits.shape().last().copied().unwrap_or(0);
         all.extend_from_slice(&logits.data());
     });

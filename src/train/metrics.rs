@@ -17,6 +17,8 @@ pub struct EpochMetrics {
     pub epoch_seconds: f64,
     /// Training images per second.
     pub samples_per_second: f64,
+    /// Loss and accuracy on the held-out validation images (`--val N`), if any.
+    pub val: Option<(f64, f64)>,
 }
 
 impl EpochMetrics {
@@ -37,13 +39,21 @@ impl EpochMetrics {
             "\"samples_per_second\": {}",
             json_num(self.samples_per_second)
         ));
+        if let Some((loss, acc)) = self.val {
+            parts.push(format!("\"val_loss\": {}", json_num(loss)));
+            parts.push(format!("\"val_acc\": {}", json_num(acc)));
+        }
         format!("{{{}}}", parts.join(", "))
     }
 
     /// The one summary line printed per epoch.
     pub fn summary(&self) -> String {
+        let val = self
+            .val
+            .map(|(l, a)| format!("  val loss {l:.4}  val acc {a:6.2}%"))
+            .unwrap_or_default();
         format!(
-            "epoch {:>2}  train loss {:.4}  train acc {:6.2}%  test loss {:.4}  test acc {:6.2}%  {:6.2} s  {:>7.0} samples/s",
+            "epoch {:>2}  train loss {:.4}  train acc {:6.2}%{val}  test loss {:.4}  test acc {:6.2}%  {:6.2} s  {:>7.0} samples/s",
             self.epoch, self.train_loss, self.train_acc, self.test_loss, self.test_acc, self.epoch_seconds, self.samples_per_second
         )
     }

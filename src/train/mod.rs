@@ -8,20 +8,26 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `config.rs` | [`TrainConfig`], [`OptimizerKind`], [`Schedule`] |
+//! | `config.rs` | [`TrainConfig`], [`OptimizerKind`] |
+//! | `schedule.rs` | [`Schedule`]: constant, cosine, one-cycle, warm-up + cosine |
+//! | `ema.rs` | [`Ema`]: the moving average of the weights |
 //! | `trainer.rs` | [`Trainer`]: steps, epochs, checkpoints, resume |
 //! | `evaluate.rs` | [`evaluate`], [`predict`] |
 //! | `metrics.rs` | [`EpochMetrics`], [`Observer`] |
 //! | `guard.rs` | [`TrainError`], Ctrl-C ([`request_stop`]), the non-finite guard |
 
 mod config;
+mod ema;
 mod evaluate;
 mod guard;
 mod metrics;
+mod schedule;
 mod trainer;
 
-pub use config::{OptimizerKind, Schedule, TrainConfig};
-pub use evaluate::{evaluate, predict, Evaluation};
+pub use config::{OptimizerKind, TrainConfig};
+pub use ema::Ema;
+pub use evaluate::{evaluate, evaluate_with, predict, Evaluation};
 pub use guard::{request_stop, stop_requested, TrainError};
 pub use metrics::{json_str, EpochMetrics, Observer, Silent};
+pub use schedule::Schedule;
 pub use trainer::Trainer;

@@ -7,7 +7,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::config::{OptimizerKind, TrainConfig};
-use super::evaluate::evaluate;
+use super::ema::Ema;
+use super::evaluate::{evaluate_with, Evaluation};
 use super::guard::{first_non_finite_grad, first_non_finite_op, stop_requested, TrainError};
 use super::metrics::{EpochMetrics, Observer};
 use crate::checkpoint::Checkpoint;
@@ -31,6 +32,10 @@ pub struct Trainer {
     /// Per-epoch diagnostics, when on (see [`crate::diagnostics`]): steps then run with
     /// fusion off and traced (the same bits as the fused forward) to see every ReLU.
     pub diagnostics: Option<crate::diagnostics::Diagnostics>,
+    /// The moving average of the weights that evaluation uses, with `config.ema`.
+    pub ema: Option<Ema>,
+    /// Held-out training images evaluated after every epoch (`--val`), if any.
+    pub validation: Option<Split>,
 }
 
 fn optimizer_for(config: &TrainConfig, model: &dyn Module<f32>) -> Box<dyn Optimizer> {
@@ -43,6 +48,7 @@ fn optimizer_for(config: &TrainConfig, model: &dyn Module<f32>) -> Box<dyn Optim
         OptimizerKind::Sgd => Box::new(
             Sgd::new(params, config.lr)
                 .momentum(config.momentum)
+                .nesterov(config.nesterov)
                 .weight_decay(config.weight_decay),
         ),
     }
@@ -60,6 +66,7 @@ impl Trainer {
     /// gets too: the schedule, the guard, checkpoints, resume, diagnostics.
     pub fn with_model(config: TrainConfig, model: Box<dyn Module<f32>>) -> Trainer {
         let optimizer = optimizer_for(&config, model.as_ref());
+        let ema = config.ema.map(|d| Ema::new(model.as_ref(), d));
         Trainer {
             config,
             model,
@@ -67,6 +74,8 @@ impl Trainer {
             step: 0,
             epoch: 0,
             diagnostics: None,
+            ema,
+            validation: None,
         }
     }
 
@@ -83,7 +92,7 @@ impl Trainer {
             }
             None => self.model.forward(x),
         };
-        let loss = logits.cross_entropy(y);
+        let loss = logits.cross_entropy_smoothed(y, self.config.label_smoothing);
         let l = loss.item() as f64;
         let hits = logits
             .argmax()
@@ -108,6 +117,9 @@ impl Trainer {
             .as_ref()
             .map(|_| self.model.parameters().iter().map(|p| p.to_vec()).collect());
         self.optimizer.step();
+        if let Some(e) = self.ema.as_mut() {
+            e.update(self.model.as_ref());
+        }
         if let (Some(d), Some(before)) = (self.diagnostics.as_mut(), before) {
             d.observe_step(self.model.as_ref(), &before);
         }
@@ -132,8 +144,11 @@ impl Trainer {
         if let Some(d) = data_dir {
             meta.push(("data".into(), d.display().to_string()));
         }
-        Checkpoint::from_module(self.model.as_ref(), meta)
-            .with_optimizer_state(&self.optimizer.state())
+        let mut state = self.optimizer.state();
+        if let Some(e) = &self.ema {
+            e.save_into(&mut state);
+        }
+        Checkpoint::from_module(self.model.as_ref(), meta).with_optimizer_state(&state)
     }
 
     /// Continues the run saved in `ck` (read from `file`) under `config`, which is the
@@ -161,7 +176,20 @@ impl Trainer {
             .ok_or_else(|| {
                 bad("the checkpoint holds no optimizer state, so it cannot be resumed".into())
             })?;
-        t.optimizer.load_state(&state).map_err(&bad)?;
+        // The moving average's slots travel with the optimizer's; each takes its own.
+        let (ema_slots, opt_slots) = state.slots.into_iter().partition(|(n, _, _)| n == "ema");
+        let ema_state = crate::optim::OptimizerState {
+            steps: state.steps,
+            slots: ema_slots,
+        };
+        let opt_state = crate::optim::OptimizerState {
+            steps: state.steps,
+            slots: opt_slots,
+        };
+        t.optimizer.load_state(&opt_state).map_err(&bad)?;
+        if let Some(e) = t.ema.as_mut() {
+            e.load_from(&ema_state).map_err(&bad)?;
+        }
         let count = |key: &str| -> Result<u64, String> {
             ck.get(key).and_then(|v| v.parse().ok()).ok_or_else(|| {
                 bad(format!(
@@ -191,6 +219,16 @@ impl Trainer {
         Ok(t)
     }
 
+    /// Evaluates the model on `split` the way the recipe says: with the moving average of
+    /// the weights when `ema` is on, and with mirror averaging when `tta` is.
+    pub fn evaluate(&self, split: &Split) -> Evaluation {
+        let run = || evaluate_with(self.model.as_ref(), split, self.config.tta);
+        match &self.ema {
+            Some(e) => e.with_average(self.model.as_ref(), run),
+            None => run(),
+        }
+    }
+
     /// Trains one more epoch on `train`, evaluates on `test`, and returns the figures.
     pub fn run_epoch(
         &mut self,
@@ -211,7 +249,10 @@ impl Trainer {
         for (b, idx) in order.chunks(c.batch).enumerate() {
             let lr = c.schedule.lr_at(c.lr, self.step, total_steps);
             self.optimizer.set_lr(lr);
-            let (x, y) = train.batch(idx);
+            if let Some(m) = c.schedule.momentum_at(self.step, total_steps) {
+                self.optimizer.set_momentum(m);
+            }
+            let (x, y) = train.batch_augmented(idx, &c.augment, c.seed, epoch as u64);
             let (l, hits) = self
                 .train_step(&x, &y)
                 .map_err(|culprit| TrainError::NonFinite {
@@ -236,7 +277,11 @@ impl Trainer {
             }
         }
         let epoch_seconds = start.elapsed().as_secs_f64();
-        let ev = evaluate(self.model.as_ref(), test);
+        let ev = self.evaluate(test);
+        let val = self.validation.as_ref().map(|v| {
+            let e = self.evaluate(v);
+            (e.loss, e.accuracy)
+        });
         self.epoch = epoch;
         let m = EpochMetrics {
             epoch,
@@ -246,6 +291,7 @@ impl Trainer {
             test_acc: ev.accuracy,
             epoch_seconds,
             samples_per_second: seen as f64 / epoch_seconds.max(1e-9),
+            val,
         };
         obs.epoch_done(&m);
         Ok(m)

@@ -1,6 +1,14 @@
-//! Fast `f32` convolution: im2col + matrixmultiply's packed gemm, one image per rayon task.
+//! Fast `f32` convolution: which engine runs, and im2col + matrixmultiply's packed gemm.
 //!
-//! Equals `reference::conv2d_*` up to rounding; differs by: each image is lowered with
+//! [`ConvAlgo::Auto`] picks, per call: on AVX-512 the stride-1 direct kernels of
+//! `direct.rs` where they apply; else the phase-plane direct engine of `planes/` at the
+//! widest vector width the CPU has (AVX2, or NEON), for every kernel larger than 1×1 (and
+//! for the input gradient when it has at least 8 channels: a tile of 4–8 channels with
+//! fewer would be mostly padding); else im2col + gemm, which also takes the 1×1 layers,
+//! where it measured as fast or faster (`cargo run --release -p stitch-kernels --example
+//! convtime` during development: 1×1 stride 2 at batch 128, forward 43 vs 33 GFLOP/s).
+//!
+//! The im2col path equals `reference::conv2d_*` up to rounding; differs by: each image is lowered with
 //! [`im2col`] into a per-thread scratch buffer (reused across calls) and multiplied with
 //! one gemm call; 1×1 stride-1 unpadded convolutions skip the lowering. The weight gradient
 //! is summed over fixed groups of [`IMAGES_PER_PARTIAL`] images (one partial sum per
@@ -18,6 +26,22 @@ use crate::isa::{isa, Isa};
 use crate::scratch::{with_cols, with_partials};
 
 pub use super::ConvAlgo;
+
+/// The phase-plane engine's width for `sh` under `algo`, if it takes the call (see the
+/// module docs); `channels_out` is the channel count of the result (K forward, C for ∂x).
+fn use_planes(
+    algo: ConvAlgo,
+    sh: &Conv2dShape,
+    channels_out: usize,
+) -> Option<super::planes::Width> {
+    if !matches!(algo, ConvAlgo::Auto | ConvAlgo::Direct) || (sh.r == 1 && sh.s == 1) {
+        return None;
+    }
+    if channels_out < 4 && sh.c * sh.r * sh.s < 8 {
+        return None;
+    }
+    super::planes::Width::for_isa(isa()).filter(|_| super::planes::applies(sh))
+}
 
 /// Whether `algo` picks the direct kernels for `sh` on this CPU.
 fn use_direct(algo: ConvAlgo, sh: &Conv2dShape) -> bool {
@@ -200,6 +224,9 @@ pub fn conv2d_forward_with(
     sh: &Conv2dShape,
 ) {
     if !use_direct(algo, sh) {
+        if let Some(width) = use_planes(algo, sh, sh.k) {
+            return super::planes::forward(width, out, x, w, bias, sh);
+        }
         return conv2d_forward_im2col(out, x, w, bias, sh);
     }
     #[cfg(target_arch = "x86_64")]
@@ -221,7 +248,13 @@ pub fn conv2d_backward_input_with(
 ) {
     // The direct tile computes 8 channels of ∂x at a time: with fewer than 8 input
     // channels most of its arithmetic would be padding, so im2col does better there.
-    if !use_direct(algo, sh) || sh.c < 8 {
+    if sh.c < 8 {
+        return conv2d_backward_input_im2col(d_x, g, w, sh);
+    }
+    if !use_direct(algo, sh) {
+        if let Some(width) = use_planes(algo, sh, sh.c) {
+            return super::planes::backward_input(width, d_x, g, w, sh);
+        }
         return conv2d_backward_input_im2col(d_x, g, w, sh);
     }
     // ∂x is the stride-1 convolution of G with the flipped, transposed weights.
@@ -243,6 +276,9 @@ pub fn conv2d_backward_weight_with(
     sh: &Conv2dShape,
 ) {
     if !use_direct(algo, sh) {
+        if let Some(width) = use_planes(algo, sh, sh.k) {
+            return super::planes::backward_weight(width, d_w, g, x, sh);
+        }
         return conv2d_backward_weight_im2col(d_w, g, x, sh);
     }
     #[cfg(target_arch = "x86_64")]

@@ -21,6 +21,7 @@ pub mod fast;
 #[cfg(target_arch = "x86_64")]
 pub mod fused;
 pub mod im2col;
+pub mod planes;
 pub mod reference;
 
 use crate::{op_mode, KernelOp, Mode, Real};

@@ -1,0 +1,840 @@
+//! Direct convolution over phase planes, for any vector width: the fast path of every
+//! stride and dilation on AVX2 and NEON (and of strided convolutions on AVX-512, whose
+//! stride-1 layers keep `direct.rs`).
+//!
+//! ## Phase planes
+//! A stride-σ convolution reads every σ-th padded input pixel. Split the zero-padded input
+//! xpad (H + 2·pad rows, W + 2·pad columns) into its σh·σw *phase planes*,
+//!   x_ab\[i, j\] = xpad\[i·σh + a, j·σw + b\],
+//! each stored with the same row pitch L = ⌈(W + 2·pad_w) / σw⌉. Tap (r, s) of the kernel,
+//! dilated to (r·dh, s·dw), lies in phase (a, b) = (r·dh mod σh, s·dw mod σw) at the row and
+//! column shift (r', s') = (r·dh div σh, s·dw div σw), so output (p, q) reads
+//!   xpad\[p·σh + r·dh, q·σw + s·dw\] = x_ab\[p + r', q + s'\],
+//! a stride-1 read. Number output positions on the planes' grid, f = p·L + q (q < L; lanes
+//! with q ≥ Q compute values that are never kept): then every tap is one offset `off(t)`
+//! into the planes and the whole convolution is a *tap-list* sum,
+//!
+//!   y\[k, f\] = b\[k\] + Σ_t w\[k, t\] · planes\[off(t) + f\],
+//!
+//! in which V consecutive outputs read V consecutive floats: one vector load per tap.
+//! Stride 1 is the special case of one phase; a 1×1 stride-2 layer builds only the one
+//! phase it reads.
+//!
+//! ## The register tile (forward)
+//! MR output channels × NV vectors of positions: NV loads, MR broadcasts of w and MR·NV
+//! fused multiply-adds per tap. AVX2 has 16 registers: MR = 4, NV = 3 (12 accumulators, 3
+//! inputs, 1 weight); NEON has 32: MR = 8, NV = 3. A tile writes its vectors into a staging
+//! row of the plane grid's length, and the kept columns q < Q of each row are then copied
+//! out: the grid rows need not be a whole number of vectors.
+//!
+//! ## Input gradient, by output phase
+//!   ∂xpad\[U\] = Σ_{(p, r) : p·σ + r·d = U} G\[p\] · w\[r\]
+//! For the phase α = U mod σ of the gradient, only the taps with r·d ≡ α (mod σ) reach it,
+//! at p = i − r' (U = i·σ + α): ∂xpad_α\[i\] = Σ_{r ∈ R_α} G\[i − r'\] · w\[r\], a stride-1
+//! tap-list sum over G padded by the largest shift r'max in front. Each of the σh·σw phases
+//! is one such sum (K input channels, C output channels, the sub-kernel of its taps); its
+//! rows are scattered back to ∂x\[σ·i + α − pad\]. With σ = 1 this is the familiar
+//! "convolution of G with the flipped kernel".
+//!
+//! ## Weight gradient
+//!   ∂wᵀ\[t, k\] = Σ_n Σ_{p,q} planes_n\[off(t) + p·L + q\] · Gᵀ_n\[(p, q), k\]
+//! Lanes run over the output channels k (G is transposed per image, zero-padded to whole
+//! vectors), each input value is a broadcast; a register tile holds NT taps × KV vectors
+//! (AVX2: 6 × 2, NEON: 6 × 4). The sum over the batch runs over fixed groups of
+//! [`GROUP`] images added in order, the groups' partials then in group order, so the result
+//! does not depend on the thread count.
+//!
+//! Every path equals `reference::conv2d_*` up to the order of the sums (tests: the odd-shape
+//! grid of `kernels/tests/conv2d.rs`, at 1, 4 and 8 lanes).
+
+mod tile;
+
+use rayon::prelude::*;
+
+use super::Conv2dShape;
+use crate::scratch::{with_cols, with_partials, with_stage};
+use crate::vector::{Lanes, Scalar1, Scalar4};
+
+/// Images per partial weight gradient.
+pub const GROUP: usize = 8;
+
+/// AVX2's forward tile: MR channels × NV vectors.
+#[cfg(target_arch = "x86_64")]
+const AVX2_MR: usize = 6;
+#[cfg(target_arch = "x86_64")]
+const AVX2_NV: usize = 2;
+
+/// Which instantiation of the engine runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Width {
+    /// [`Scalar1`]: one lane (tests).
+    Scalar1,
+    /// [`Scalar4`]: four lanes in plain Rust (tests).
+    Scalar4,
+    /// AVX2 + FMA, 8 lanes.
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    /// NEON, 4 lanes.
+    #[cfg(target_arch = "aarch64")]
+    Neon,
+}
+
+impl Width {
+    /// The widths this CPU can run, plainest first (what tests iterate over).
+    pub fn supported() -> Vec<Width> {
+        #[allow(unused_mut)]
+        let mut v = vec![Width::Scalar1, Width::Scalar4];
+        #[cfg(target_arch = "x86_64")]
+        if crate::isa::Isa::Avx2.is_supported() {
+            v.push(Width::Avx2);
+        }
+        #[cfg(target_arch = "aarch64")]
+        if crate::isa::Isa::Neon.is_supported() {
+            v.push(Width::Neon);
+        }
+        v
+    }
+
+    /// The SIMD width for the ISA in use, if the engine has one for it.
+    pub fn for_isa(isa: crate::isa::Isa) -> Option<Width> {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            crate::isa::Isa::Avx2 | crate::isa::Isa::Avx512 => Some(Width::Avx2),
+            #[cfg(target_arch = "aarch64")]
+            crate::isa::Isa::Neon => Some(Width::Neon),
+            _ => None,
+        }
+    }
+
+    fn lanes(self) -> usize {
+        match self {
+            Width::Scalar1 => 1,
+            Width::Scalar4 => 4,
+            #[cfg(target_arch = "x86_64")]
+            Width::Avx2 => 8,
+            #[cfg(target_arch = "aarch64")]
+            Width::Neon => 4,
+        }
+    }
+
+    /// Output channels per forward register tile.
+    fn mr(self) -> usize {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Width::Avx2 => AVX2_MR,
+            #[cfg(target_arch = "aarch64")]
+            Width::Neon => 8,
+            _ => 4,
+        }
+    }
+}
+
+/// The geometry of a tap-list sum: `k` output channels on a grid of `rows` × `pitch`
+/// positions (columns `cols..pitch` of each row are not kept), over a source of `src_len`
+/// floats that every tap offset plus every position stays inside.
+#[derive(Clone, Debug)]
+struct TapSum {
+    /// The source offset of each tap, in the packed weights' order.
+    taps: Vec<usize>,
+    /// Output channels.
+    k: usize,
+    /// Grid rows.
+    rows: usize,
+    /// Kept columns per row.
+    cols: usize,
+    /// Grid row pitch.
+    pitch: usize,
+}
+
+impl TapSum {
+    /// Vectors of `lanes` covering the grid.
+    fn nvec(&self, lanes: usize) -> usize {
+        (self.rows * self.pitch).div_ceil(lanes)
+    }
+}
+
+/// The phase planes of one convolution's padded input.
+#[derive(Clone, Debug)]
+struct Planes {
+    /// Row pitch L.
+    pitch: usize,
+    /// Rows per plane.
+    rows: usize,
+    /// Floats per plane.
+    plane: usize,
+    /// The phases (a, b) stored, in order; each channel stores them all.
+    phases: Vec<(usize, usize)>,
+    /// Floats of zeros after the last plane, so the garbage lanes of the last vectors and
+    /// the last taps' reads stay inside the buffer.
+    slack: usize,
+}
+
+impl Planes {
+    /// The phases and the layout the taps of `sh` need, for vectors of `lanes`.
+    fn new(sh: &Conv2dShape, lanes: usize) -> Planes {
+        let (hp, wp) = (sh.h + 2 * sh.padding[0], sh.w + 2 * sh.padding[1]);
+        let pitch = wp.div_ceil(sh.stride[1]);
+        let rows = hp.div_ceil(sh.stride[0]);
+        let mut phases = Vec::new();
+        for r in 0..sh.r {
+            for s in 0..sh.s {
+                let ph = (
+                    (r * sh.dilation[0]) % sh.stride[0],
+                    (s * sh.dilation[1]) % sh.stride[1],
+                );
+                if !phases.contains(&ph) {
+                    phases.push(ph);
+                }
+            }
+        }
+        phases.sort_unstable();
+        Planes {
+            pitch,
+            rows,
+            plane: rows * pitch,
+            phases,
+            slack: pitch + 2 * lanes,
+        }
+    }
+
+    fn len(&self, channels: usize) -> usize {
+        channels * self.phases.len() * self.plane + self.slack
+    }
+
+    /// Where plane (c, phase) starts.
+    fn base(&self, c: usize, phase: (usize, usize)) -> usize {
+        let i = self
+            .phases
+            .iter()
+            .position(|&p| p == phase)
+            .expect("a stored phase");
+        (c * self.phases.len() + i) * self.plane
+    }
+
+    /// Fills `dst` with the phase planes of one image x [C, H, W].
+    fn fill(&self, dst: &mut [f32], x: &[f32], sh: &Conv2dShape) {
+        dst.fill(0.0);
+        let (st, pad) = (sh.stride, sh.padding);
+        for &(a, b) in &self.phases {
+            // Plane column j holds input column j·σw + b − pad: the range of j inside the
+            // image, and its first input column.
+            let cols = index_range(b, st[1], pad[1], sh.w, self.pitch);
+            let rows = index_range(a, st[0], pad[0], sh.h, self.rows);
+            if cols.is_empty() {
+                continue;
+            }
+            let first_col = cols.start * st[1] + b - pad[1];
+            for c in 0..sh.c {
+                let base = self.base(c, (a, b));
+                for i in rows.clone() {
+                    let u = i * st[0] + a - pad[0];
+                    let src = &x[(c * sh.h + u) * sh.w..(c * sh.h + u + 1) * sh.w];
+                    let row = &mut dst
+                        [base + i * self.pitch + cols.start..base + i * self.pitch + cols.end];
+                    if st[1] == 1 {
+                        row.copy_from_slice(&src[first_col..first_col + row.len()]);
+                    } else {
+                        for (k, v) in row.iter_mut().enumerate() {
+                            *v = src[first_col + k * st[1]];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The forward pass's tap offsets, t = (c·R + r)·S + s.
+    fn forward_taps(&self, sh: &Conv2dShape) -> Vec<usize> {
+        let mut taps = Vec::with_capacity(sh.c * sh.r * sh.s);
+        for c in 0..sh.c {
+            for r in 0..sh.r {
+                for s in 0..sh.s {
+                    let (vr, vs) = (r * sh.dilation[0], s * sh.dilation[1]);
+                    let phase = (vr % sh.stride[0], vs % sh.stride[1]);
+                    let shift = (vr / sh.stride[0]) * self.pitch + vs / sh.stride[1];
+                    taps.push(self.base(c, phase) + shift);
+                }
+            }
+        }
+        taps
+    }
+}
+
+/// The indices i < `count` whose image coordinate i·stride + phase − pad lies in 0..len.
+fn index_range(
+    phase: usize,
+    stride: usize,
+    pad: usize,
+    len: usize,
+    count: usize,
+) -> std::ops::Range<usize> {
+    // i·stride + phase ≥ pad  ⇔  i ≥ ⌈(pad − phase) / stride⌉;  i·stride + phase < pad + len.
+    let lo = pad.saturating_sub(phase).div_ceil(stride);
+    let hi = (pad + len)
+        .saturating_sub(phase)
+        .div_ceil(stride)
+        .min(count);
+    lo.min(hi)..hi
+}
+
+/// Whether the engine handles `sh`: every valid convolution (the checks of
+/// `Conv2dShape::validate` are the callers').
+pub fn applies(sh: &Conv2dShape) -> bool {
+    sh.validate().is_ok() && sh.output_len() > 0
+}
+
+/// Weights w \[K, C, R, S\] packed for the forward tiles: \[⌈K/MR⌉\]\[C·R·S\]\[MR\], zero
+/// beyond K.
+fn pack_forward(w: &[f32], sh: &Conv2dShape, mr: usize) -> Vec<f32> {
+    let taps = sh.c * sh.r * sh.s;
+    let tiles = sh.k.div_ceil(mr);
+    let mut wp = vec![0.0f32; tiles * taps * mr];
+    for k in 0..sh.k {
+        for t in 0..taps {
+            wp[((k / mr) * taps + t) * mr + k % mr] = w[k * taps + t];
+        }
+    }
+    wp
+}
+
+/// Runs one image's tap-list sum: for each tile of MR channels, the tile's vectors into the
+/// staging rows, then `emit(k, stage_row)` for each real channel k of the tile.
+///
+/// # Safety
+/// The CPU runs `L`; `src` holds every tap offset + the grid's vectors (the `Planes`
+/// slack); `wp` is packed for `ts.taps.len()` taps and MR.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn tap_sum_image<L: Lanes, const MR: usize, const NV: usize>(
+    src: &[f32],
+    wp: &[f32],
+    bias: Option<&[f32]>,
+    ts: &TapSum,
+    stage: &mut [f32],
+    mut emit: impl FnMut(usize, &[f32]),
+) {
+    let nvec = ts.nvec(L::LANES);
+    let sp = nvec * L::LANES;
+    let taps = ts.taps.len();
+    for k0 in (0..ts.k).step_by(MR) {
+        let mut b = [0.0f32; MR];
+        if let Some(bias) = bias {
+            for (i, v) in b.iter_mut().enumerate() {
+                if k0 + i < ts.k {
+                    *v = bias[k0 + i];
+                }
+            }
+        }
+        let w_tile = &wp[(k0 / MR) * taps * MR..(k0 / MR + 1) * taps * MR];
+        // SAFETY: forwarded; every call covers vectors v0..v0 + NV' ≤ nvec.
+        unsafe {
+            let mut v0 = 0;
+            while v0 + NV <= nvec {
+                tile::forward::<L, MR, NV>(stage, sp, src, &ts.taps, w_tile, &b, v0);
+                v0 += NV;
+            }
+            match nvec - v0 {
+                0 => {}
+                1 => tile::forward::<L, MR, 1>(stage, sp, src, &ts.taps, w_tile, &b, v0),
+                2 => tile::forward::<L, MR, 2>(stage, sp, src, &ts.taps, w_tile, &b, v0),
+                _ => unreachable!("NV ≤ 3"),
+            }
+        }
+        for i in 0..MR.min(ts.k - k0) {
+            emit(k0 + i, &stage[i * sp..(i + 1) * sp]);
+        }
+    }
+}
+
+/// Dispatches a generic image function to the instantiation of `width`.
+macro_rules! by_width {
+    ($width:expr, $f:ident ( $($arg:expr),* )) => {
+        match $width {
+            // SAFETY (each arm): the caller's contract; Scalar widths need no CPU feature.
+            Width::Scalar1 => unsafe { image::$f::<Scalar1, 4, 3>($($arg),*) },
+            Width::Scalar4 => unsafe { image::$f::<Scalar4, 4, 3>($($arg),*) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Width::Avx2` is only chosen where `Isa::Avx2.is_supported()`.
+            Width::Avx2 => unsafe { avx2::$f($($arg),*) },
+            #[cfg(target_arch = "aarch64")]
+            // SAFETY: `Width::Neon` is only chosen where NEON is supported.
+            Width::Neon => unsafe { neon::$f($($arg),*) },
+        }
+    };
+}
+
+/// The per-image steps, generic over the vector width.
+///
+/// # Safety (every function)
+/// The CPU runs `L`; the buffers have the lengths the public functions checked.
+mod image {
+    use super::*;
+
+    /// Forward of one image: y_n [K, P, Q].
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn forward<L: Lanes, const MR: usize, const NV: usize>(
+        y_n: &mut [f32],
+        planes: &[f32],
+        wp: &[f32],
+        bias: Option<&[f32]>,
+        ts: &TapSum,
+        stage: &mut [f32],
+    ) {
+        let pq = ts.rows * ts.cols;
+        // SAFETY: forwarded.
+        unsafe {
+            tap_sum_image::<L, MR, NV>(planes, wp, bias, ts, stage, |k, row| {
+                let y_k = &mut y_n[k * pq..(k + 1) * pq];
+                for (p, out) in y_k.chunks_exact_mut(ts.cols.max(1)).enumerate() {
+                    out.copy_from_slice(&row[p * ts.pitch..p * ts.pitch + ts.cols]);
+                }
+            })
+        }
+    }
+
+    /// One output phase of the input gradient: the sum over G's planes, its grid row i and
+    /// column j scattered into ∂x_n [C, H, W] at (i + i0)·σh + a − pad, (j + j0)·σw + b − pad.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn input_phase<L: Lanes, const MR: usize, const NV: usize>(
+        dx_n: &mut [f32],
+        gpad: &[f32],
+        wp: &[f32],
+        ts: &TapSum,
+        phase: (usize, usize),
+        first: (usize, usize),
+        sh: &Conv2dShape,
+        stage: &mut [f32],
+    ) {
+        let hw = sh.h * sh.w;
+        let u0 = first.0 * sh.stride[0] + phase.0 - sh.padding[0];
+        let v0 = first.1 * sh.stride[1] + phase.1 - sh.padding[1];
+        // SAFETY: forwarded.
+        unsafe {
+            tap_sum_image::<L, MR, NV>(gpad, wp, None, ts, stage, |c, row| {
+                let dx_c = &mut dx_n[c * hw..(c + 1) * hw];
+                for i in 0..ts.rows {
+                    let u = u0 + i * sh.stride[0];
+                    let src = &row[i * ts.pitch..i * ts.pitch + ts.cols];
+                    let dst = &mut dx_c[u * sh.w..(u + 1) * sh.w];
+                    if sh.stride[1] == 1 {
+                        dst[v0..v0 + ts.cols].copy_from_slice(src);
+                    } else {
+                        for (k, &v) in src.iter().enumerate() {
+                            dst[v0 + k * sh.stride[1]] = v;
+                        }
+                    }
+                }
+            })
+        }
+    }
+
+    /// Adds one image's ∂wᵀ [taps][kpad] into `dwt`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn weight<L: Lanes, const NT: usize, const KV: usize>(
+        dwt: &mut [f32],
+        gt: &[f32],
+        planes: &[f32],
+        taps: &[usize],
+        kpad: usize,
+        p: usize,
+        q: usize,
+        pitch: usize,
+    ) {
+        let kvs = kpad / L::LANES;
+        // Blocks of whole output rows, about 64 positions each: the block of Gᵀ stays in
+        // L1 while every tap tile streams over it.
+        let rows = (64 / q.max(1)).max(1);
+        for p0 in (0..p).step_by(rows) {
+            let p1 = (p0 + rows).min(p);
+            for t0 in (0..taps.len()).step_by(NT) {
+                for kv0 in (0..kvs).step_by(KV) {
+                    let (nt, kv) = (NT.min(taps.len() - t0), KV.min(kvs - kv0));
+                    // SAFETY: forwarded; the tile's taps, vectors and rows are in range.
+                    unsafe {
+                        tile::weight_dyn::<L, NT, KV>(
+                            dwt, gt, planes, taps, kpad, t0, nt, kv0, kv, p0, p1, q, pitch,
+                        )
+                    };
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::*;
+    use crate::vector::Avx2;
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn forward(
+        y_n: &mut [f32],
+        planes: &[f32],
+        wp: &[f32],
+        bias: Option<&[f32]>,
+        ts: &TapSum,
+        stage: &mut [f32],
+    ) {
+        // SAFETY: AVX2 + FMA are enabled here; the rest is the caller's contract.
+        unsafe { image::forward::<Avx2, AVX2_MR, AVX2_NV>(y_n, planes, wp, bias, ts, stage) }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn input_phase(
+        dx_n: &mut [f32],
+        gpad: &[f32],
+        wp: &[f32],
+        ts: &TapSum,
+        phase: (usize, usize),
+        first: (usize, usize),
+        sh: &Conv2dShape,
+        stage: &mut [f32],
+    ) {
+        // SAFETY: as above.
+        unsafe {
+            image::input_phase::<Avx2, AVX2_MR, AVX2_NV>(
+                dx_n, gpad, wp, ts, phase, first, sh, stage,
+            )
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn weight(
+        dwt: &mut [f32],
+        gt: &[f32],
+        planes: &[f32],
+        taps: &[usize],
+        kpad: usize,
+        p: usize,
+        q: usize,
+        pitch: usize,
+    ) {
+        // SAFETY: as above. 6 taps × 2 vectors: 12 accumulators, 2 loads of Gᵀ, 1 broadcast.
+        unsafe { image::weight::<Avx2, 6, 2>(dwt, gt, planes, taps, kpad, p, q, pitch) }
+    }
+}
+
+#[cfg(target_arch = "aarch64")]
+mod neon {
+    use super::*;
+    use crate::vector::Neon;
+
+    #[target_feature(enable = "neon")]
+    pub(super) unsafe fn forward(
+        y_n: &mut [f32],
+        planes: &[f32],
+        wp: &[f32],
+        bias: Option<&[f32]>,
+        ts: &TapSum,
+        stage: &mut [f32],
+    ) {
+        // SAFETY: NEON is enabled here; the rest is the caller's contract. 8 channels × 3
+        // vectors: 24 of the 32 registers accumulate.
+        unsafe { image::forward::<Neon, 8, 3>(y_n, planes, wp, bias, ts, stage) }
+    }
+
+    #[target_feature(enable = "neon")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn input_phase(
+        dx_n: &mut [f32],
+        gpad: &[f32],
+        wp: &[f32],
+        ts: &TapSum,
+        phase: (usize, usize),
+        first: (usize, usize),
+        sh: &Conv2dShape,
+        stage: &mut [f32],
+    ) {
+        // SAFETY: as above.
+        unsafe { image::input_phase::<Neon, 8, 3>(dx_n, gpad, wp, ts, phase, first, sh, stage) }
+    }
+
+    #[target_feature(enable = "neon")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn weight(
+        dwt: &mut [f32],
+        gt: &[f32],
+        planes: &[f32],
+        taps: &[usize],
+        kpad: usize,
+        p: usize,
+        q: usize,
+        pitch: usize,
+    ) {
+        // SAFETY: as above. 6 taps × 4 vectors: 24 accumulators.
+        unsafe { image::weight::<Neon, 6, 4>(dwt, gt, planes, taps, kpad, p, q, pitch) }
+    }
+}
+
+/// The weight tile's shape for the scalar widths (NT, KV).
+macro_rules! by_width_weight {
+    ($width:expr, ( $($arg:expr),* )) => {
+        match $width {
+            // SAFETY (each arm): as in `by_width!`.
+            Width::Scalar1 => unsafe { image::weight::<Scalar1, 6, 2>($($arg),*) },
+            Width::Scalar4 => unsafe { image::weight::<Scalar4, 6, 2>($($arg),*) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Width::Avx2` is only chosen where AVX2 is supported.
+            Width::Avx2 => unsafe { avx2::weight($($arg),*) },
+            #[cfg(target_arch = "aarch64")]
+            // SAFETY: `Width::Neon` is only chosen where NEON is supported.
+            Width::Neon => unsafe { neon::weight($($arg),*) },
+        }
+    };
+}
+
+/// y = conv2d(x, w) + b over the batch, one image per rayon task.
+pub fn forward(
+    width: Width,
+    out: &mut [f32],
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    sh: &Conv2dShape,
+) {
+    let lanes = width.lanes();
+    let planes = Planes::new(sh, lanes);
+    let ts = TapSum {
+        taps: planes.forward_taps(sh),
+        k: sh.k,
+        rows: sh.out_h(),
+        cols: sh.out_w(),
+        pitch: planes.pitch,
+    };
+    let wp = pack_forward(w, sh, width.mr());
+    let (in_len, out_len) = (sh.c * sh.h * sh.w, sh.output_len() / sh.n.max(1));
+    if sh.n == 0 || out_len == 0 {
+        return;
+    }
+    let (plen, slen) = (planes.len(sh.c), width.mr() * ts.nvec(lanes) * lanes);
+    out.par_chunks_mut(out_len)
+        .zip(x.par_chunks(in_len.max(1)))
+        .for_each(|(y_n, x_n)| {
+            with_cols(plen, |buf| {
+                planes.fill(buf, x_n, sh);
+                with_stage(slen, |stage| {
+                    by_width!(width, forward(y_n, buf, &wp, bias, &ts, stage))
+                })
+            })
+        });
+}
+
+/// A phase (a, b) with its rows and columns inside the image.
+type PhaseRanges = (
+    (usize, usize),
+    std::ops::Range<usize>,
+    std::ops::Range<usize>,
+);
+
+/// One output phase (a, b) of the input gradient: its tap-list sum over G's planes, its
+/// packed weights, and where its grid starts among the phase's rows and columns.
+struct InputPhase {
+    phase: (usize, usize),
+    sum: TapSum,
+    weights: Vec<f32>,
+    /// The first phase row and column that land inside the image (the grid covers only
+    /// those: ∂x of the padding is never computed).
+    first: (usize, usize),
+}
+
+/// ∂x from G (overwrites `d_x`), one image per rayon task, each output phase in turn.
+///
+/// G is stored in one zero-bordered plane per channel, Gpad\[i, j\] = G\[i − oy, j − ox\],
+/// the border as wide as the largest tap shift needs beyond the first row and column
+/// computed. Phase (a, b)'s grid position (i, j) is phase row i + i0, column j + j0, and its
+/// tap (k, r, s) with shifts (r', s') reads Gpad\[i + i0 + oy − r', j + j0 + ox − s'\].
+pub fn backward_input(width: Width, d_x: &mut [f32], g: &[f32], w: &[f32], sh: &Conv2dShape) {
+    let lanes = width.lanes();
+    let (p, q) = (sh.out_h(), sh.out_w());
+    let (hp, wpad) = (sh.h + 2 * sh.padding[0], sh.w + 2 * sh.padding[1]);
+    let (st, dil) = (sh.stride, sh.dilation);
+    let shift = ((sh.r - 1) * dil[0] / st[0], (sh.s - 1) * dil[1] / st[1]);
+    // Each phase's rows and columns inside the image.
+    let ranges: Vec<PhaseRanges> = (0..st[0])
+        .flat_map(|a| (0..st[1]).map(move |b| (a, b)))
+        .map(|(a, b)| {
+            let rows = index_range(a, st[0], sh.padding[0], sh.h, (hp - a).div_ceil(st[0]));
+            let cols = index_range(b, st[1], sh.padding[1], sh.w, (wpad - b).div_ceil(st[1]));
+            ((a, b), rows, cols)
+        })
+        .collect();
+    let oy = ranges
+        .iter()
+        .map(|(_, r, _)| shift.0.saturating_sub(r.start))
+        .max()
+        .unwrap_or(0);
+    let ox = ranges
+        .iter()
+        .map(|(_, _, c)| shift.1.saturating_sub(c.start))
+        .max()
+        .unwrap_or(0);
+    let pitch = ranges
+        .iter()
+        .map(|(_, _, c)| c.end + ox)
+        .max()
+        .unwrap_or(0)
+        .max(ox + q);
+    let grows = ranges
+        .iter()
+        .map(|(_, r, _)| r.end + oy)
+        .max()
+        .unwrap_or(0)
+        .max(oy + p);
+    let plane = grows * pitch;
+    let glen = sh.k * plane + pitch + 2 * lanes;
+    let mr = width.mr();
+    let phases: Vec<InputPhase> = ranges
+        .into_iter()
+        .map(|(phase, rows, cols)| {
+            // The taps that reach this phase: r·d ≡ a (mod σ) and s·d ≡ b.
+            let mut list = Vec::new();
+            for k in 0..sh.k {
+                for r in 0..sh.r {
+                    for s in 0..sh.s {
+                        let (vr, vs) = (r * dil[0], s * dil[1]);
+                        if vr % st[0] == phase.0 && vs % st[1] == phase.1 {
+                            list.push((k, r, s));
+                        }
+                    }
+                }
+            }
+            let taps = list
+                .iter()
+                .map(|&(k, r, s)| {
+                    let (sr, ss) = (r * dil[0] / st[0], s * dil[1] / st[1]);
+                    k * plane + (rows.start + oy - sr) * pitch + (cols.start + ox - ss)
+                })
+                .collect();
+            let n_taps = list.len();
+            let mut weights = vec![0.0f32; sh.c.div_ceil(mr) * n_taps.max(1) * mr];
+            for c in 0..sh.c {
+                for (t, &(k, r, s)) in list.iter().enumerate() {
+                    weights[((c / mr) * n_taps + t) * mr + c % mr] =
+                        w[((k * sh.c + c) * sh.r + r) * sh.s + s];
+                }
+            }
+            InputPhase {
+                phase,
+                sum: TapSum {
+                    taps,
+                    k: sh.c,
+                    rows: rows.len(),
+                    cols: cols.len(),
+                    pitch,
+                },
+                weights,
+                first: (rows.start, cols.start),
+            }
+        })
+        .collect();
+    let (hw, kpq) = (sh.h * sh.w, sh.k * p * q);
+    if sh.n == 0 || hw * sh.c == 0 {
+        return;
+    }
+    let slen = phases
+        .iter()
+        .map(|ph| mr * ph.sum.nvec(lanes) * lanes)
+        .max()
+        .unwrap_or(0);
+    // A phase no tap reaches (a stride larger than the kernel) gets no gradient.
+    let some_empty = phases
+        .iter()
+        .any(|ph| ph.sum.taps.is_empty() && ph.sum.rows * ph.sum.cols > 0);
+    d_x.par_chunks_mut(sh.c * hw)
+        .zip(g.par_chunks(kpq.max(1)))
+        .for_each(|(dx_n, g_n)| {
+            with_cols(glen, |gpad| {
+                gpad.fill(0.0);
+                for k in 0..sh.k {
+                    for i in 0..p {
+                        let dst = k * plane + (i + oy) * pitch + ox;
+                        gpad[dst..dst + q]
+                            .copy_from_slice(&g_n[(k * p + i) * q..(k * p + i + 1) * q]);
+                    }
+                }
+                if some_empty {
+                    dx_n.fill(0.0);
+                }
+                with_stage(slen, |stage| {
+                    for ph in &phases {
+                        if ph.sum.taps.is_empty() || ph.sum.rows * ph.sum.cols == 0 {
+                            continue;
+                        }
+                        let (sum, wp, phase, first) = (&ph.sum, &ph.weights, ph.phase, ph.first);
+                        by_width!(
+                            width,
+                            input_phase(dx_n, gpad, wp, sum, phase, first, sh, stage)
+                        );
+                    }
+                })
+            })
+        });
+}
+
+/// ∂w from G and x (overwrites `d_w`): fixed groups of [`GROUP`] images, one partial ∂wᵀ
+/// each, the partials added in group order.
+pub fn backward_weight(width: Width, d_w: &mut [f32], g: &[f32], x: &[f32], sh: &Conv2dShape) {
+    let lanes = width.lanes();
+    let planes = Planes::new(sh, lanes);
+    let taps = planes.forward_taps(sh);
+    let (p, q) = (sh.out_h(), sh.out_w());
+    let kpad = sh.k.div_ceil(lanes) * lanes;
+    let nt = taps.len();
+    let plen = nt * kpad;
+    let (chw, kpq) = (sh.c * sh.h * sh.w, sh.k * p * q);
+    let groups = sh.n.div_ceil(GROUP);
+    if groups == 0 || plen == 0 {
+        d_w.fill(0.0);
+        return;
+    }
+    let (xlen, gtlen) = (planes.len(sh.c), p * q * kpad);
+    with_partials(groups * plen, |partials| {
+        partials
+            .par_chunks_mut(plen)
+            .enumerate()
+            .for_each(|(gi, part)| {
+                part.fill(0.0);
+                let (first, last) = (gi * GROUP, ((gi + 1) * GROUP).min(sh.n));
+                with_cols(xlen + gtlen, |scratch| {
+                    let (xp, gt) = scratch.split_at_mut(xlen);
+                    for n in first..last {
+                        planes.fill(xp, &x[n * chw..(n + 1) * chw], sh);
+                        transpose(gt, &g[n * kpq..(n + 1) * kpq], sh.k, p * q, kpad);
+                        by_width_weight!(width, (part, gt, xp, &taps, kpad, p, q, planes.pitch));
+                    }
+                })
+            });
+        // Σ of the partials in group order, read transposed: ∂w[k][t] = Σ_g ∂wᵀ_g[t][k].
+        for k in 0..sh.k {
+            for t in 0..nt {
+                let mut v = 0.0f32;
+                for part in partials.chunks_exact(plen) {
+                    v += part[t * kpad + k];
+                }
+                d_w[k * nt + t] = v;
+            }
+        }
+    });
+}
+
+/// Gᵀ of one image: gt\[f\]\[k\] = G\[k, f\] for f < P·Q, zero for k ≥ K.
+fn transpose(gt: &mut [f32], g_n: &[f32], k: usize, pq: usize, kpad: usize) {
+    if kpad != k {
+        gt[..pq * kpad].fill(0.0);
+    }
+    // Blocks of 8 channels × 64 positions keep both sides in cache lines.
+    for f0 in (0..pq).step_by(64) {
+        let f1 = (f0 + 64).min(pq);
+        for ki in 0..k {
+            let src = &g_n[ki * pq + f0..ki * pq + f1];
+            for (f, &v) in (f0..f1).zip(src) {
+                gt[f * kpad + ki] = v;
+            }
+        }
+    }
+}
