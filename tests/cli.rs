@@ -188,7 +188,10 @@ fn ladder_trains_every_step_and_tags_metrics_with_the_model() {
     for k in 1..=4 {
         assert!(out.contains(&format!("== step {k} of 4: ")), "{out}");
     }
-    assert!(out.contains(" left (step 1 of 4)"), "an estimate of the time left: {out}");
+    assert!(
+        out.contains(" left (step 1 of 4)"),
+        "an estimate of the time left: {out}"
+    );
     for (step, model, seed) in [
         (1, "dnn", "88.66"),
         (2, "conv", "88.37"),

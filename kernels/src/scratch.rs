@@ -10,6 +10,7 @@ thread_local! {
     static COLS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
     static PARTIALS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
     static STAGE: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    static WORK: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 fn with(
@@ -41,4 +42,9 @@ pub(crate) fn with_partials(len: usize, f: impl FnOnce(&mut [f32])) {
 /// A buffer for a kernel's staged outputs (contents unspecified).
 pub(crate) fn with_stage(len: usize, f: impl FnOnce(&mut [f32])) {
     with(&STAGE, len, f)
+}
+
+/// A kernel's working buffer beside the others (contents unspecified).
+pub(crate) fn with_work(len: usize, f: impl FnOnce(&mut [f32])) {
+    with(&WORK, len, f)
 }

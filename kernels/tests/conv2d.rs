@@ -37,7 +37,12 @@ fn agree(what: &str, sh: &Conv2dShape, got: &[f32], want32: &[f32], want64: &[f6
 }
 
 fn compare(sh: &Conv2dShape) {
-    for algo in [ConvAlgo::Auto, ConvAlgo::Im2col] {
+    for algo in [
+        ConvAlgo::Auto,
+        ConvAlgo::Direct,
+        ConvAlgo::Im2col,
+        ConvAlgo::Winograd,
+    ] {
         compare_with(algo, sh);
     }
 }

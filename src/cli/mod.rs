@@ -125,6 +125,19 @@ pub(crate) struct RunArgs {
     /// Which kernel versions run: the fast SIMD ones or the readable reference loops.
     #[arg(long, value_enum, default_value = "fast")]
     pub(crate) kernels: KernelsArg,
+    /// How the fast convolutions compute: auto (the measured choice per shape), direct,
+    /// winograd (3x3 stride-1 layers), im2col, or reference.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub(crate) conv_algo: ConvAlgoArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum ConvAlgoArg {
+    Auto,
+    Direct,
+    Winograd,
+    Im2col,
+    Reference,
 }
 
 #[derive(Args)]
@@ -372,6 +385,13 @@ pub(crate) fn setup(run: &RunArgs) -> Result<usize, String> {
             .build_global()
             .map_err(|e| format!("--threads {t}: {e}"))?;
     }
+    stitch_kernels::conv2d::set_default_algo(match run.conv_algo {
+        ConvAlgoArg::Auto => stitch_kernels::conv2d::ConvAlgo::Auto,
+        ConvAlgoArg::Direct => stitch_kernels::conv2d::ConvAlgo::Direct,
+        ConvAlgoArg::Winograd => stitch_kernels::conv2d::ConvAlgo::Winograd,
+        ConvAlgoArg::Im2col => stitch_kernels::conv2d::ConvAlgo::Im2col,
+        ConvAlgoArg::Reference => stitch_kernels::conv2d::ConvAlgo::Reference,
+    });
     stitch_kernels::set_mode(match run.kernels {
         KernelsArg::Reference => stitch_kernels::Mode::Reference,
         KernelsArg::Fast => stitch_kernels::Mode::Fast,

@@ -43,6 +43,17 @@ fn use_planes(
     super::planes::Width::for_isa(isa()).filter(|_| super::planes::applies(sh))
 }
 
+/// The width Winograd runs at for `sh`, when `algo` asks for it and it applies. (`Auto`
+/// never picks it: at the channel counts of the ladder and the deeper nets, 16–128, its
+/// transforms cost more than the multiplies it saves on this machine kind; see the
+/// README's kernel table.)
+fn use_winograd(algo: ConvAlgo, sh: &Conv2dShape) -> Option<super::planes::Width> {
+    if algo != ConvAlgo::Winograd || !super::winograd::applies(sh) {
+        return None;
+    }
+    Some(super::planes::Width::for_isa(isa()).unwrap_or(super::planes::Width::Scalar4))
+}
+
 /// Whether `algo` picks the direct kernels for `sh` on this CPU.
 fn use_direct(algo: ConvAlgo, sh: &Conv2dShape) -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -223,6 +234,9 @@ pub fn conv2d_forward_with(
     bias: Option<&[f32]>,
     sh: &Conv2dShape,
 ) {
+    if let Some(width) = use_winograd(algo, sh) {
+        return super::winograd::forward(width, out, x, w, bias, sh);
+    }
     if !use_direct(algo, sh) {
         if let Some(width) = use_planes(algo, sh, sh.k) {
             return super::planes::forward(width, out, x, w, bias, sh);
@@ -248,6 +262,9 @@ pub fn conv2d_backward_input_with(
 ) {
     // The direct tile computes 8 channels of ∂x at a time: with fewer than 8 input
     // channels most of its arithmetic would be padding, so im2col does better there.
+    if let Some(width) = use_winograd(algo, sh) {
+        return super::winograd::backward_input(width, d_x, g, w, sh);
+    }
     if sh.c < 8 {
         return conv2d_backward_input_im2col(d_x, g, w, sh);
     }
@@ -275,6 +292,9 @@ pub fn conv2d_backward_weight_with(
     x: &[f32],
     sh: &Conv2dShape,
 ) {
+    if let Some(width) = use_winograd(algo, sh) {
+        return super::winograd::backward_weight(width, d_w, g, x, sh);
+    }
     if !use_direct(algo, sh) {
         if let Some(width) = use_planes(algo, sh, sh.k) {
             return super::planes::backward_weight(width, d_w, g, x, sh);

@@ -23,6 +23,7 @@ pub mod fused;
 pub mod im2col;
 pub mod planes;
 pub mod reference;
+pub mod winograd;
 
 use crate::{op_mode, KernelOp, Mode, Real};
 
@@ -37,8 +38,11 @@ pub enum ConvAlgo {
     Auto,
     /// The direct kernels wherever they apply (as `Auto` today), im2col + gemm elsewhere.
     Direct,
-    /// Always im2col + matrixmultiply's gemm (what a CPU without AVX-512 runs).
+    /// Always im2col + matrixmultiply's gemm.
     Im2col,
+    /// Winograd F(2×2, 3×3) for 3×3 stride-1 layers (see `winograd`), the direct kernels
+    /// elsewhere.
+    Winograd,
     /// The reference loops, whatever the kernel mode.
     Reference,
 }
@@ -50,6 +54,7 @@ impl ConvAlgo {
             ConvAlgo::Auto => "auto",
             ConvAlgo::Direct => "direct",
             ConvAlgo::Im2col => "im2col",
+            ConvAlgo::Winograd => "winograd",
             ConvAlgo::Reference => "reference",
         }
     }
@@ -66,9 +71,44 @@ impl ConvAlgo {
         .find(|a| a.name() == s)
     }
 
+    /// `Auto` replaced by the process-wide choice of [`set_default_algo`].
+    fn resolved(self) -> ConvAlgo {
+        match self {
+            ConvAlgo::Auto => default_algo(),
+            a => a,
+        }
+    }
+
     /// Whether this call runs the reference loops: asked for, or the kernel mode says so.
     fn is_reference(self) -> bool {
         self == ConvAlgo::Reference || op_mode(KernelOp::Conv2d) == Mode::Reference
+    }
+}
+
+static DEFAULT_ALGO: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// What `ConvAlgo::Auto` means for every convolution of the process from now on
+/// (`stitch --conv-algo`): `Auto` itself (the measured choice per shape, the default), or
+/// one algorithm for all.
+pub fn set_default_algo(algo: ConvAlgo) {
+    let v = match algo {
+        ConvAlgo::Auto => 0,
+        ConvAlgo::Direct => 1,
+        ConvAlgo::Im2col => 2,
+        ConvAlgo::Winograd => 3,
+        ConvAlgo::Reference => 4,
+    };
+    DEFAULT_ALGO.store(v, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The choice [`set_default_algo`] made.
+pub fn default_algo() -> ConvAlgo {
+    match DEFAULT_ALGO.load(std::sync::atomic::Ordering::Relaxed) {
+        1 => ConvAlgo::Direct,
+        2 => ConvAlgo::Im2col,
+        3 => ConvAlgo::Winograd,
+        4 => ConvAlgo::Reference,
+        _ => ConvAlgo::Auto,
     }
 }
 
@@ -241,6 +281,7 @@ pub fn conv2d_forward_algo<T: Real>(
     if let Some(b) = bias {
         check("conv2d_forward", "bias", b.len(), sh.k, sh);
     }
+    let algo = algo.resolved();
     if algo.is_reference() {
         reference::conv2d_forward(out, input, weight, bias, sh)
     } else {
@@ -290,6 +331,7 @@ pub fn conv2d_backward_input_algo<T: Real>(
         sh.weight_len(),
         sh,
     );
+    let algo = algo.resolved();
     if algo.is_reference() {
         reference::conv2d_backward_input(d_input, d_out, weight, sh)
     } else {
@@ -340,6 +382,7 @@ pub fn conv2d_backward_weight_algo<T: Real>(
         sh.input_len(),
         sh,
     );
+    let algo = algo.resolved();
     if algo.is_reference() {
         reference::conv2d_backward_weight(d_weight, d_out, input, sh)
     } else {

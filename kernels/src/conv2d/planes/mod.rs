@@ -60,9 +60,9 @@ pub const GROUP: usize = 8;
 
 /// AVX2's forward tile: MR channels × NV vectors.
 #[cfg(target_arch = "x86_64")]
-const AVX2_MR: usize = 6;
+pub(crate) const AVX2_MR: usize = 6;
 #[cfg(target_arch = "x86_64")]
-const AVX2_NV: usize = 2;
+pub(crate) const AVX2_NV: usize = 2;
 
 /// Which instantiation of the engine runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,7 +106,7 @@ impl Width {
         }
     }
 
-    fn lanes(self) -> usize {
+    pub(crate) fn lanes(self) -> usize {
         match self {
             Width::Scalar1 => 1,
             Width::Scalar4 => 4,
@@ -118,7 +118,7 @@ impl Width {
     }
 
     /// Output channels per forward register tile.
-    fn mr(self) -> usize {
+    pub(crate) fn mr(self) -> usize {
         match self {
             #[cfg(target_arch = "x86_64")]
             Width::Avx2 => AVX2_MR,
@@ -133,22 +133,22 @@ impl Width {
 /// positions (columns `cols..pitch` of each row are not kept), over a source of `src_len`
 /// floats that every tap offset plus every position stays inside.
 #[derive(Clone, Debug)]
-struct TapSum {
+pub(crate) struct TapSum {
     /// The source offset of each tap, in the packed weights' order.
-    taps: Vec<usize>,
+    pub(crate) taps: Vec<usize>,
     /// Output channels.
-    k: usize,
+    pub(crate) k: usize,
     /// Grid rows.
-    rows: usize,
+    pub(crate) rows: usize,
     /// Kept columns per row.
-    cols: usize,
+    pub(crate) cols: usize,
     /// Grid row pitch.
-    pitch: usize,
+    pub(crate) pitch: usize,
 }
 
 impl TapSum {
     /// Vectors of `lanes` covering the grid.
-    fn nvec(&self, lanes: usize) -> usize {
+    pub(crate) fn nvec(&self, lanes: usize) -> usize {
         (self.rows * self.pitch).div_ceil(lanes)
     }
 }
@@ -285,7 +285,7 @@ pub fn applies(sh: &Conv2dShape) -> bool {
 
 /// Weights w \[K, C, R, S\] packed for the forward tiles: \[⌈K/MR⌉\]\[C·R·S\]\[MR\], zero
 /// beyond K.
-fn pack_forward(w: &[f32], sh: &Conv2dShape, mr: usize) -> Vec<f32> {
+pub(crate) fn pack_forward(w: &[f32], sh: &Conv2dShape, mr: usize) -> Vec<f32> {
     let taps = sh.c * sh.r * sh.s;
     let tiles = sh.k.div_ceil(mr);
     let mut wp = vec![0.0f32; tiles * taps * mr];
@@ -305,7 +305,7 @@ fn pack_forward(w: &[f32], sh: &Conv2dShape, mr: usize) -> Vec<f32> {
 /// slack); `wp` is packed for `ts.taps.len()` taps and MR.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn tap_sum_image<L: Lanes, const MR: usize, const NV: usize>(
+pub(crate) unsafe fn tap_sum_image<L: Lanes, const MR: usize, const NV: usize>(
     src: &[f32],
     wp: &[f32],
     bias: Option<&[f32]>,
@@ -367,7 +367,7 @@ macro_rules! by_width {
 ///
 /// # Safety (every function)
 /// The CPU runs `L`; the buffers have the lengths the public functions checked.
-mod image {
+pub(crate) mod image {
     use super::*;
 
     /// Forward of one image: y_n [K, P, Q].
@@ -433,7 +433,7 @@ mod image {
     /// Adds one image's ∂wᵀ [taps][kpad] into `dwt`.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn weight<L: Lanes, const NT: usize, const KV: usize>(
+    pub(crate) unsafe fn weight<L: Lanes, const NT: usize, const KV: usize>(
         dwt: &mut [f32],
         gt: &[f32],
         planes: &[f32],

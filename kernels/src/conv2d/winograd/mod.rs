@@ -1,0 +1,428 @@
+//! Winograd's minimal filtering F(2×2, 3×3) for 3×3 stride-1 convolutions (Lavin & Gray,
+//! 2016): 16 multiplies per 2×2 output tile and channel pair instead of direct
+//! summation's 36, 2.25× fewer. The direct kernels stay the fallback (every other shape)
+//! and the reference (`reference::conv2d_*`, which the tests hold this to).
+//!
+//! ## The transforms
+//! Cut the zero-padded input into overlapping 4×4 patches d, one per 2×2 output tile (tile
+//! (ty, tx) reads padded rows 2ty..2ty+4, columns 2tx..2tx+4). With
+//!
+//! ```text
+//!        ⎡1  0 −1  0⎤         ⎡1    0    0 ⎤
+//!   Bᵀ = ⎢0  1  1  0⎥    G =  ⎢1/2  1/2  1/2⎥    Aᵀ = ⎡1  1  1  0⎤
+//!        ⎢0 −1  1  0⎥         ⎢1/2 −1/2  1/2⎥         ⎣0  1 −1 −1⎦
+//!        ⎣0  1  0 −1⎦         ⎣0    0    1 ⎦
+//! ```
+//!
+//! the 2×2 output tile of filter g on patch d is Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A. Summed
+//! over input channels, with U = G g Gᵀ (per output and input channel, once per call) and
+//! V = Bᵀ d B (per input channel and tile), each of the 16 positions e = (ξ, ν) of the
+//! 4×4 transformed tile is a matrix product over the channels,
+//!
+//!   M\[e\]\[k, t\] = Σ_c U\[e\]\[k, c\] · V\[e\]\[c, t\]        (t: the tiles of an image)
+//!
+//! and the output is y\[k, tile t\] = Aᵀ M\[·\]\[k, t\] A + b\[k\]. The products run on the
+//! phase-plane engine's register tile (`planes`: "taps" are the input channels, the
+//! positions are the tiles, lanes run over tiles). Every transform is additions and halvings
+//! only, so F(2, 3)'s rounding stays close to direct summation's (F(4, 3)'s would not: its
+//! matrices hold ±1/4 … ±1/24 and its f32 error grows past the tests' 1e-5).
+//!
+//! ## Input gradient
+//! A stride-1 convolution's input gradient is the stride-1 convolution of G, padded by
+//! 2 − pad, with the weights flipped in space and transposed in channels,
+//! w'\[c, k, r, s\] = w\[k, c, 2 − r, 2 − s\]: the same forward on other operands.
+//!
+//! ## Weight gradient
+//! From Y = Aᵀ (U ⊙ V) A: ∂M = A ∂Y Aᵀ per tile (the output tile's gradient, zero past P, Q),
+//! ∂U\[e\]\[k, c\] = Σ_n Σ_t ∂M\[e\]\[k, t\] · V\[e\]\[c, t\] (a product over the tiles,
+//! on the phase-plane engine's weight tile), and ∂g = Gᵀ ∂U G. The sum over the batch runs
+//! over fixed groups of images added in order, as the direct kernels' does.
+
+mod transform;
+
+use rayon::prelude::*;
+
+use super::planes::{self, TapSum, Width};
+use super::Conv2dShape;
+use crate::scratch::{with_cols, with_partials, with_stage, with_work};
+use crate::vector::{Lanes, Scalar1, Scalar4};
+
+/// Whether F(2×2, 3×3) computes `sh`: a 3×3 kernel, stride 1, dilation 1, padding ≤ 2.
+pub fn applies(sh: &Conv2dShape) -> bool {
+    sh.r == 3
+        && sh.s == 3
+        && sh.stride == [1, 1]
+        && sh.dilation == [1, 1]
+        && sh.padding[0] <= 2
+        && sh.padding[1] <= 2
+        && sh.validate().is_ok()
+}
+
+/// The tile grid of one image: TH × TW tiles of 2×2 outputs, T of them, stored `tp` apart
+/// (a whole number of vectors).
+#[derive(Clone, Copy, Debug)]
+struct Tiles {
+    th: usize,
+    tw: usize,
+    t: usize,
+    tp: usize,
+}
+
+impl Tiles {
+    fn new(sh: &Conv2dShape, lanes: usize) -> Tiles {
+        let (th, tw) = (sh.out_h().div_ceil(2), sh.out_w().div_ceil(2));
+        let t = th * tw;
+        Tiles {
+            th,
+            tw,
+            t,
+            tp: t.div_ceil(lanes) * lanes,
+        }
+    }
+}
+
+/// U\[e\]\[k, c\] = (G w\[k, c\] Gᵀ)\[e\], packed per e for the register tile:
+/// \[16\]\[⌈K/MR⌉\]\[C\]\[MR\].
+fn transform_weights(w: &[f32], k: usize, c: usize, mr: usize) -> Vec<f32> {
+    let tiles = k.div_ceil(mr);
+    let per_e = tiles * c * mr;
+    let mut u = vec![0.0f32; 16 * per_e];
+    for ki in 0..k {
+        for ci in 0..c {
+            let g: [f32; 9] = std::array::from_fn(|i| w[(ki * c + ci) * 9 + i]);
+            let t = transform::filter(&g);
+            for (e, &v) in t.iter().enumerate() {
+                u[e * per_e + ((ki / mr) * c + ci) * mr + ki % mr] = v;
+            }
+        }
+    }
+    u
+}
+
+/// One image's forward: V from x_n, the 16 products, the output transform.
+///
+/// # Safety
+/// The CPU runs `L`; the buffers have the lengths `forward` gives them.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn forward_image<L: Lanes, const MR: usize, const NV: usize>(
+    y_n: &mut [f32],
+    x_n: &[f32],
+    u: &[f32],
+    bias: Option<&[f32]>,
+    sh: &Conv2dShape,
+    tl: &Tiles,
+    v: &mut [f32],
+    m: &mut [f32],
+    stage: &mut [f32],
+) {
+    transform::input(v, x_n, sh, tl.th, tl.tw, tl.tp);
+    let per_e_u = sh.k.div_ceil(MR) * sh.c * MR;
+    let ts = TapSum {
+        taps: (0..sh.c).map(|c| c * tl.tp).collect(),
+        k: sh.k,
+        rows: 1,
+        cols: tl.t,
+        pitch: tl.tp,
+    };
+    for e in 0..16 {
+        let src = &v[e * sh.c * tl.tp..(e + 1) * sh.c * tl.tp];
+        let ue = &u[e * per_e_u..(e + 1) * per_e_u];
+        // SAFETY: forwarded; src holds C rows of tp ≥ nvec·LANES floats.
+        unsafe {
+            planes::tap_sum_image::<L, MR, NV>(src, ue, None, &ts, stage, |k, row| {
+                let dst = (k * 16 + e) * tl.tp;
+                m[dst..dst + tl.t].copy_from_slice(&row[..tl.t]);
+            })
+        }
+    }
+    transform::output(
+        y_n,
+        m,
+        bias,
+        sh.k,
+        sh.out_h(),
+        sh.out_w(),
+        tl.th,
+        tl.tw,
+        tl.tp,
+    );
+}
+
+/// One image's weight gradient, added into `du` \[16\]\[C\]\[kpad\] (∂Uᵀ per e).
+///
+/// # Safety
+/// As [`forward_image`].
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn weight_image<L: Lanes, const NT: usize, const KV: usize>(
+    du: &mut [f32],
+    x_n: &[f32],
+    g_n: &[f32],
+    sh: &Conv2dShape,
+    tl: &Tiles,
+    kpad: usize,
+    v: &mut [f32],
+    dmt: &mut [f32],
+) {
+    transform::input(v, x_n, sh, tl.th, tl.tw, tl.tp);
+    transform::output_grad(
+        dmt,
+        g_n,
+        sh.k,
+        sh.out_h(),
+        sh.out_w(),
+        tl.th,
+        tl.tw,
+        tl.t,
+        kpad,
+    );
+    let taps: Vec<usize> = (0..sh.c).map(|c| c * tl.tp).collect();
+    let per_e = sh.c * kpad;
+    for e in 0..16 {
+        let src = &v[e * sh.c * tl.tp..(e + 1) * sh.c * tl.tp];
+        let gt = &dmt[e * tl.t * kpad..(e + 1) * tl.t * kpad];
+        // SAFETY: forwarded; one "row" of T tiles, the taps are whole rows of V.
+        unsafe {
+            planes::image::weight::<L, NT, KV>(
+                &mut du[e * per_e..(e + 1) * per_e],
+                gt,
+                src,
+                &taps,
+                kpad,
+                1,
+                tl.t,
+                tl.tp,
+            )
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::*;
+    use crate::vector::Avx2;
+
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn forward_image(
+        y_n: &mut [f32],
+        x_n: &[f32],
+        u: &[f32],
+        bias: Option<&[f32]>,
+        sh: &Conv2dShape,
+        tl: &Tiles,
+        v: &mut [f32],
+        m: &mut [f32],
+        stage: &mut [f32],
+    ) {
+        // SAFETY: AVX2 + FMA are enabled here; the rest is the caller's contract.
+        unsafe {
+            super::forward_image::<Avx2, { planes::AVX2_MR }, { planes::AVX2_NV }>(
+                y_n, x_n, u, bias, sh, tl, v, m, stage,
+            )
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn weight_image(
+        du: &mut [f32],
+        x_n: &[f32],
+        g_n: &[f32],
+        sh: &Conv2dShape,
+        tl: &Tiles,
+        kpad: usize,
+        v: &mut [f32],
+        dmt: &mut [f32],
+    ) {
+        // SAFETY: as above.
+        unsafe { super::weight_image::<Avx2, 6, 2>(du, x_n, g_n, sh, tl, kpad, v, dmt) }
+    }
+}
+
+#[cfg(target_arch = "aarch64")]
+mod neon {
+    use super::*;
+    use crate::vector::Neon;
+
+    #[target_feature(enable = "neon")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn forward_image(
+        y_n: &mut [f32],
+        x_n: &[f32],
+        u: &[f32],
+        bias: Option<&[f32]>,
+        sh: &Conv2dShape,
+        tl: &Tiles,
+        v: &mut [f32],
+        m: &mut [f32],
+        stage: &mut [f32],
+    ) {
+        // SAFETY: NEON is enabled here; the rest is the caller's contract.
+        unsafe { super::forward_image::<Neon, 8, 3>(y_n, x_n, u, bias, sh, tl, v, m, stage) }
+    }
+
+    #[target_feature(enable = "neon")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn weight_image(
+        du: &mut [f32],
+        x_n: &[f32],
+        g_n: &[f32],
+        sh: &Conv2dShape,
+        tl: &Tiles,
+        kpad: usize,
+        v: &mut [f32],
+        dmt: &mut [f32],
+    ) {
+        // SAFETY: as above.
+        unsafe { super::weight_image::<Neon, 6, 4>(du, x_n, g_n, sh, tl, kpad, v, dmt) }
+    }
+}
+
+/// y = conv2d(x, w) + b for a 3×3 stride-1 convolution, one image per rayon task.
+pub fn forward(
+    width: Width,
+    out: &mut [f32],
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    sh: &Conv2dShape,
+) {
+    let (lanes, mr) = (width.lanes(), width.mr());
+    let tl = Tiles::new(sh, lanes);
+    let u = transform_weights(w, sh.k, sh.c, mr);
+    let (in_len, out_len) = (sh.c * sh.h * sh.w, sh.k * sh.out_h() * sh.out_w());
+    if sh.n == 0 || out_len == 0 {
+        return;
+    }
+    let (vlen, mlen, slen) = (16 * sh.c * tl.tp, 16 * sh.k * tl.tp, mr * tl.tp);
+    out.par_chunks_mut(out_len)
+        .zip(x.par_chunks(in_len.max(1)))
+        .for_each(|(y_n, x_n)| {
+            with_cols(vlen, |v| {
+                with_work(mlen, |m| {
+                    with_stage(slen, |stage| match width {
+                        // SAFETY (each arm): the scalar widths need no CPU feature; the
+                        // SIMD ones are only chosen where the CPU has them.
+                        Width::Scalar1 => unsafe {
+                            forward_image::<Scalar1, 4, 3>(y_n, x_n, &u, bias, sh, &tl, v, m, stage)
+                        },
+                        Width::Scalar4 => unsafe {
+                            forward_image::<Scalar4, 4, 3>(y_n, x_n, &u, bias, sh, &tl, v, m, stage)
+                        },
+                        #[cfg(target_arch = "x86_64")]
+                        Width::Avx2 => unsafe {
+                            avx2::forward_image(y_n, x_n, &u, bias, sh, &tl, v, m, stage)
+                        },
+                        #[cfg(target_arch = "aarch64")]
+                        Width::Neon => unsafe {
+                            neon::forward_image(y_n, x_n, &u, bias, sh, &tl, v, m, stage)
+                        },
+                    })
+                })
+            })
+        });
+}
+
+/// ∂x of a 3×3 stride-1 convolution: the forward of G with the flipped, transposed weights
+/// and padding 2 − pad (see the module docs).
+pub fn backward_input(width: Width, d_x: &mut [f32], g: &[f32], w: &[f32], sh: &Conv2dShape) {
+    let ig = Conv2dShape {
+        n: sh.n,
+        c: sh.k,
+        h: sh.out_h(),
+        w: sh.out_w(),
+        k: sh.c,
+        r: 3,
+        s: 3,
+        stride: [1, 1],
+        padding: [2 - sh.padding[0], 2 - sh.padding[1]],
+        dilation: [1, 1],
+    };
+    let mut flipped = vec![0.0f32; sh.weight_len()];
+    for k in 0..sh.k {
+        for c in 0..sh.c {
+            for r in 0..3 {
+                for s in 0..3 {
+                    flipped[((c * sh.k + k) * 3 + r) * 3 + s] =
+                        w[((k * sh.c + c) * 3 + (2 - r)) * 3 + (2 - s)];
+                }
+            }
+        }
+    }
+    forward(width, d_x, g, &flipped, None, &ig)
+}
+
+/// Images per partial weight gradient (a fixed grouping: the sum does not depend on the
+/// thread count).
+pub const GROUP: usize = 8;
+
+/// ∂w of a 3×3 stride-1 convolution: per fixed group of images a partial ∂Uᵀ, the partials
+/// added in group order, then ∂g = Gᵀ ∂U G.
+pub fn backward_weight(width: Width, d_w: &mut [f32], g: &[f32], x: &[f32], sh: &Conv2dShape) {
+    let lanes = width.lanes();
+    let tl = Tiles::new(sh, lanes);
+    let kpad = sh.k.div_ceil(lanes) * lanes;
+    let plen = 16 * sh.c * kpad;
+    let (chw, kpq) = (sh.c * sh.h * sh.w, sh.k * sh.out_h() * sh.out_w());
+    let groups = sh.n.div_ceil(GROUP);
+    if groups == 0 || plen == 0 {
+        d_w.fill(0.0);
+        return;
+    }
+    let (vlen, dlen) = (16 * sh.c * tl.tp, 16 * tl.t * kpad);
+    with_partials(groups * plen, |partials| {
+        partials
+            .par_chunks_mut(plen)
+            .enumerate()
+            .for_each(|(gi, part)| {
+                part.fill(0.0);
+                let (first, last) = (gi * GROUP, ((gi + 1) * GROUP).min(sh.n));
+                with_cols(vlen, |v| {
+                    with_work(dlen, |dmt| {
+                        for n in first..last {
+                            let (x_n, g_n) =
+                                (&x[n * chw..(n + 1) * chw], &g[n * kpq..(n + 1) * kpq]);
+                            match width {
+                                // SAFETY (each arm): as in `forward`.
+                                Width::Scalar1 => unsafe {
+                                    weight_image::<Scalar1, 6, 2>(
+                                        part, x_n, g_n, sh, &tl, kpad, v, dmt,
+                                    )
+                                },
+                                Width::Scalar4 => unsafe {
+                                    weight_image::<Scalar4, 6, 2>(
+                                        part, x_n, g_n, sh, &tl, kpad, v, dmt,
+                                    )
+                                },
+                                #[cfg(target_arch = "x86_64")]
+                                Width::Avx2 => unsafe {
+                                    avx2::weight_image(part, x_n, g_n, sh, &tl, kpad, v, dmt)
+                                },
+                                #[cfg(target_arch = "aarch64")]
+                                Width::Neon => unsafe {
+                                    neon::weight_image(part, x_n, g_n, sh, &tl, kpad, v, dmt)
+                                },
+                            }
+                        }
+                    })
+                })
+            });
+        // Σ of the partials in group order, then ∂g[k, c] = Gᵀ ∂U[·][c, k] G.
+        for k in 0..sh.k {
+            for c in 0..sh.c {
+                let mut du = [0.0f32; 16];
+                for (e, d) in du.iter_mut().enumerate() {
+                    let mut s = 0.0f32;
+                    for part in partials.chunks_exact(plen) {
+                        s += part[(e * sh.c + c) * kpad + k];
+                    }
+                    *d = s;
+                }
+                let dg = transform::filter_grad(&du);
+                d_w[(k * sh.c + c) * 9..(k * sh.c + c + 1) * 9].copy_from_slice(&dg);
+            }
+        }
+    });
+}
