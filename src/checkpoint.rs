@@ -1,6 +1,20 @@
-//! Checkpoints: every parameter and buffer of a model by name, plus text metadata.
+//! Checkpoints: every parameter, buffer and counter of a model by name, the optimizer's
+//! state, and text metadata (the recipe, the epoch, the step, the random counters).
 //!
-//! ## Format, version 2 (all integers little-endian)
+//! ## The format: safetensors
+//! A checkpoint is a [safetensors](crate::safetensors) file, so every tool of the field
+//! opens it: the model's tensors under PyTorch's `state_dict` names (F32; batch norm's
+//! `num_batches_tracked` as 0-dim I64), the optimizer's slots as extra F32 tensors
+//! `optimizer.<slot>.<parameter index>` (for example `optimizer.exp_avg.3`), and the
+//! metadata in `__metadata__`, with `stitch.format` = `checkpoint`, the names of the
+//! buffers in `stitch.buffers`, and `stitch.crc32`: the CRC-32 (IEEE) of every other
+//! metadata entry (key, NUL, value, NUL, in file order) followed by the whole data section,
+//! so a damaged file is refused rather than half-trusted. `stitch export` writes the model's
+//! tensors alone, for `load_state_dict(strict=True)`.
+//!
+//! ## The earlier format, STITCHCK (read, no longer written)
+//! Checkpoints written before the switch still load: the reader tells the two apart by
+//! the first 8 bytes. Version 2, all integers little-endian:
 //! ```text
 //! magic      8 bytes  "STITCHCK"
 //! version    u32      2 (version 1 files, which never hold optimizer state, are read too)
@@ -70,6 +84,53 @@ pub struct Checkpoint {
     pub meta: Vec<(String, String)>,
     /// The saved tensors.
     pub tensors: Vec<SavedTensor>,
+    /// The model's counters by name (batch norm's `num_batches_tracked`).
+    pub counters: Vec<(String, u64)>,
+}
+
+/// Metadata keys the format itself writes (not part of [`Checkpoint::meta`]).
+const FORMAT_KEY: &str = "stitch.format";
+const BUFFERS_KEY: &str = "stitch.buffers";
+const CRC_KEY: &str = "stitch.crc32";
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed to
+/// disk, renamed over the target. A crash leaves the old file or the new one, never half of
+/// one; on an error the temporary file is removed. The error is the system's message.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let file_name = path.file_name().ok_or("not a file path")?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        file_name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map_err(|e| e.to_string())
+}
+
+/// The checksum of a safetensors checkpoint: CRC-32 of each metadata entry but the checksum
+/// itself (key, NUL, value, NUL) and of the data section.
+fn safetensors_crc(meta: &[(String, String)], data: &[u8]) -> u32 {
+    let mut c = flate2::Crc::new();
+    for (k, v) in meta.iter().filter(|(k, _)| k != CRC_KEY) {
+        c.update(k.as_bytes());
+        c.update(&[0]);
+        c.update(v.as_bytes());
+        c.update(&[0]);
+    }
+    c.update(data);
+    c.sum()
 }
 
 /// What can be wrong with a checkpoint file.
@@ -157,7 +218,7 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
 }
 
 impl Checkpoint {
-    /// The parameters and buffers of `model` with the given metadata.
+    /// The parameters, buffers and counters of `model` with the given metadata.
     pub fn from_module(model: &dyn Module<f32>, meta: Vec<(String, String)>) -> Checkpoint {
         let mut tensors = Vec::new();
         for (kind, named) in [
@@ -173,7 +234,11 @@ impl Checkpoint {
                 });
             }
         }
-        Checkpoint { meta, tensors }
+        Checkpoint {
+            meta,
+            tensors,
+            counters: model.named_counters(),
+        }
     }
 
     /// The value of metadata key `key`.
@@ -184,8 +249,43 @@ impl Checkpoint {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The file's bytes.
+    /// The file's bytes: a safetensors file (see the module docs).
     pub fn to_bytes(&self) -> Vec<u8> {
+        use crate::safetensors::{serialize, TensorBytes};
+        let mut tensors: Vec<TensorBytes> = self
+            .tensors
+            .iter()
+            .map(|t| TensorBytes::f32(&t.name, &t.shape, &t.data))
+            .collect();
+        tensors.extend(
+            self.counters
+                .iter()
+                .map(|(n, v)| TensorBytes::i64_scalar(n, *v as i64)),
+        );
+        let buffers: Vec<&str> = self
+            .tensors
+            .iter()
+            .filter(|t| t.kind == TensorKind::Buffer)
+            .map(|t| t.name.as_str())
+            .collect();
+        let mut meta = vec![
+            ("format".to_string(), "pt".to_string()),
+            (FORMAT_KEY.to_string(), "checkpoint".to_string()),
+            (BUFFERS_KEY.to_string(), buffers.join(",")),
+        ];
+        meta.extend(self.meta.iter().cloned());
+        let data: Vec<u8> = tensors
+            .iter()
+            .flat_map(|t| t.bytes.iter().copied())
+            .collect();
+        let crc = safetensors_crc(&meta, &data);
+        meta.push((CRC_KEY.to_string(), format!("{crc:08x}")));
+        serialize(&meta, &tensors)
+    }
+
+    /// The bytes of the earlier STITCHCK format, version 2 (no longer written by stitch;
+    /// kept so tests can check that such files still load). Counters are not part of it.
+    pub fn to_stitchck_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
@@ -218,33 +318,10 @@ impl Checkpoint {
     /// Writes the checkpoint atomically: temporary file in the same directory, flush, fsync,
     /// rename.
     pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
-        let io = |e: std::io::Error| CheckpointError::Io {
+        write_atomically(path, &self.to_bytes()).map_err(|message| CheckpointError::Io {
             file: path.to_path_buf(),
-            message: e.to_string(),
-        };
-        let dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let file_name = path.file_name().ok_or_else(|| CheckpointError::Io {
-            file: path.to_path_buf(),
-            message: "not a file path".into(),
-        })?;
-        let tmp = dir.join(format!(
-            ".{}.tmp-{}",
-            file_name.to_string_lossy(),
-            std::process::id()
-        ));
-        let result = (|| {
-            let mut f = fs::File::create(&tmp)?;
-            f.write_all(&self.to_bytes())?;
-            f.sync_all()?;
-            fs::rename(&tmp, path)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result.map_err(io)
+            message,
+        })
     }
 
     /// Reads and validates a checkpoint file.
@@ -256,15 +333,102 @@ impl Checkpoint {
         Self::from_bytes(&bytes, path)
     }
 
-    /// Parses checkpoint bytes; `file` names them in errors.
+    /// Parses checkpoint bytes, safetensors or STITCHCK; `file` names them in errors.
     pub fn from_bytes(bytes: &[u8], file: &Path) -> Result<Checkpoint, CheckpointError> {
+        if bytes.len() < 8 || &bytes[..8] != MAGIC {
+            return Self::from_safetensors(bytes, file);
+        }
+        Self::from_stitchck(bytes, file)
+    }
+
+    /// A safetensors file as a checkpoint: its tensors (`optimizer.*` as optimizer state,
+    /// the names in `stitch.buffers` as buffers, 0-dim I64 tensors as counters), its
+    /// metadata, and the checksum checked when the file has one (files from other tools,
+    /// such as PyTorch's `state_dict`, have none and load without it).
+    fn from_safetensors(bytes: &[u8], file: &Path) -> Result<Checkpoint, CheckpointError> {
+        use crate::safetensors::{Dtype, SafeTensors};
+        let st = SafeTensors::parse(bytes, file).map_err(|e| {
+            // A file that is not safetensors at all is not a checkpoint of either kind.
+            if bytes.len() < 8
+                || e.what.contains("header length")
+                || e.what.contains("not valid JSON")
+                || e.what.contains("UTF-8")
+                || e.what.contains("too short")
+            {
+                CheckpointError::NotACheckpoint { file: file.into() }
+            } else {
+                CheckpointError::Malformed {
+                    file: file.into(),
+                    what: e.what,
+                }
+            }
+        })?;
+        if let Some(stored) = st.meta(CRC_KEY) {
+            let computed = safetensors_crc(&st.metadata, st.data());
+            let stored_v = u32::from_str_radix(stored, 16).ok();
+            if stored_v != Some(computed) {
+                return Err(CheckpointError::Checksum {
+                    file: file.into(),
+                    stored: stored_v.unwrap_or(0),
+                    computed,
+                });
+            }
+        }
+        let buffers: Vec<&str> = st
+            .meta(BUFFERS_KEY)
+            .map(|b| b.split(',').filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default();
+        let mut ck = Checkpoint {
+            meta: st
+                .metadata
+                .iter()
+                .filter(|(k, _)| !k.starts_with("stitch.") && k != "format")
+                .cloned()
+                .collect(),
+            ..Checkpoint::default()
+        };
+        // Tensors in the writer's order (the parser sorted them by offset: the same).
+        for t in &st.tensors {
+            if t.dtype == Dtype::I64 && t.shape.is_empty() {
+                let v = st
+                    .count_value(t)
+                    .map_err(|what| CheckpointError::Malformed {
+                        file: file.into(),
+                        what,
+                    })?;
+                ck.counters.push((t.name.clone(), v));
+                continue;
+            }
+            let data = st
+                .f32_values(t)
+                .map_err(|what| CheckpointError::Malformed {
+                    file: file.into(),
+                    what,
+                })?;
+            let kind = if t.name.starts_with("optimizer.") {
+                TensorKind::OptimizerState
+            } else if buffers.contains(&t.name.as_str())
+                || (buffers.is_empty() && is_buffer_name(&t.name))
+            {
+                TensorKind::Buffer
+            } else {
+                TensorKind::Parameter
+            };
+            ck.tensors.push(SavedTensor {
+                name: t.name.clone(),
+                kind,
+                shape: t.shape.clone(),
+                data,
+            });
+        }
+        Ok(ck)
+    }
+
+    fn from_stitchck(bytes: &[u8], file: &Path) -> Result<Checkpoint, CheckpointError> {
         let malformed = |what: String| CheckpointError::Malformed {
             file: file.into(),
             what,
         };
-        if bytes.len() < 8 || &bytes[..8] != MAGIC {
-            return Err(CheckpointError::NotACheckpoint { file: file.into() });
-        }
         if bytes.len() < 16 {
             return Err(malformed(format!(
                 "{} bytes is too short for a header and checksum",
@@ -368,8 +532,8 @@ impl Checkpoint {
         Ok(Some(OptimizerState { steps, slots }))
     }
 
-    /// Copies the saved tensors into `model`, which must have exactly the same names and
-    /// shapes.
+    /// Copies the saved tensors (and counters, where saved) into `model`, which must have
+    /// exactly the same tensor names and shapes.
     pub fn load_into(&self, model: &dyn Module<f32>, file: &Path) -> Result<(), CheckpointError> {
         let mismatch = |what: String| CheckpointError::Mismatch {
             file: file.into(),
@@ -378,32 +542,28 @@ impl Checkpoint {
         // Optimizer state is not part of the model (see `optimizer_state`).
         let mut expected: Vec<(String, Tensor<f32>)> = model.named_parameters();
         expected.extend(model.named_buffers());
+        let (mut missing, mut wrong) = (Vec::new(), Vec::new());
         for (name, t) in &expected {
-            let saved = self
-                .tensors
-                .iter()
-                .find(|s| &s.name == name)
-                .ok_or_else(|| {
-                    mismatch(format!(
-                        "tensor {name} {:?} of the model is missing",
-                        t.shape()
-                    ))
-                })?;
-            if saved.shape != t.shape() {
-                return Err(mismatch(format!(
+            match self.tensors.iter().find(|s| &s.name == name) {
+                None => missing.push(format!("{name} {:?}", t.shape())),
+                Some(saved) if saved.shape != t.shape() => wrong.push(format!(
                     "tensor {name} has shape {:?}, the model expects {:?}",
                     saved.shape,
                     t.shape()
-                )));
+                )),
+                Some(_) => {}
             }
         }
-        if let Some(extra) = self.tensors.iter().find(|s| {
-            s.kind != TensorKind::OptimizerState && !expected.iter().any(|(n, _)| n == &s.name)
-        }) {
-            return Err(mismatch(format!(
-                "tensor {} is not part of the model",
-                extra.name
-            )));
+        let unexpected: Vec<String> = self
+            .tensors
+            .iter()
+            .filter(|s| {
+                s.kind != TensorKind::OptimizerState && !expected.iter().any(|(n, _)| n == &s.name)
+            })
+            .map(|s| format!("{} {:?}", s.name, s.shape))
+            .collect();
+        if let Some(what) = crate::safetensors::fit_report(&missing, &unexpected, &wrong, &[]) {
+            return Err(mismatch(what));
         }
         for (name, t) in &expected {
             let saved = self
@@ -413,8 +573,17 @@ impl Checkpoint {
                 .expect("checked above");
             t.data_mut().copy_from_slice(&saved.data);
         }
+        for (name, v) in &self.counters {
+            model.set_counter(name, *v);
+        }
         Ok(())
     }
+}
+
+/// Batch norm's running statistics, by their PyTorch names: the buffers of a state file
+/// that does not list its buffers (a PyTorch export).
+fn is_buffer_name(name: &str) -> bool {
+    name.ends_with("running_mean") || name.ends_with("running_var")
 }
 
 /// A cursor that checks every length against the bytes that remain.

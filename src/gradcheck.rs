@@ -240,6 +240,7 @@ pub fn gradcheck_module(
         .iter()
         .map(|(_, t)| t.to_vec())
         .collect();
+    let counters = module.named_counters();
     let params = module.named_parameters();
     let head = {
         let _g = crate::no_grad();
@@ -299,6 +300,9 @@ pub fn gradcheck_module(
         t.data_mut().copy_from_slice(&saved);
     }
     module.set_random_state(&random);
+    for (name, v) in counters {
+        module.set_counter(&name, v);
+    }
     GradcheckReport {
         options,
         inputs: reports,

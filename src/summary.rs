@@ -58,7 +58,7 @@ impl Summary {
     }
 }
 
-/// Runs `f` and puts the model's buffers and random counters back as they were.
+/// Runs `f` and puts the model's buffers, random state and counters back as they were.
 fn keeping_state<R>(model: &dyn Module<f32>, f: impl FnOnce() -> R) -> R {
     let buffers: Vec<Vec<f32>> = model
         .named_buffers()
@@ -66,11 +66,15 @@ fn keeping_state<R>(model: &dyn Module<f32>, f: impl FnOnce() -> R) -> R {
         .map(|(_, t)| t.to_vec())
         .collect();
     let random = model.random_state();
+    let counters = model.named_counters();
     let r = f();
     for ((_, t), saved) in model.named_buffers().iter().zip(buffers) {
         t.data_mut().copy_from_slice(&saved);
     }
     model.set_random_state(&random);
+    for (name, v) in counters {
+        model.set_counter(&name, v);
+    }
     r
 }
 

@@ -52,6 +52,12 @@ fn a_truncated_checkpoint_is_rejected() {
     saved_dnn(&p, 1);
     let b = std::fs::read(&p).unwrap();
     match Checkpoint::from_bytes(&b[..b.len() / 2], &p) {
+        Err(CheckpointError::Malformed { what, .. }) if what.contains("the tensors need") => {}
+        other => panic!("expected the data to be found short, got {other:?}"),
+    }
+    // The earlier format's truncation is caught by its checksum.
+    let old = Checkpoint::load(&p).unwrap().to_stitchck_bytes();
+    match Checkpoint::from_bytes(&old[..old.len() / 2], &p) {
         Err(CheckpointError::Checksum { .. }) => {}
         other => panic!("expected a checksum error, got {other:?}"),
     }
@@ -78,8 +84,7 @@ fn a_bit_flip_is_caught_by_the_checksum() {
 fn a_wrong_version_is_rejected() {
     let d = tmpdir("ver");
     let p = d.join("c");
-    saved_dnn(&p, 1);
-    let mut b = std::fs::read(&p).unwrap();
+    let mut b = saved_dnn(&p, 1).to_stitchck_bytes();
     b[8] = 7;
     let e = Checkpoint::from_bytes(&b, &p).unwrap_err();
     assert_eq!(
@@ -135,13 +140,14 @@ fn version_1_files_without_optimizer_state_still_load() {
     let d = tmpdir("v1");
     let p = d.join("c");
     let ck = saved_dnn(&p, 1);
-    let mut b = std::fs::read(&p).unwrap();
+    let mut b = ck.to_stitchck_bytes();
     b[8] = 1;
     let n = b.len() - 4;
     let crc = stitch::checkpoint::crc32(&b[..n]);
     b[n..].copy_from_slice(&crc.to_le_bytes());
     let back = Checkpoint::from_bytes(&b, &p).unwrap();
-    assert_eq!(back, ck);
+    assert_eq!(back.meta, ck.meta);
+    assert_eq!(back.tensors, ck.tensors);
     assert_eq!(back.optimizer_state(&p).unwrap(), None);
 }
 

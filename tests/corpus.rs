@@ -32,6 +32,19 @@ fn error_of(path: &Path, kind: &str) -> String {
                 let c = TrainConfig::from_checkpoint(&ck, path)?;
                 Trainer::resume(&ck, path, c).map(|_| ())
             }),
+        "safetensors" => std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| {
+                stitch::safetensors::SafeTensors::parse(&b, path)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }),
+        "safetensors-into-dnn" => {
+            let m = stitch::models::build("dnn", 0).unwrap();
+            stitch::safetensors::load_module(m.as_ref(), path)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
         other => panic!("expected.tsv: unknown kind {other}"),
     };
     match result {

@@ -1,21 +1,13 @@
 //! `stitch eval`: accuracy, per-class accuracy and the confusion matrix of a checkpoint.
 
-use crate::checkpoint::Checkpoint;
 use crate::data::{FashionMnist, CLASS_NAMES};
-use crate::models;
 use crate::train::evaluate;
 
 use super::{setup, EvalArgs};
 
 pub(crate) fn run(a: EvalArgs) -> Result<(), String> {
     setup(&a.run)?;
-    let ck = Checkpoint::load(&a.load).map_err(|e| e.to_string())?;
-    let name = ck
-        .get("model")
-        .ok_or_else(|| format!("{}: the checkpoint names no model", a.load.display()))?;
-    let model = models::build(name, 0).map_err(|e| format!("{}: {e}", a.load.display()))?;
-    ck.load_into(model.as_ref(), &a.load)
-        .map_err(|e| e.to_string())?;
+    let (name, ck, model) = super::export_cmd::load_model(&a.load, a.model.as_deref())?;
     let data = FashionMnist::locate_and_load(a.run.data.as_deref()).map_err(|e| e.to_string())?;
     let ev = evaluate(model.as_ref(), &data.test);
     let (loss, acc, preds) = (ev.loss, ev.accuracy, ev.predictions);

@@ -10,6 +10,7 @@
 //! ```
 
 mod eval_cmd;
+mod export_cmd;
 mod graph_cmd;
 mod ladder_cmd;
 mod profile_cmd;
@@ -54,6 +55,18 @@ enum Command {
     Show(ShowArgs),
     /// The autograd graph of one forward pass and loss, in Graphviz DOT on stdout.
     Graph(GraphArgs),
+    /// A checkpoint's model weights as a safetensors file with PyTorch's state_dict names.
+    Export(ExportArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct ExportArgs {
+    /// A checkpoint written by `stitch train --save`.
+    #[arg(long)]
+    pub(crate) load: PathBuf,
+    /// Where to write the safetensors file.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
 }
 
 #[derive(Args)]
@@ -67,9 +80,12 @@ pub(crate) struct SummaryArgs {
 
 #[derive(Args)]
 pub(crate) struct ShowArgs {
-    /// A checkpoint written by `stitch train --save`.
+    /// A checkpoint written by `stitch train --save`, or a safetensors file of weights.
     #[arg(long)]
     pub(crate) load: PathBuf,
+    /// The model the file's weights belong to (when the file does not name it).
+    #[arg(long)]
+    pub(crate) model: Option<String>,
     /// Which test image.
     #[arg(long, default_value_t = 0)]
     pub(crate) index: usize,
@@ -198,6 +214,10 @@ pub(crate) struct TrainArgs {
     /// and random state come from it; flags given here override its recipe.
     #[arg(long)]
     pub(crate) resume: Option<PathBuf>,
+    /// Start from the weights in this safetensors file (a stitch export, or PyTorch's
+    /// state_dict of the same architecture) instead of a fresh initialization.
+    #[arg(long)]
+    pub(crate) init: Option<PathBuf>,
     /// Write a checkpoint here at the end of every epoch (atomically).
     #[arg(long)]
     pub(crate) save: Option<PathBuf>,
@@ -346,9 +366,14 @@ pub(crate) struct ProfileArgs {
 
 #[derive(Args)]
 pub(crate) struct EvalArgs {
-    /// The checkpoint to evaluate.
+    /// The checkpoint to evaluate, or a safetensors file of a model's weights (PyTorch's
+    /// state_dict names).
     #[arg(long)]
     pub(crate) load: PathBuf,
+    /// The model the file's weights belong to (needed when the file does not name it,
+    /// as a PyTorch export does not).
+    #[arg(long)]
+    pub(crate) model: Option<String>,
     #[command(flatten)]
     pub(crate) run: RunArgs,
 }
@@ -420,6 +445,7 @@ where
         Command::Summary(a) => summary_cmd::run(a),
         Command::Show(a) => show_cmd::run(a),
         Command::Graph(a) => graph_cmd::run(a),
+        Command::Export(a) => export_cmd::run(a),
         Command::Models => {
             for e in crate::models::entries() {
                 println!("{:<10} {}", e.name, e.description);

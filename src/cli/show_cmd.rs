@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use crate::autograd::OpRecord;
-use crate::checkpoint::Checkpoint;
 use crate::data::{FashionMnist, CLASS_NAMES};
 use crate::nn::lookup::ModuleMap;
 use crate::nn::{LayerKind, Module};
@@ -98,13 +97,7 @@ pub(crate) fn first_filters(model: &dyn Module<f32>) -> Option<crate::viz::png::
 
 pub(crate) fn run(a: ShowArgs) -> Result<(), String> {
     setup(&a.run)?;
-    let ck = Checkpoint::load(&a.load).map_err(|e| e.to_string())?;
-    let name = ck
-        .get("model")
-        .ok_or_else(|| format!("{}: the checkpoint names no model", a.load.display()))?;
-    let model = crate::models::build(name, 0).map_err(|e| format!("{}: {e}", a.load.display()))?;
-    ck.load_into(model.as_ref(), &a.load)
-        .map_err(|e| e.to_string())?;
+    let (_, _, model) = super::export_cmd::load_model(&a.load, a.model.as_deref())?;
     let data = FashionMnist::locate_and_load(a.run.data.as_deref()).map_err(|e| e.to_string())?;
     if a.index >= data.test.len() {
         return Err(format!(

@@ -21,6 +21,12 @@ pub(crate) fn run(a: TrainArgs) -> Result<(), String> {
         Some(path) => Some((Checkpoint::load(path).map_err(|e| e.to_string())?, path)),
         None => None,
     };
+    if a.resume.is_some() && a.init.is_some() {
+        return Err(
+            "--init and --resume exclude each other: a resumed run continues from its own weights"
+                .into(),
+        );
+    }
     let config = match &resumed {
         Some((ck, path)) => {
             let saved = TrainConfig::from_checkpoint(ck, path)?;
@@ -72,7 +78,18 @@ pub(crate) fn run(a: TrainArgs) -> Result<(), String> {
             }
             t
         }
-        None => Trainer::new(config.clone())?,
+        None => {
+            let t = Trainer::new(config.clone())?;
+            if let Some(init) = &a.init {
+                // A safetensors state (a stitch export, PyTorch's state_dict) or any stitch
+                // checkpoint: its model tensors; optimizer state, if any, is not used.
+                let ck = Checkpoint::load(init).map_err(|e| e.to_string())?;
+                ck.load_into(t.model.as_ref(), init)
+                    .map_err(|e| e.to_string())?;
+                println!("starting from the weights in {}", init.display());
+            }
+            t
+        }
     };
     let mut metrics = match &a.metrics {
         Some(p) => {

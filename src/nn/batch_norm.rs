@@ -2,7 +2,7 @@
 //! and running variance 1 at the start, momentum 0.1 and ε = 1e-5. The running statistics
 //! are buffers: saved in checkpoints, not trained.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::Module;
 use crate::ops::BatchNormOptions;
@@ -21,6 +21,7 @@ pub struct BatchNorm<T: Real = f32> {
     /// The options used.
     pub options: BatchNormOptions,
     training: AtomicBool,
+    num_batches_tracked: AtomicU64,
     dims: usize,
 }
 
@@ -38,6 +39,7 @@ impl<T: Real> BatchNorm<T> {
             running_var: Tensor::ones(&[channels]),
             options: BatchNormOptions::default(),
             training: AtomicBool::new(true),
+            num_batches_tracked: AtomicU64::new(0),
             dims,
         }
     }
@@ -57,6 +59,13 @@ impl<T: Real> BatchNorm<T> {
     pub fn is_training(&self) -> bool {
         self.training.load(Ordering::Relaxed)
     }
+
+    /// Training-mode forward calls so far (PyTorch's `num_batches_tracked`; it weighs the
+    /// running statistics only when momentum is `None`, which stitch does not offer, but it
+    /// is part of the layer's `state_dict`).
+    pub fn num_batches_tracked(&self) -> u64 {
+        self.num_batches_tracked.load(Ordering::Relaxed)
+    }
 }
 
 impl<T: Real> Module<T> for BatchNorm<T> {
@@ -69,6 +78,9 @@ impl<T: Real> Module<T> for BatchNorm<T> {
             x.shape(),
             self.dims
         );
+        if self.is_training() {
+            self.num_batches_tracked.fetch_add(1, Ordering::Relaxed);
+        }
         x.batch_norm(
             &self.weight,
             &self.bias,
@@ -96,5 +108,15 @@ impl<T: Real> Module<T> for BatchNorm<T> {
 
     fn set_own_training(&self, training: bool) {
         self.training.store(training, Ordering::Relaxed);
+    }
+
+    fn own_counters(&self) -> Vec<(&str, u64)> {
+        vec![("num_batches_tracked", self.num_batches_tracked())]
+    }
+
+    fn set_own_counter(&self, name: &str, value: u64) {
+        if name == "num_batches_tracked" {
+            self.num_batches_tracked.store(value, Ordering::Relaxed);
+        }
     }
 }

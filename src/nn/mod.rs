@@ -155,6 +155,15 @@ pub trait Module<T: Real = f32>: Send + Sync {
     /// Restores [`Module::own_random_state`]; `state` has the length that method returns.
     fn set_own_random_state(&self, _state: &[u64]) {}
 
+    /// Integer state this module keeps itself, with local names: batch norm's
+    /// `num_batches_tracked`, which PyTorch's `state_dict` holds as a 0-dim int64.
+    fn own_counters(&self) -> Vec<(&str, u64)> {
+        Vec::new()
+    }
+
+    /// Sets the own counter `name` (one of [`Module::own_counters`]).
+    fn set_own_counter(&self, _name: &str, _value: u64) {}
+
     /// See [`LayerKind`]: what [`Sequential`] looks at to fuse a ReLU with a max-pool.
     fn kind(&self) -> LayerKind {
         LayerKind::Other
@@ -211,6 +220,34 @@ pub trait Module<T: Real = f32>: Send + Sync {
             }
         }
         out
+    }
+
+    /// Counters with their dotted names, in the order of [`Module::named_buffers`].
+    fn named_counters(&self) -> Vec<(String, u64)> {
+        let mut out: Vec<(String, u64)> = self
+            .own_counters()
+            .into_iter()
+            .map(|(n, v)| (n.to_string(), v))
+            .collect();
+        for (name, child) in self.children() {
+            for (n, v) in child.named_counters() {
+                out.push((format!("{name}.{n}"), v));
+            }
+        }
+        out
+    }
+
+    /// Sets the counter of dotted name `name`; false if there is none by that name.
+    fn set_counter(&self, name: &str, value: u64) -> bool {
+        if self.own_counters().iter().any(|(n, _)| *n == name) {
+            self.set_own_counter(name, value);
+            return true;
+        }
+        self.children().into_iter().any(|(child, m)| {
+            name.strip_prefix(child)
+                .and_then(|rest| rest.strip_prefix('.'))
+                .is_some_and(|rest| m.set_counter(rest, value))
+        })
     }
 
     /// Switches training behaviour (dropout, batch statistics) on or off, everywhere below.
@@ -304,6 +341,18 @@ impl<T: Real, M: Module<T> + ?Sized> Module<T> for Box<M> {
     }
     fn set_own_random_state(&self, state: &[u64]) {
         (**self).set_own_random_state(state)
+    }
+    fn own_counters(&self) -> Vec<(&str, u64)> {
+        (**self).own_counters()
+    }
+    fn set_own_counter(&self, name: &str, value: u64) {
+        (**self).set_own_counter(name, value)
+    }
+    fn named_counters(&self) -> Vec<(String, u64)> {
+        (**self).named_counters()
+    }
+    fn set_counter(&self, name: &str, value: u64) -> bool {
+        (**self).set_counter(name, value)
     }
     fn kind(&self) -> LayerKind {
         (**self).kind()

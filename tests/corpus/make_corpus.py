@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the malformed-file corpus of tests/corpus.rs and the fuzz seeds.
 
-Each corpus file is one way an IDX file or a checkpoint can be wrong; `expected.tsv` holds,
+Each corpus file is one way an IDX file, a checkpoint or a safetensors file can be wrong; `expected.tsv` holds,
 per file, what it is read as (labels, images or checkpoint) and a part of the one-line error
 it must produce. Run from the repository root: python3 tests/corpus/make_corpus.py
 """
@@ -42,6 +42,20 @@ def ckpt(meta, tensors, version=2, magic=b"STITCHCK", fix_crc=True, crc=None):
     return bytes(out) + struct.pack("<I", c)
 
 
+def st(header, data=b"", raw_len=None):
+    """A safetensors file: 8-byte little-endian header length, the header text, the data."""
+    h = header if isinstance(header, bytes) else header.encode()
+    n = len(h) if raw_len is None else raw_len
+    return struct.pack("<Q", n) + h + data
+
+
+def st_entry(dtype, shape, begin, end):
+    return '{"dtype":"%s","shape":[%s],"data_offsets":[%d,%d]}' % (dtype, ",".join(map(str, shape)), begin, end)
+
+
+ST_W = st_entry("F32", [2], 0, 8)
+ST_OK = st('{"w":%s}' % ST_W, b"\x00" * 8)
+
 GOOD_META = [("model", "dnn"), ("epoch", "1")]
 GOOD_T = [("1.weight", 0, [2, 3], [0.5] * 6)]
 
@@ -79,6 +93,31 @@ cases = [
     ("ck-not-utf8", "checkpoint", (lambda b: (lambda body: body + struct.pack("<I", zlib.crc32(body)))(b[:20] + b"\xff\xfe\xfd\xfc\xfb" + b[25:-4]))(ckpt(GOOD_META, GOOD_T)), "UTF-8"),
     ("ck-wrong-shape-for-dnn", "checkpoint-into-dnn", ckpt(GOOD_META, GOOD_T), "1.weight has shape [2, 3], the model expects [128, 784]"),
     ("ck-no-optimizer-state", "checkpoint-resume", ckpt([("model", "dnn")], GOOD_T), "cannot be resumed"),
+    # safetensors: each check of the reader (src/safetensors/mod.rs)
+    ("st-short", "safetensors", b"\x05\x00\x00", "too short"),
+    ("st-header-too-long", "safetensors", st("{}", raw_len=200_000_000), "exceeds the 100000000-byte limit"),
+    ("st-header-past-the-end", "safetensors", st("{}", raw_len=1000), "more than the 2 bytes after it"),
+    ("st-not-utf8", "safetensors", st(b'{"\xff\xfe":1}'), "not UTF-8"),
+    ("st-not-json", "safetensors", st('{"w": {"dtype": "F32",'), "not valid JSON"),
+    ("st-not-an-object", "safetensors", st("[1, 2]"), "expected '{'"),
+    ("st-trailing-json", "safetensors", st('{"w":%s} {}' % ST_W, b"\x00" * 8), "after its object"),
+    ("st-duplicate-name", "safetensors", st('{"w":%s,"w":%s}' % (ST_W, st_entry("F32", [2], 8, 16)), b"\x00" * 16), "names \"w\" twice"),
+    ("st-unknown-dtype", "safetensors", st('{"w":%s}' % st_entry("F24", [2], 0, 6), b"\x00" * 6), "unknown dtype \"F24\""),
+    ("st-size-mismatch", "safetensors", st('{"w":%s}' % st_entry("F32", [3], 0, 8), b"\x00" * 8), "needs 12 bytes"),
+    ("st-shape-overflow", "safetensors", st('{"w":%s}' % st_entry("F32", [2**40, 2**40], 0, 8), b"\x00" * 8), "overflows"),
+    ("st-hole", "safetensors", st('{"w":%s}' % st_entry("F32", [2], 4, 12), b"\x00" * 12), "leaving a hole"),
+    ("st-overlap", "safetensors", st('{"a":%s,"b":%s}' % (ST_W, st_entry("F32", [1], 4, 8)), b"\x00" * 8), "inside the previous tensor"),
+    ("st-trailing-bytes", "safetensors", st('{"w":%s}' % ST_W, b"\x00" * 11), "3 unexpected bytes"),
+    ("st-data-short", "safetensors", st('{"w":%s}' % ST_W, b"\x00" * 5), "need 8 bytes of data, the file holds 5"),
+    ("st-offsets-reversed", "safetensors", st('{"w":%s}' % st_entry("F32", [0], 8, 0)), "end before they begin"),
+    ("st-three-offsets", "safetensors", st('{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8,8]}}', b"\x00" * 8), "3 numbers, not 2"),
+    ("st-negative-shape", "safetensors", st('{"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}', b"\x00" * 8), "non-negative integer"),
+    ("st-no-dtype", "safetensors", st('{"w":{"shape":[2],"data_offsets":[0,8]}}', b"\x00" * 8), "has no \"dtype\""),
+    ("st-metadata-not-string", "safetensors", st('{"__metadata__":{"epoch":3}}'), "is not a string"),
+    ("st-deep-nesting", "safetensors", st('{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8],"x":%s}}' % ("[" * 200 + "]" * 200), b"\x00" * 8), "nested deeper"),
+    ("st-huge-integer", "safetensors", st('{"w":{"dtype":"F32","shape":[99999999999999999999999],"data_offsets":[0,8]}}', b"\x00" * 8), "does not fit in 64 bits"),
+    ("st-wrong-shape-for-dnn", "safetensors-into-dnn", st('{"1.weight":%s}' % st_entry("F32", [2, 3], 0, 24), b"\x00" * 24), "tensor 1.weight has shape [2, 3], the model expects [128, 784]"),
+    ("st-f16-for-dnn", "safetensors-into-dnn", st('{"1.weight":%s}' % st_entry("F16", [2], 0, 4), b"\x00" * 4), "tensor 1.weight has dtype F16"),
 ]
 
 os.makedirs(HERE, exist_ok=True)
@@ -94,6 +133,7 @@ seeds = {
     "idx_plain": [labels(5), images(1), labels(0)] + [d for n, k, d, w in cases if k in ("labels", "images") and not d.startswith(b"\x1f\x8b")][:6],
     "idx_gzip": [labels(5), images(1), idx(1, [3], b"\x01\x0c\x02")],
     "checkpoint": [ckpt(GOOD_META, GOOD_T), ckpt(GOOD_META + [("optimizer_steps", "3")], GOOD_T + [("optimizer.exp_avg.0", 2, [6], [0.1] * 6)]), ckpt([], [], version=1)],
+    "safetensors": [ST_OK, st('{"__metadata__":{"format":"pt"},"n":%s,"w":%s}' % (st_entry("I64", [], 8, 16), ST_W), b"\x00" * 16), st("{}")] + [d for n, k, d, w in cases if k == "safetensors"][:8],
 }
 for target, items in seeds.items():
     d = os.path.join(FUZZ, target)
