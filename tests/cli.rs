@@ -116,8 +116,60 @@ fn invalid_arguments_get_one_line_and_a_non_zero_exit() {
     );
     fails_with(
         &["train", "--data", "/nonexistent/dir"],
-        "sudo apt-get install -y dataset-fashion-mnist",
+        "/nonexistent/dir (given by --data) lacks train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte",
     );
+    // Negative numbers get the range error, not clap's "unexpected argument".
+    fails_with(
+        &["train", "--epochs", "-1", "--data", data],
+        "--epochs must be at least 1, got -1",
+    );
+    fails_with(
+        &["train", "--seed", "-1", "--data", data],
+        "--seed must be a non-negative integer, got -1",
+    );
+    fails_with(
+        &["train", "--batch", "-3", "--data", data],
+        "--batch must be at least 1, got -3",
+    );
+    fails_with(
+        &["ladder", "--epochs", "-2", "--data", data],
+        "--epochs must be at least 1, got -2",
+    );
+    // Output paths are checked before anything trains.
+    let t0 = std::time::Instant::now();
+    fails_with(
+        &["train", "--save", "/proc/x", "--data", data],
+        "--save /proc/x: cannot write there",
+    );
+    fails_with(
+        &["train", "--save", "/nonexistent/dir/c.ck", "--data", data],
+        "--save /nonexistent/dir/c.ck: cannot write there",
+    );
+    fails_with(
+        &["train", "--plot", "/nonexistent/dir/p.svg", "--data", data],
+        "--plot /nonexistent/dir/p.svg: cannot write there",
+    );
+    fails_with(
+        &[
+            "ladder",
+            "--metrics",
+            "/nonexistent/m.jsonl",
+            "--data",
+            data,
+        ],
+        "--metrics /nonexistent/m.jsonl: cannot write there",
+    );
+    assert!(
+        t0.elapsed().as_secs() < 10,
+        "the path checks come before training"
+    );
+    let notes = d.join("notes.txt");
+    std::fs::write(&notes, b"my notes").unwrap();
+    fails_with(
+        &["train", "--save", notes.to_str().unwrap(), "--data", data],
+        "the file exists and is not a stitch checkpoint; refusing to overwrite it",
+    );
+    assert_eq!(std::fs::read(&notes).unwrap(), b"my notes");
     fails_with(
         &["eval", "--load", "/nonexistent/ck", "--data", data],
         "/nonexistent/ck",
@@ -128,6 +180,77 @@ fn invalid_arguments_get_one_line_and_a_non_zero_exit() {
         &["eval", "--load", junk.to_str().unwrap(), "--data", data],
         "not a stitch checkpoint",
     );
+}
+
+#[test]
+fn a_batch_larger_than_the_set_and_threads_beyond_the_cores_warn() {
+    let d = tmpdir("warn");
+    synthetic_dataset(&d, 20, 10);
+    let o = stitch(&[
+        "train",
+        "--epochs",
+        "1",
+        "--batch",
+        "64",
+        "--threads",
+        "64",
+        "--quiet",
+        "--data",
+        d.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("warning: --batch 64 is larger than the training set (20 images)"),
+        "{e}"
+    );
+    assert!(e.contains("warning: --threads 64 is more than the"), "{e}");
+}
+
+#[test]
+fn eval_prints_whole_class_names_in_aligned_columns() {
+    let d = tmpdir("confusion");
+    synthetic_dataset(&d, 40, 20);
+    let data = d.to_str().unwrap();
+    let ck = d.join("m.ck");
+    let o = stitch(&[
+        "train",
+        "--model",
+        "dnn",
+        "--epochs",
+        "1",
+        "--quiet",
+        "--save",
+        ck.to_str().unwrap(),
+        "--data",
+        data,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = stitch(&["eval", "--load", ck.to_str().unwrap(), "--data", data]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let table: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("confusion matrix"))
+        .skip(1)
+        .take(11)
+        .collect();
+    assert!(
+        table.iter().any(|l| l.starts_with("9 Ankle boot ")),
+        "{out}"
+    );
+    assert!(
+        table.iter().any(|l| l.starts_with("0 T-shirt/top ")),
+        "{out}"
+    );
+    // Every row as long as the header, and each column's last digit under its number.
+    let width = table[0].len();
+    for l in &table {
+        assert_eq!(l.len(), width, "{l:?} in\n{out}");
+    }
+    let col9 = table[0].rfind('9').unwrap();
+    for l in &table[1..] {
+        assert!(l.as_bytes()[col9].is_ascii_digit(), "{l:?}");
+    }
 }
 
 #[test]

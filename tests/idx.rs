@@ -133,15 +133,15 @@ fn a_header_claiming_4_billion_items_fails_fast() {
     let b = idx_bytes(&[4_000_000_000], &[1; 10]);
     assert!(err(&b, IdxKind::Labels).contains("claims 4000000000 bytes"));
     assert!(err(&gz(&b), IdxKind::Labels).contains("claims 4000000000 bytes"));
-    // Within the limit but far more than a gzip file this small can hold: refused before
-    // reading (deflate expands at most ~1032×; stitch allows 64×).
+    // Within the limit but far more than a gzip file this small holds: read as far as the
+    // stream goes (the buffer grows with the bytes that arrive), then refused as truncated.
     let b = idx_bytes(&[1_000_000_000], &[1; 10]);
     let s = err(&gz(&b), IdxKind::Labels);
     assert!(
-        s.contains("claims 1000000000 bytes of data from") && s.contains("more than 64× expansion"),
+        s.contains("need 1000000000 data bytes, but the file holds only 10"),
         "{s}"
     );
-    // Within the ratio but more than the stream holds: read, never allocated up front.
+    // More than the stream holds: read, never allocated up front.
     let noisy: Vec<u8> = (0..10u32).map(|i| (i * 7 % 10) as u8).collect();
     let b = idx_bytes(&[600], &noisy);
     assert!(
@@ -194,7 +194,7 @@ fn short_header() {
 
 #[test]
 fn gzip_stream_cut_in_the_middle() {
-    // Pixels that do not compress well, so half the stream is within the 64× ratio.
+    // Pixels that do not compress well, so half the stream is cut mid-payload.
     let mut state = 12345u32;
     let px: Vec<u8> = (0..20 * 784)
         .map(|_| {
@@ -224,11 +224,75 @@ fn bytes_that_start_like_gzip_and_are_not() {
 
 #[test]
 fn missing_dataset_names_where_it_looked_and_the_install_command() {
+    // Nothing given and nothing found: where it looked and how to install the package.
+    let e = DataError::NotFound {
+        looked: vec![PathBuf::from("/usr/share/datasets/fashion-mnist")],
+    }
+    .to_string();
+    assert!(
+        e.contains("/usr/share/datasets/fashion-mnist")
+            && e.contains("sudo apt-get install -y dataset-fashion-mnist"),
+        "{e}"
+    );
+    // A directory the user gave that holds none of the files: all four named.
     let d = tmpdir("missing");
     let e = stitch::data::locate(Some(&d)).unwrap_err().to_string();
     assert!(
         e.contains(&d.display().to_string())
-            && e.contains("sudo apt-get install -y dataset-fashion-mnist"),
+            && e.contains("lacks train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte"),
         "{e}"
+    );
+}
+
+#[test]
+fn a_gzip_file_of_blank_images_that_compresses_1000_times_is_read() {
+    // 10,000 blank 28×28 images: 7.8 MB of zeros in a few kilobytes of gzip.
+    let n = 10_000;
+    let plain = idx_bytes(&[n, 28, 28], &vec![0u8; n as usize * 784]);
+    let z = gz(&plain);
+    assert!(z.len() * 500 < plain.len(), "{} compressed bytes", z.len());
+    let a = parse_idx_bytes(&z, Path::new("blank.gz"), IdxKind::Images).unwrap();
+    assert_eq!(a.dims, [n as usize, 28, 28]);
+    assert!(a.data.iter().all(|&p| p == 0));
+    // A gzip file with only a header says it is truncated, as before.
+    let header_only = gz(&idx_bytes(&[n, 28, 28], &[]));
+    let s = err(&header_only, IdxKind::Images);
+    assert!(
+        s.contains("need 7840000 data bytes, but the file holds only 0"),
+        "{s}"
+    );
+}
+
+#[test]
+fn a_split_with_no_images_names_its_file() {
+    let d = tmpdir("empty-split");
+    for (name, bytes) in [
+        ("train-images-idx3-ubyte", idx_bytes(&[0, 28, 28], &[])),
+        ("train-labels-idx1-ubyte", idx_bytes(&[0], &[])),
+        ("t10k-images-idx3-ubyte", images(1)),
+        ("t10k-labels-idx1-ubyte", labels(&[1])),
+    ] {
+        std::fs::write(d.join(name), bytes).unwrap();
+    }
+    let e = FashionMnist::load(&d).unwrap_err().to_string();
+    assert!(
+        e.contains("train-images-idx3-ubyte: the file holds no images"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_given_directory_names_the_files_it_lacks() {
+    let d = tmpdir("lacks");
+    std::fs::write(d.join("train-images-idx3-ubyte.gz"), gz(&images(1))).unwrap();
+    std::fs::write(d.join("t10k-labels-idx1-ubyte"), labels(&[1])).unwrap();
+    let e = stitch::data::locate(Some(&d)).unwrap_err().to_string();
+    assert!(
+        e.contains("(given by --data) lacks train-labels-idx1-ubyte, t10k-images-idx3-ubyte"),
+        "{e}"
+    );
+    assert!(
+        !e.contains("apt-get"),
+        "no install hint for a directory the user gave: {e}"
     );
 }

@@ -193,3 +193,64 @@ fn ctrl_c_stops_after_the_batch_and_keeps_the_last_checkpoint() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+#[test]
+fn ctrl_c_during_the_ladder_prints_the_steps_finished_so_far() {
+    use std::io::{BufRead, BufReader};
+    let d = tmpdir("ladder-sigint");
+    synthetic_dataset(&d, 400, 20);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stitch"))
+        .args([
+            "ladder",
+            "--epochs",
+            "1000",
+            "--quiet",
+            "--data",
+            d.to_str().unwrap(),
+        ])
+        .env_remove("STITCH_DATA")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // dnn's 1000 epochs pass quickly on 400 images; interrupt once conv (step 2) starts.
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    let start = Instant::now();
+    loop {
+        let mut line = String::new();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "the ladder ended early:\n{seen}"
+        );
+        seen += &line;
+        if line.starts_with("== step 2 of 4") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "step 2 never started"
+        );
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let o = child.wait_with_output().unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(130), "{e}");
+    assert!(
+        e.contains("interrupted during step 2 (conv); the steps finished so far:"),
+        "{e}"
+    );
+    // The table: its header and dnn's row, nothing for conv.
+    assert!(
+        rest.contains("step  model") && rest.lines().any(|l| l.starts_with("1     dnn")),
+        "{rest}"
+    );
+    assert!(!rest.lines().any(|l| l.starts_with("2     conv")), "{rest}");
+}

@@ -215,3 +215,98 @@ fn in_place_backward_equals_the_out_of_place_one() {
         assert_eq!((rdx, rdw, rdb), (rg, rdw2, rdb2));
     }
 }
+
+#[test]
+fn the_reference_loops_stay_accurate_in_f32_on_a_whole_ladder_layer() {
+    // 128 × 32 × 28 × 28: each channel sums 100,352 values whose mean sits 3σ from zero.
+    // The f32 reference must stay within 1e-6 normwise of the same formulas in f64 (a plain
+    // f32 running sum was 1.1e-5 off here).
+    use stitch_kernels::batch_norm::{reference, BatchNormParams, BatchNormShape};
+    let sh = BatchNormShape {
+        n: 128,
+        c: 32,
+        hw: 784,
+    };
+    let x: Vec<f32> = common::data(sh.len(), 11).iter().map(|v| 3.0 + v).collect();
+    let g: Vec<f32> = common::data(sh.len(), 12).iter().map(|v| 0.5 + v).collect();
+    let (w, b): (Vec<f32>, Vec<f32>) = (
+        (0..32).map(|i| 0.5 + i as f32 / 64.0).collect(),
+        vec![0.1; 32],
+    );
+    let to64 = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
+    let (x64, g64, w64, b64) = (to64(&x), to64(&g), to64(&w), to64(&b));
+    // f32
+    let (mut y, mut mean, mut invstd) =
+        (vec![0.0f32; sh.len()], vec![0.0f32; 32], vec![0.0f32; 32]);
+    let (mut rm, mut rv) = (vec![0.0f32; 32], vec![1.0f32; 32]);
+    let p = BatchNormParams {
+        weight: &w,
+        bias: &b,
+        running_mean: &mut rm,
+        running_var: &mut rv,
+        momentum: 0.1,
+        eps: 1e-5,
+    };
+    reference::batch_norm_forward_train(&mut y, &mut mean, &mut invstd, &x, p, &sh);
+    let (mut dx, mut dw, mut db) = (vec![0.0f32; sh.len()], vec![0.0f32; 32], vec![0.0f32; 32]);
+    reference::batch_norm_backward(&mut dx, &mut dw, &mut db, &g, &x, &w, &mean, &invstd, &sh);
+    // f64
+    let (mut y64, mut mean64, mut invstd64) =
+        (vec![0.0f64; sh.len()], vec![0.0f64; 32], vec![0.0f64; 32]);
+    let (mut rm64, mut rv64) = (vec![0.0f64; 32], vec![1.0f64; 32]);
+    let p = BatchNormParams {
+        weight: &w64,
+        bias: &b64,
+        running_mean: &mut rm64,
+        running_var: &mut rv64,
+        momentum: 0.1,
+        eps: 1e-5,
+    };
+    reference::batch_norm_forward_train(&mut y64, &mut mean64, &mut invstd64, &x64, p, &sh);
+    let (mut dx64, mut dw64, mut db64) =
+        (vec![0.0f64; sh.len()], vec![0.0f64; 32], vec![0.0f64; 32]);
+    reference::batch_norm_backward(
+        &mut dx64, &mut dw64, &mut db64, &g64, &x64, &w64, &mean64, &invstd64, &sh,
+    );
+    let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+    for (what, got, want) in [
+        ("y", &y[..], f32s(&y64)),
+        ("running_mean", &rm[..], f32s(&rm64)),
+        ("running_var", &rv[..], f32s(&rv64)),
+        ("d_bias", &db[..], f32s(&db64)),
+    ] {
+        let (i, e) = common::normwise(got, &want);
+        assert!(e <= 1e-6, "{what}: normwise error {e} at {i}");
+    }
+    // ∂γ = Σ G x̂ is small against its terms (x̂ has mean 0), and x̂ inherits the rounding
+    // of μ ≈ 3 to f32: a shift of ~1e-7 in every x̂ that the sum of 100,352 terms adds up.
+    // That floor is f32's, not the sum's: the fast kernel sits at the same place.
+    let (_, e_ref) = common::normwise(&dw, &f32s(&dw64));
+    let (mut fy, mut fmean, mut finv) =
+        (vec![0.0f32; sh.len()], vec![0.0f32; 32], vec![0.0f32; 32]);
+    let (mut frm, mut frv) = (vec![0.0f32; 32], vec![1.0f32; 32]);
+    let p = BatchNormParams {
+        weight: &w,
+        bias: &b,
+        running_mean: &mut frm,
+        running_var: &mut frv,
+        momentum: 0.1,
+        eps: 1e-5,
+    };
+    fast::batch_norm_forward_train(&mut fy, &mut fmean, &mut finv, &x, p, &sh);
+    let (mut fdx, mut fdw, mut fdb) = (g.clone(), vec![0.0f32; 32], vec![0.0f32; 32]);
+    fast::batch_norm_backward_in_place(&mut fdx, &mut fdw, &mut fdb, &x, &w, &fmean, &finv, &sh);
+    let (_, e_fast) = common::normwise(&fdw, &f32s(&dw64));
+    assert!(
+        e_ref <= 1e-4 && e_ref <= 2.0 * e_fast + 1e-6,
+        "d_weight: reference {e_ref}, fast {e_fast}"
+    );
+    // ∂x cancels (M·G − ΣG − x̂·Σ G x̂ is small against its terms): measured against them.
+    let scale = g.iter().map(|v| v.abs()).fold(0.0f32, f32::max) * 2.0;
+    let worst = dx
+        .iter()
+        .zip(&dx64)
+        .map(|(a, b)| (*a as f64 - b).abs())
+        .fold(0.0, f64::max);
+    assert!(worst <= 1e-6 * scale as f64, "d_x: worst {worst}");
+}

@@ -32,16 +32,26 @@ pub(crate) fn run(a: EvalArgs) -> Result<(), String> {
             total
         );
     }
-    println!("\nconfusion matrix (rows: true class, columns: predicted):");
-    print!("{:>12}", "");
+    println!("\nconfusion matrix (rows: true class, columns: predicted class, by number):");
+    // Row labels as wide as the longest class name, so every name is whole and every column
+    // lines up under its number.
+    let label_width = 3 + CLASS_NAMES.iter().map(|n| n.len()).max().unwrap_or(0);
+    let cell = 1 + confusion
+        .iter()
+        .flatten()
+        .map(|v| v.to_string().len())
+        .max()
+        .unwrap_or(1)
+        .max(4);
+    print!("{:label_width$}", "");
     for c in 0..10 {
-        print!(" {c:>5}");
+        print!("{c:>cell$}");
     }
     println!();
     for (c, row) in confusion.iter().enumerate() {
-        print!("{:>12}", format!("{c} {}", short(CLASS_NAMES[c])));
+        print!("{:<label_width$}", format!("{c} {}", CLASS_NAMES[c]));
         for v in row {
-            print!(" {v:>5}");
+            print!("{v:>cell$}");
         }
         println!();
     }
@@ -64,9 +74,4 @@ pub(crate) fn run(a: EvalArgs) -> Result<(), String> {
         );
     }
     Ok(())
-}
-
-/// A class name cut to fit a column.
-fn short(name: &str) -> &str {
-    &name[..name.len().min(9)]
 }

@@ -115,6 +115,11 @@ pub(crate) fn run(a: LadderArgs) -> Result<(), String> {
     for m in &names {
         recipe(m).validate(usize::MAX)?;
     }
+    for (flag, p) in [("--plot", &a.plot), ("--metrics", &a.metrics)] {
+        if let Some(p) = p {
+            super::check_writable(flag, p)?;
+        }
+    }
     let FashionMnist { dir, train, test } =
         FashionMnist::locate_and_load(a.run.data.as_deref()).map_err(|e| e.to_string())?;
     recipe("dnn").validate(train.len())?;

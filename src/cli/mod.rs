@@ -133,8 +133,8 @@ pub(crate) enum KernelsArg {
 #[derive(Args, Clone)]
 pub(crate) struct RunArgs {
     /// Worker threads for the kernels (default: one per core).
-    #[arg(long)]
-    pub(crate) threads: Option<usize>,
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) threads: Option<i64>,
     /// Dataset directory (default: $STITCH_DATA, then /usr/share/datasets/fashion-mnist).
     #[arg(long)]
     pub(crate) data: Option<PathBuf>,
@@ -162,11 +162,11 @@ pub(crate) struct TrainArgs {
     #[arg(long)]
     pub(crate) model: Option<String>,
     /// Total epochs (with --resume: the total, counting those already done) [default: 10].
-    #[arg(long)]
-    pub(crate) epochs: Option<usize>,
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) epochs: Option<i64>,
     /// [default: 128]
-    #[arg(long)]
-    pub(crate) batch: Option<usize>,
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) batch: Option<i64>,
     /// [default: 0.001]
     #[arg(long, allow_negative_numbers = true)]
     pub(crate) lr: Option<f64>,
@@ -202,14 +202,14 @@ pub(crate) struct TrainArgs {
     pub(crate) ema: Option<f64>,
     /// Hold out N training images (chosen by the seed) and report accuracy on them each
     /// epoch: choose recipes on these, never on the test set [default: 0].
-    #[arg(long)]
-    pub(crate) val: Option<usize>,
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) val: Option<i64>,
     /// [default: 0]
-    #[arg(long)]
-    pub(crate) seed: Option<u64>,
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) seed: Option<i64>,
     /// Train on the first N training images only.
-    #[arg(long)]
-    pub(crate) limit_train: Option<usize>,
+    #[arg(long, allow_negative_numbers = true)]
+    pub(crate) limit_train: Option<i64>,
     /// Continue the run saved in this checkpoint: recipe, weights, optimizer state, epoch
     /// and random state come from it; flags given here override its recipe.
     #[arg(long)]
@@ -248,10 +248,10 @@ impl TrainArgs {
             c.model = v.clone();
         }
         if let Some(v) = self.epochs {
-            c.epochs = v;
+            c.epochs = at_least_one("epochs", v)?;
         }
         if let Some(v) = self.batch {
-            c.batch = v;
+            c.batch = at_least_one("batch", v)?;
         }
         if let Some(v) = self.lr {
             c.lr = v;
@@ -269,10 +269,10 @@ impl TrainArgs {
             c.schedule = v.into();
         }
         if let Some(v) = self.seed {
-            c.seed = v;
+            c.seed = non_negative("seed", v)?;
         }
         if let Some(v) = self.limit_train {
-            c.limit_train = Some(v);
+            c.limit_train = Some(at_least_one("limit-train", v)?);
         }
         if self.nesterov {
             c.nesterov = true;
@@ -290,7 +290,7 @@ impl TrainArgs {
             c.ema = Some(v);
         }
         if let Some(v) = self.val {
-            c.val = v;
+            c.val = non_negative("val", v)? as usize;
         }
         Ok(c)
     }
@@ -400,10 +400,65 @@ impl From<ScheduleArg> for Schedule {
 }
 
 /// Applies `--threads` and `--kernels`; returns the thread count in use.
+/// `v` as a count of at least 1, or the one-line error the flag's 0 gives.
+pub(crate) fn at_least_one(flag: &str, v: i64) -> Result<usize, String> {
+    if v < 1 {
+        return Err(format!("--{flag} must be at least 1, got {v}"));
+    }
+    usize::try_from(v).map_err(|_| format!("--{flag} {v} is too large"))
+}
+
+/// `v` as a non-negative integer.
+pub(crate) fn non_negative(flag: &str, v: i64) -> Result<u64, String> {
+    u64::try_from(v).map_err(|_| format!("--{flag} must be a non-negative integer, got {v}"))
+}
+
+/// Checks, before any training, that `path` can be written: a temporary file is created
+/// beside it and removed again. A missing or read-only directory, or a place like /proc,
+/// then fails at once instead of after the first epoch.
+pub(crate) fn check_writable(flag: &str, path: &std::path::Path) -> Result<(), String> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| format!("{flag} {}: not a file path", path.display()))?;
+    if path.is_dir() {
+        return Err(format!("{flag} {}: is a directory", path.display()));
+    }
+    let probe = dir.join(format!(
+        ".{}.probe-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    std::fs::File::create(&probe)
+        .and_then(|_| std::fs::remove_file(&probe))
+        .map_err(|e| format!("{flag} {}: cannot write there: {e}", path.display()))
+}
+
+/// [`check_writable`] for a checkpoint, which also refuses to replace an existing file
+/// that is not a stitch checkpoint (a mistyped path must not eat someone's data).
+pub(crate) fn check_save_target(path: &std::path::Path) -> Result<(), String> {
+    check_writable("--save", path)?;
+    if path.exists() {
+        let is_checkpoint = crate::checkpoint::Checkpoint::load(path).is_ok();
+        if !is_checkpoint {
+            return Err(format!(
+                "--save {}: the file exists and is not a stitch checkpoint; refusing to overwrite it",
+                path.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn setup(run: &RunArgs) -> Result<usize, String> {
     if let Some(t) = run.threads {
-        if t == 0 {
-            return Err("--threads must be at least 1".into());
+        let t = at_least_one("threads", t)?;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if t > cores {
+            eprintln!("warning: --threads {t} is more than the {cores} cores of this machine; the extra threads share them");
         }
         rayon::ThreadPoolBuilder::new()
             .num_threads(t)
@@ -466,6 +521,11 @@ pub fn main() -> i32 {
             .map(String::as_str)
             .or_else(|| info.payload().downcast_ref::<&str>().copied())
             .unwrap_or("unknown panic");
+        // `stitch eval … | head` closes the pipe early: that is the reader's choice, not a
+        // bug, so the rest of the output is dropped quietly.
+        if msg.contains("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
         let at = info
             .location()
             .map(|l| format!(" (at {}:{})", l.file(), l.line()))

@@ -41,8 +41,16 @@ pub(crate) fn run(a: TrainArgs) -> Result<(), String> {
         }
         None => a.apply(TrainConfig::default())?,
     };
-    // Arguments first (cheap), then the data.
+    // Arguments first (cheap), then every output path, then the data.
     config.validate(usize::MAX)?;
+    if let Some(p) = &a.save {
+        super::check_save_target(p)?;
+    }
+    for (flag, p) in [("--plot", &a.plot), ("--metrics", &a.metrics)] {
+        if let Some(p) = p {
+            super::check_writable(flag, p)?;
+        }
+    }
     // A resumed run reads the directory it trained on unless --data says otherwise.
     let saved_dir = resumed
         .as_ref()
@@ -58,6 +66,14 @@ pub(crate) fn run(a: TrainArgs) -> Result<(), String> {
         None => train,
     };
     // --val: the held-out images leave the training set; the test set is never touched.
+    if config.batch > train.len() {
+        eprintln!(
+            "warning: --batch {} is larger than the training set ({} images): each epoch is one batch of {}",
+            config.batch,
+            train.len(),
+            train.len()
+        );
+    }
     let (train, validation) = if config.val > 0 {
         let (rest, held) = train.hold_out(config.val, config.seed);
         (rest, Some(held))

@@ -79,15 +79,6 @@ pub enum DataError {
         limit: u64,
     },
     /// A gzip file whose header claims more data than [`super::idx::MAX_GZIP_RATIO`] times
-    /// its own size (deflate can expand up to ~1032×: a "zip bomb" guard).
-    Expansion {
-        /// The file concerned.
-        file: PathBuf,
-        /// Bytes of data the header claims.
-        claimed: u64,
-        /// The gzip file's own size in bytes.
-        compressed: u64,
-    },
     /// Fewer payload bytes than the header's dimensions require.
     Truncated {
         /// The file concerned.
@@ -128,6 +119,20 @@ pub enum DataError {
     NotFound {
         /// The directories searched, in order.
         looked: Vec<PathBuf>,
+    },
+    /// A directory given by `--data` or `STITCH_DATA` lacks some of the four files.
+    Incomplete {
+        /// The directory.
+        dir: PathBuf,
+        /// Where it was given: "--data" or "STITCH_DATA".
+        given_by: &'static str,
+        /// The files it lacks (each may be plain or `.gz`).
+        missing: Vec<String>,
+    },
+    /// A split's file holds no examples.
+    EmptySplit {
+        /// The file concerned.
+        file: PathBuf,
     },
 }
 
@@ -172,12 +177,6 @@ impl fmt::Display for DataError {
                 "{}: the header claims {claimed} bytes of data, more than the {limit}-byte limit of this reader",
                 name(file)
             ),
-            DataError::Expansion { file, claimed, compressed } => write!(
-                f,
-                "{}: the header claims {claimed} bytes of data from {compressed} compressed bytes, more than {}× expansion, so the file is refused",
-                name(file),
-                super::idx::MAX_GZIP_RATIO
-            ),
             DataError::Truncated { file, expected, found } => write!(
                 f,
                 "{}: the header's dimensions need {expected} data bytes, but the file holds only {found}",
@@ -204,6 +203,15 @@ impl fmt::Display for DataError {
                     "Fashion-MNIST not found (looked in {}); install it with: sudo apt-get install -y dataset-fashion-mnist (or pass --data DIR)",
                     dirs.join(", ")
                 )
+            }
+            DataError::Incomplete { dir, given_by, missing } => write!(
+                f,
+                "{} (given by {given_by}) lacks {} (plain or .gz)",
+                name(dir),
+                missing.join(", ")
+            ),
+            DataError::EmptySplit { file } => {
+                write!(f, "{}: the file holds no images (its count is 0)", name(file))
             }
         }
     }

@@ -183,6 +183,12 @@ fn load_split(dir: &Path, images: &str, labels: &str) -> Result<Split, DataError
     let lp = find_file(dir, labels).ok_or_else(missing)?;
     let img = read_idx(&ip, IdxKind::Images)?;
     let lab = read_idx(&lp, IdxKind::Labels)?;
+    if img.dims[0] == 0 {
+        return Err(DataError::EmptySplit { file: ip });
+    }
+    if lab.dims[0] == 0 {
+        return Err(DataError::EmptySplit { file: lp });
+    }
     if img.dims[0] != lab.dims[0] {
         return Err(DataError::CountMismatch {
             images: ip,
@@ -219,26 +225,36 @@ fn has_all_files(dir: &Path) -> bool {
     FILES.iter().all(|f| find_file(dir, f).is_some())
 }
 
+/// The files of the four that `dir` lacks.
+fn missing_files(dir: &Path) -> Vec<String> {
+    FILES
+        .iter()
+        .filter(|f| find_file(dir, f).is_none())
+        .map(|f| f.to_string())
+        .collect()
+}
+
 /// The dataset directory: `explicit` (`--data`), else `$STITCH_DATA`, else [`DEFAULT_DIR`],
-/// else [`FALLBACK_DIR`]. An explicit or environment directory is used even if incomplete, so
-/// its own error names the missing file; otherwise the first directory with all four files.
+/// else [`FALLBACK_DIR`]. An explicit or environment directory must hold all four files (the
+/// error names the ones it lacks); otherwise the first directory with all four.
 pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, DataError> {
-    if let Some(d) = explicit {
-        return if has_all_files(d) {
-            Ok(d.to_path_buf())
-        } else {
-            Err(DataError::NotFound {
-                looked: vec![d.into()],
-            })
-        };
-    }
-    if let Some(d) = std::env::var_os("STITCH_DATA").filter(|s| !s.is_empty()) {
-        let d = PathBuf::from(d);
-        return if has_all_files(&d) {
+    let given = |d: PathBuf, given_by: &'static str| {
+        let missing = missing_files(&d);
+        if missing.is_empty() {
             Ok(d)
         } else {
-            Err(DataError::NotFound { looked: vec![d] })
-        };
+            Err(DataError::Incomplete {
+                dir: d,
+                given_by,
+                missing,
+            })
+        }
+    };
+    if let Some(d) = explicit {
+        return given(d.to_path_buf(), "--data");
+    }
+    if let Some(d) = std::env::var_os("STITCH_DATA").filter(|s| !s.is_empty()) {
+        return given(PathBuf::from(d), "STITCH_DATA");
     }
     let looked = vec![PathBuf::from(DEFAULT_DIR), PathBuf::from(FALLBACK_DIR)];
     looked

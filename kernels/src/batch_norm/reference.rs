@@ -10,23 +10,27 @@ pub(crate) fn block(n: usize, c: usize, sh: &BatchNormShape) -> std::ops::Range<
     start..start + sh.hw
 }
 
-/// Per channel: μ, then the biased σ² about it (two passes: no cancellation).
+/// Per channel: μ, then the biased σ² about it (two passes: no cancellation). A channel
+/// sums up to N·H·W = 100,352 values at batch 128: the sums run in f64, so their rounding
+/// stays far below f32's whatever the length (a plain f32 sum drifts by ~1e-5 relative
+/// there, as much as the fast kernels' whole tolerance).
 pub fn channel_stats<T: Real>(x: &[T], c: usize, sh: &BatchNormShape) -> (T, T) {
-    let m = T::from_f64(sh.per_channel() as f64);
-    let mut s = T::ZERO;
+    let m = sh.per_channel() as f64;
+    let mut s = 0.0f64;
     for n in 0..sh.n {
         for &v in &x[block(n, c, sh)] {
-            s += v;
+            s += v.to_f64();
         }
     }
     let mean = s / m;
-    let mut ss = T::ZERO;
+    let mut ss = 0.0f64;
     for n in 0..sh.n {
         for &v in &x[block(n, c, sh)] {
-            ss += (v - mean) * (v - mean);
+            let d = v.to_f64() - mean;
+            ss += d * d;
         }
     }
-    (mean, ss / m)
+    (T::from_f64(mean), T::from_f64(ss / m))
 }
 
 /// Updates the running statistics of channel `c` with the batch's μ and biased σ².
@@ -127,13 +131,15 @@ pub fn batch_norm_backward_in_place<T: Real>(
 ) {
     let m = T::from_f64(sh.per_channel() as f64);
     for c in 0..sh.c {
-        let (mut sum_g, mut sum_gx) = (T::ZERO, T::ZERO);
+        // The two channel sums in f64, as in `channel_stats`.
+        let (mut sum_g64, mut sum_gx64) = (0.0f64, 0.0f64);
         for n in 0..sh.n {
             for i in block(n, c, sh) {
-                sum_g += g_dx[i];
-                sum_gx += g_dx[i] * ((x[i] - mean[c]) * invstd[c]);
+                sum_g64 += g_dx[i].to_f64();
+                sum_gx64 += (g_dx[i] * ((x[i] - mean[c]) * invstd[c])).to_f64();
             }
         }
+        let (sum_g, sum_gx) = (T::from_f64(sum_g64), T::from_f64(sum_gx64));
         d_b[c] = sum_g;
         d_w[c] = sum_gx;
         let k = w[c] * invstd[c] / m;

@@ -68,41 +68,43 @@ pub fn conv2d_backward_input<T: Real>(d_x: &mut [T], g: &[T], w: &[T], sh: &Conv
     }
 }
 
-/// ∂w\[k,c,r,s\] = Σ_{n,p,q} G\[n,k,p,q\] · x\[n,c,i,j\]
+/// ∂w\[k,c,r,s\] = Σ_{n,p,q} G\[n,k,p,q\] · x\[n,c,i,j\]  (the sum runs in f64: it has
+/// N·P·Q terms, 100,352 for a ladder layer at batch 128)
 pub fn conv2d_backward_weight<T: Real>(d_w: &mut [T], g: &[T], x: &[T], sh: &Conv2dShape) {
     let (oh, ow) = (sh.out_h(), sh.out_w());
     for k in 0..sh.k {
         for c in 0..sh.c {
             for r in 0..sh.r {
                 for s in 0..sh.s {
-                    let mut acc = T::ZERO;
+                    let mut acc = 0.0f64;
                     for n in 0..sh.n {
                         for p in 0..oh {
                             for q in 0..ow {
                                 if let Some((i, j)) = tap(sh, p, q, r, s) {
-                                    acc += g[((n * sh.k + k) * oh + p) * ow + q]
-                                        * x[((n * sh.c + c) * sh.h + i) * sh.w + j];
+                                    acc += (g[((n * sh.k + k) * oh + p) * ow + q]
+                                        * x[((n * sh.c + c) * sh.h + i) * sh.w + j])
+                                        .to_f64();
                                 }
                             }
                         }
                     }
-                    d_w[((k * sh.c + c) * sh.r + r) * sh.s + s] = acc;
+                    d_w[((k * sh.c + c) * sh.r + r) * sh.s + s] = T::from_f64(acc);
                 }
             }
         }
     }
 }
 
-/// ∂b\[k\] = Σ_{n,p,q} G\[n,k,p,q\]
+/// ∂b\[k\] = Σ_{n,p,q} G\[n,k,p,q\]  (summed in f64, as the weight gradient)
 pub fn conv2d_backward_bias<T: Real>(d_b: &mut [T], g: &[T], sh: &Conv2dShape) {
     let plane = sh.out_h() * sh.out_w();
     for k in 0..sh.k {
-        let mut acc = T::ZERO;
+        let mut acc = 0.0f64;
         for n in 0..sh.n {
             for v in &g[(n * sh.k + k) * plane..(n * sh.k + k + 1) * plane] {
-                acc += *v;
+                acc += v.to_f64();
             }
         }
-        d_b[k] = acc;
+        d_b[k] = T::from_f64(acc);
     }
 }

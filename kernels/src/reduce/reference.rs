@@ -2,13 +2,14 @@
 
 use crate::Real;
 
-/// s = Σᵢ xᵢ, added left to right.
+/// s = Σᵢ xᵢ, added left to right in f64 (so a long f32 sum keeps f32's precision, as the
+/// fast kernel's pieces do; for f64 input this is the plain loop).
 pub fn sum<T: Real>(x: &[T]) -> T {
-    let mut s = T::ZERO;
+    let mut s = 0.0f64;
     for &v in x {
-        s += v;
+        s += v.to_f64();
     }
-    s
+    T::from_f64(s)
 }
 
 /// yᵣ = (1/n) Σⱼ x\[r, j\] for each of the `y.len()` rows of `x` (row-major, n = x.len() /

@@ -27,7 +27,9 @@ fuzz_target!(|bytes: &[u8]| {
             let peak = common::peak_during(|| {
                 let _ = parse_idx_bytes(input, Path::new("fuzz.idx.gz"), kind);
             });
-            let limit = 2 * 64 * input.len() + (256 << 10);
+            // What the reader keeps grows with the bytes that really decompress: deflate
+            // expands at most ~1032× its input, and the buffer at most doubles.
+            let limit = 2 * 1100 * input.len() + (256 << 10);
             assert!(peak <= limit, "{} gzip bytes made the reader allocate {peak}", input.len());
         }
     }

@@ -18,8 +18,9 @@ fuzz_target!(|bytes: &[u8]| {
             let _ = parse_idx_bytes(bytes, Path::new("fuzz.idx"), kind);
         });
         // Plain input: the payload buffer is at most the input; gzip input (the fuzzer finds
-        // the magic bytes too): at most 2 × MAX_GZIP_RATIO × the input, plus the decoder.
-        let limit = 2 * 64 * bytes.len() + (256 << 10);
+        // the magic bytes too): at most twice what deflate can expand it to (~1032×), plus
+        // the decoder.
+        let limit = 2 * 1100 * bytes.len() + (256 << 10);
         assert!(peak <= limit, "{} input bytes made the reader allocate {peak}", bytes.len());
     }
 });
