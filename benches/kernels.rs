@@ -184,9 +184,9 @@ fn conv(c: &mut Criterion) {
         let mut dx = vec![0.0f32; sh.input_len()];
         let mut dw = vec![0.0f32; sh.weight_len()];
         g.throughput(Throughput::Elements(2 * sh.macs() as u64));
-        // Three versions side by side: the direct AVX-512 kernels ("fast", what training
-        // runs on this CPU), im2col + matrixmultiply's AVX2/FMA gemm (what an AVX2-only CPU
-        // runs), and the textbook reference loops.
+        // Three versions side by side: "fast" (what training runs: the direct AVX-512
+        // kernels on an AVX-512 CPU, the phase planes on AVX2 or NEON), im2col +
+        // matrixmultiply's gemm, and the textbook reference loops.
         g.bench_function(BenchmarkId::new("forward_fast", name), |bn| {
             bn.iter(|| conv2d::fast::conv2d_forward(&mut y, &x, &w, Some(&b), &sh))
         });
@@ -218,6 +218,75 @@ fn conv(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("backward_weight_reference", name), |bn| {
             bn.iter(|| conv2d::reference::conv2d_backward_weight(&mut dw, &gr, &x, &sh))
         });
+    }
+    g.finish();
+}
+
+/// resnet20's and vgg-small's convolutions at batch 128, each algorithm side by side: `auto`
+/// (what training runs: the AVX-512 direct kernels or the phase planes), `winograd`
+/// (F(2×2, 3×3), opt-in) and `im2col` (+ matrixmultiply's gemm).
+/// `cargo bench --bench kernels -- conv_algos`.
+fn conv_algos(c: &mut Criterion) {
+    use conv2d::ConvAlgo;
+    let mut g = c.benchmark_group("conv_algos");
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(300));
+    let shapes = [
+        (
+            "16to16_28x28",
+            Conv2dShape::square(128, 16, 28, 28, 16, 3, 1, 1, 1),
+        ),
+        (
+            "16to32_28x28_s2",
+            Conv2dShape::square(128, 16, 28, 28, 32, 3, 2, 1, 1),
+        ),
+        (
+            "32to32_14x14",
+            Conv2dShape::square(128, 32, 14, 14, 32, 3, 1, 1, 1),
+        ),
+        (
+            "64to64_7x7",
+            Conv2dShape::square(128, 64, 7, 7, 64, 3, 1, 1, 1),
+        ),
+        (
+            "16to32_1x1_s2",
+            Conv2dShape::square(128, 16, 28, 28, 32, 1, 2, 0, 1),
+        ),
+    ];
+    for (name, sh) in shapes {
+        let x = data(sh.input_len());
+        let w = data(sh.weight_len());
+        let gr = data(sh.output_len());
+        let mut y = vec![0.0f32; sh.output_len()];
+        let mut dx = vec![0.0f32; sh.input_len()];
+        let mut dw = vec![0.0f32; sh.weight_len()];
+        g.throughput(Throughput::Elements(2 * sh.macs() as u64));
+        for algo in [ConvAlgo::Auto, ConvAlgo::Winograd, ConvAlgo::Im2col] {
+            if algo == ConvAlgo::Winograd && !conv2d::winograd::applies(&sh) {
+                continue;
+            }
+            let a = algo.name();
+            g.bench_function(BenchmarkId::new(format!("forward_{a}"), name), |bn| {
+                bn.iter(|| conv2d::fast::conv2d_forward_with(algo, &mut y, &x, &w, None, &sh))
+            });
+            g.bench_function(
+                BenchmarkId::new(format!("backward_input_{a}"), name),
+                |bn| {
+                    bn.iter(|| {
+                        conv2d::fast::conv2d_backward_input_with(algo, &mut dx, &gr, &w, &sh)
+                    })
+                },
+            );
+            g.bench_function(
+                BenchmarkId::new(format!("backward_weight_{a}"), name),
+                |bn| {
+                    bn.iter(|| {
+                        conv2d::fast::conv2d_backward_weight_with(algo, &mut dw, &gr, &x, &sh)
+                    })
+                },
+            );
+        }
     }
     g.finish();
 }
@@ -498,6 +567,7 @@ criterion_group!(
     gemm,
     elementwise_kernels,
     conv,
+    conv_algos,
     memory_bound,
     linear,
     per_isa_and_loss

@@ -3,7 +3,8 @@
 //! stitch never compiles with `-C target-cpu=native`: a binary built here must run on any
 //! x86-64. Each fast kernel therefore has up to three bodies (AVX-512F, AVX2+FMA and plain
 //! scalar Rust) and [`isa()`] picks one the first time it is asked, with
-//! `is_x86_feature_detected!`. On other architectures only the scalar body exists.
+//! `is_x86_feature_detected!`. On AArch64 the levels are scalar and NEON (Advanced SIMD,
+//! 4 f32 lanes, 32 registers), checked with `is_aarch64_feature_detected!`.
 //!
 //! The environment variable `STITCH_ISA=scalar|avx2|avx512` lowers the choice (asking for an
 //! ISA the CPU lacks falls back to the best one it has, never to an illegal instruction), so
@@ -20,6 +21,8 @@ pub enum Isa {
     Avx2,
     /// 512-bit AVX-512F: 16 f32 lanes.
     Avx512,
+    /// AArch64's 128-bit NEON: 4 f32 lanes (Apple Silicon, Graviton, Ampere).
+    Neon,
 }
 
 impl Isa {
@@ -29,15 +32,17 @@ impl Isa {
             Isa::Scalar => "scalar",
             Isa::Avx2 => "avx2",
             Isa::Avx512 => "avx512",
+            Isa::Neon => "neon",
         }
     }
 
-    /// Parses `scalar`, `avx2` or `avx512`.
+    /// Parses `scalar`, `avx2`, `avx512` or `neon`.
     pub fn parse(s: &str) -> Option<Isa> {
         match s.trim().to_ascii_lowercase().as_str() {
             "scalar" => Some(Isa::Scalar),
             "avx2" => Some(Isa::Avx2),
             "avx512" => Some(Isa::Avx512),
+            "neon" => Some(Isa::Neon),
             _ => None,
         }
     }
@@ -50,14 +55,16 @@ impl Isa {
             Isa::Avx2 => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => is_x86_feature_detected!("avx512f"),
-            #[cfg(not(target_arch = "x86_64"))]
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => std::arch::is_aarch64_feature_detected!("neon"),
+            #[allow(unreachable_patterns)]
             _ => false,
         }
     }
 
     /// Every level this CPU supports, plainest first (what tests iterate over).
     pub fn supported() -> Vec<Isa> {
-        [Isa::Scalar, Isa::Avx2, Isa::Avx512]
+        [Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon]
             .into_iter()
             .filter(|i| i.is_supported())
             .collect()
@@ -79,7 +86,7 @@ pub fn isa() -> Isa {
             .ok()
             .and_then(|s| Isa::parse(&s))
         {
-            Some(asked) if asked <= best => asked,
+            Some(asked) if asked <= best && asked.is_supported() => asked,
             _ => best,
         }
     })

@@ -16,6 +16,7 @@ pub fn fma_peak(isa: Isa, threads: usize, iters: usize) -> f64 {
     let lanes = match isa {
         Isa::Avx512 => 16,
         Isa::Avx2 => 8,
+        Isa::Neon => 4,
         Isa::Scalar => 1,
     };
     let start = Instant::now();
@@ -38,6 +39,9 @@ fn fma_loop(isa: Isa, iters: usize) -> f32 {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
         Isa::Avx2 => unsafe { x86::fma256(iters) },
+        #[cfg(target_arch = "aarch64")]
+        // SAFETY: as above.
+        Isa::Neon => unsafe { arm::fma128(iters) },
         _ => {
             let mut acc = [0.0f32; CHAINS];
             for _ in 0..iters {
@@ -63,7 +67,10 @@ pub fn stream_load(buf: &[f32], masked: bool) -> Option<f32> {
     // SAFETY: AVX-512F was just detected.
     return Some(unsafe { x86::stream_load(buf, masked) });
     #[cfg(not(target_arch = "x86_64"))]
-    None
+    {
+        let _ = (buf, masked);
+        None
+    }
 }
 
 /// One thread writing `v` over all of `buf` with 16-float AVX-512 stores, plain or masked
@@ -78,6 +85,8 @@ pub fn stream_store(buf: &mut [f32], v: f32, masked: bool) -> bool {
     unsafe {
         x86::stream_store(buf, v, masked)
     };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (buf, v, masked);
     cfg!(target_arch = "x86_64")
 }
 
@@ -214,5 +223,27 @@ mod tests {
             }
             buf = (0..37).map(|i| i as f32).collect();
         }
+    }
+}
+
+#[cfg(target_arch = "aarch64")]
+mod arm {
+    use super::CHAINS;
+    use std::arch::aarch64::*;
+
+    /// CHAINS independent chains of 4-lane fused multiply-adds.
+    ///
+    /// # Safety
+    /// The CPU has NEON.
+    #[target_feature(enable = "neon")]
+    pub unsafe fn fma128(iters: usize) -> f32 {
+        let (a, b) = (vdupq_n_f32(1.000_000_1), vdupq_n_f32(0.999_999));
+        let mut acc = [vdupq_n_f32(0.0); CHAINS];
+        for _ in 0..iters {
+            for x in acc.iter_mut() {
+                *x = vfmaq_f32(b, *x, a);
+            }
+        }
+        acc.iter().map(|&v| vaddvq_f32(v)).sum()
     }
 }

@@ -57,6 +57,9 @@ macro_rules! dispatch {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `$isa` went through `simd::usable`, so the CPU has AVX2 and FMA.
             $crate::isa::Isa::Avx2 => unsafe { avx2::$f($($arg),*) },
+            #[cfg(target_arch = "aarch64")]
+            // SAFETY: `$isa` went through `simd::usable`, so the CPU has NEON.
+            $crate::isa::Isa::Neon => unsafe { neon::$f($($arg),*) },
             _ => scalar::$f($($arg),*),
         }
     };

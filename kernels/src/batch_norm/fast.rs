@@ -215,7 +215,6 @@ mod scalar {
 macro_rules! bn_simd {
     ($feat:literal, $l:literal, $zero:ident, $set1:ident, $load:ident, $store:ident, $add:ident, $sub:ident, $mul:ident, $fmadd:ident, $reduce:path) => {
         use super::scalar;
-        use std::arch::x86_64::*;
 
         // Callers guarantee: the CPU has the feature; slices of one call have one length.
         // Each `unsafe` block reads or writes lanes i..i + $l with i + $l <= n.
@@ -285,6 +284,7 @@ macro_rules! bn_simd {
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
+    use std::arch::x86_64::*;
     bn_simd!(
         "avx512f",
         16,
@@ -302,6 +302,7 @@ mod avx512 {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
+    use std::arch::x86_64::*;
     bn_simd!(
         "avx2,fma",
         8,
@@ -324,4 +325,36 @@ mod avx2 {
         let h = _mm_add_ss(h, _mm_shuffle_ps::<0b01>(h, h));
         _mm_cvtss_f32(h)
     }
+}
+
+#[cfg(target_arch = "aarch64")]
+mod neon {
+    use std::arch::aarch64::*;
+
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn zero() -> float32x4_t {
+        vdupq_n_f32(0.0)
+    }
+
+    /// a · b + c, fused (NEON's operand order is c, a, b).
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn fmadd(a: float32x4_t, b: float32x4_t, c: float32x4_t) -> float32x4_t {
+        vfmaq_f32(c, a, b)
+    }
+
+    bn_simd!(
+        "neon",
+        4,
+        zero,
+        vdupq_n_f32,
+        vld1q_f32,
+        vst1q_f32,
+        vaddq_f32,
+        vsubq_f32,
+        vmulq_f32,
+        fmadd,
+        vaddvq_f32
+    );
 }

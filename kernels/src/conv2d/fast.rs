@@ -22,7 +22,9 @@ use super::direct;
 use super::im2col::{col2im, im2col};
 use super::Conv2dShape;
 use crate::gemm::{fast::sgemm_serial, GemmArgs, MatMut, MatRef};
-use crate::isa::{isa, Isa};
+use crate::isa::isa;
+#[cfg(target_arch = "x86_64")]
+use crate::isa::Isa;
 use crate::scratch::{with_cols, with_partials};
 
 pub use super::ConvAlgo;

@@ -33,7 +33,9 @@ use crate::{op_mode, KernelOp, Mode, Real};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum ConvAlgo {
     /// The best fast path for the shape: the direct AVX-512 kernels where they apply
-    /// (stride 1, dilation 1, on a CPU with AVX-512), else im2col + gemm.
+    /// (stride 1, dilation 1, on a CPU with AVX-512), else the phase-plane direct kernels
+    /// ([`planes`], any stride, at the CPU's vector width: AVX2 or NEON) for every kernel
+    /// size but 1×1, else im2col + gemm.
     #[default]
     Auto,
     /// The direct kernels wherever they apply (as `Auto` today), im2col + gemm elsewhere.
@@ -48,7 +50,8 @@ pub enum ConvAlgo {
 }
 
 impl ConvAlgo {
-    /// The name used on the command line: `auto`, `direct`, `im2col`, `reference`.
+    /// The name used on the command line: `auto`, `direct`, `im2col`, `winograd`,
+    /// `reference`.
     pub fn name(self) -> &'static str {
         match self {
             ConvAlgo::Auto => "auto",
@@ -65,6 +68,7 @@ impl ConvAlgo {
             ConvAlgo::Auto,
             ConvAlgo::Direct,
             ConvAlgo::Im2col,
+            ConvAlgo::Winograd,
             ConvAlgo::Reference,
         ]
         .into_iter()

@@ -79,7 +79,6 @@ mod scalar {
 macro_rules! dropout_simd {
     ($feat:literal, $l:literal, $vi:ty, $set1i:ident, $setr:expr, $addi:ident, $mullo:ident, $xor:ident, $srli:ident, $keep:expr, $set1:ident, $load:ident, $store:ident, $mul:ident) => {
         use super::super::draw;
-        use std::arch::x86_64::*;
 
         /// fmix32 on every lane.
         #[target_feature(enable = $feat)]
@@ -168,6 +167,7 @@ macro_rules! dropout_simd {
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
+    use std::arch::x86_64::*;
     dropout_simd!(
         "avx512f",
         16,
@@ -188,6 +188,7 @@ mod avx512 {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
+    use std::arch::x86_64::*;
     dropout_simd!(
         "avx2,fma",
         8,
@@ -203,6 +204,45 @@ mod avx2 {
         _mm256_loadu_ps,
         _mm256_storeu_ps,
         _mm256_mul_ps
+    );
+}
+
+#[cfg(target_arch = "aarch64")]
+mod neon {
+    use std::arch::aarch64::*;
+
+    /// All lanes `v` (the macro's signed-integer broadcast, on unsigned lanes).
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn set1i(v: i32) -> uint32x4_t {
+        vdupq_n_u32(v as u32)
+    }
+
+    /// Lanes 0, 1, 2, 3.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn lanes() -> uint32x4_t {
+        const L: [u32; 4] = [0, 1, 2, 3];
+        // SAFETY: four u32 at L.
+        unsafe { vld1q_u32(L.as_ptr()) }
+    }
+
+    dropout_simd!(
+        "neon",
+        4,
+        uint32x4_t,
+        set1i,
+        lanes(),
+        vaddq_u32,
+        vmulq_u32,
+        veorq_u32,
+        vshrq_n_u32,
+        // The draws are 24 bits, below 2^31: the unsigned compare is the signed one.
+        |d, thr, v| vreinterpretq_f32_u32(vandq_u32(vcltq_u32(d, thr), vreinterpretq_u32_f32(v))),
+        vdupq_n_f32,
+        vld1q_f32,
+        vst1q_f32,
+        vmulq_f32
     );
 }
 

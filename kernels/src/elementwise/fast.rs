@@ -1,7 +1,7 @@
 //! Fast elementwise kernels for `f32`.
 //!
 //! Equals `reference::<fn>`; differs by: explicit SIMD (16 lanes with AVX-512F, 8 with
-//! AVX2), and rayon over [`crate::CHUNK`]-long pieces once a slice reaches
+//! AVX2, 4 with NEON), and rayon over [`crate::CHUNK`]-long pieces once a slice reaches
 //! [`crate::PAR_THRESHOLD`] elements. Every element is computed on its own, so the results
 //! are bitwise those of the reference loop, except `axpy`, whose SIMD bodies use a fused
 //! multiply-add (one rounding instead of two).
@@ -324,6 +324,122 @@ mod avx2 {
                         d.add(i),
                         _mm256_and_ps(positive, _mm256_loadu_ps(pg.add(i))),
                     );
+                }
+            },
+            tail | s | { scalar::relu_backward(&mut d_input[s..], &d_out[s..], &x[s..]) }
+        )
+    }
+}
+
+#[cfg(target_arch = "aarch64")]
+mod neon {
+    use super::scalar;
+    use std::arch::aarch64::*;
+
+    // Callers guarantee for every function here: the CPU has NEON, and all slices of a call
+    // have the same length. Each `unsafe` block below relies on `i + 4 <= n`.
+
+    #[target_feature(enable = "neon")]
+    pub unsafe fn add(out: &mut [f32], a: &[f32], b: &[f32]) {
+        let (o, pa, pb) = (out.as_mut_ptr(), a.as_ptr(), b.as_ptr());
+        vector_loop!(
+            out.len(),
+            4,
+            |i| {
+                // SAFETY: i + 4 <= n = out.len() = a.len() = b.len().
+                unsafe {
+                    vst1q_f32(
+                        o.add(i),
+                        vaddq_f32(vld1q_f32(pa.add(i)), vld1q_f32(pb.add(i))),
+                    )
+                }
+            },
+            tail | s | { scalar::add(&mut out[s..], &a[s..], &b[s..]) }
+        )
+    }
+
+    #[target_feature(enable = "neon")]
+    pub unsafe fn mul(out: &mut [f32], a: &[f32], b: &[f32]) {
+        let (o, pa, pb) = (out.as_mut_ptr(), a.as_ptr(), b.as_ptr());
+        vector_loop!(
+            out.len(),
+            4,
+            |i| {
+                // SAFETY: i + 4 <= n = out.len() = a.len() = b.len().
+                unsafe {
+                    vst1q_f32(
+                        o.add(i),
+                        vmulq_f32(vld1q_f32(pa.add(i)), vld1q_f32(pb.add(i))),
+                    )
+                }
+            },
+            tail | s | { scalar::mul(&mut out[s..], &a[s..], &b[s..]) }
+        )
+    }
+
+    #[target_feature(enable = "neon")]
+    pub unsafe fn axpy(y: &mut [f32], alpha: f32, x: &[f32]) {
+        let (py, px) = (y.as_mut_ptr(), x.as_ptr());
+        let va = vdupq_n_f32(alpha);
+        vector_loop!(
+            y.len(),
+            4,
+            |i| {
+                // SAFETY: i + 4 <= n = y.len() = x.len(). vfmaq_f32(y, a, x) = y + a·x, fused.
+                unsafe {
+                    vst1q_f32(
+                        py.add(i),
+                        vfmaq_f32(vld1q_f32(py.add(i)), va, vld1q_f32(px.add(i))),
+                    )
+                }
+            },
+            tail | s | { scalar::axpy(&mut y[s..], alpha, &x[s..]) }
+        )
+    }
+
+    #[target_feature(enable = "neon")]
+    pub unsafe fn scale(out: &mut [f32], alpha: f32, x: &[f32]) {
+        let (o, px) = (out.as_mut_ptr(), x.as_ptr());
+        let va = vdupq_n_f32(alpha);
+        vector_loop!(
+            out.len(),
+            4,
+            |i| {
+                // SAFETY: i + 4 <= n = out.len() = x.len().
+                unsafe { vst1q_f32(o.add(i), vmulq_f32(va, vld1q_f32(px.add(i)))) }
+            },
+            tail | s | { scalar::scale(&mut out[s..], alpha, &x[s..]) }
+        )
+    }
+
+    #[target_feature(enable = "neon")]
+    pub unsafe fn relu_forward(out: &mut [f32], x: &[f32]) {
+        let (o, px) = (out.as_mut_ptr(), x.as_ptr());
+        let zero = vdupq_n_f32(0.0);
+        vector_loop!(
+            out.len(),
+            4,
+            |i| {
+                // SAFETY: i + 4 <= n = out.len() = x.len(). FMAX returns NaN when an operand
+                // is NaN, and +0 for max(+0, −0): the reference's results, bit for bit.
+                unsafe { vst1q_f32(o.add(i), vmaxq_f32(zero, vld1q_f32(px.add(i)))) }
+            },
+            tail | s | { scalar::relu_forward(&mut out[s..], &x[s..]) }
+        )
+    }
+
+    #[target_feature(enable = "neon")]
+    pub unsafe fn relu_backward(d_input: &mut [f32], d_out: &[f32], x: &[f32]) {
+        let (d, pg, px) = (d_input.as_mut_ptr(), d_out.as_ptr(), x.as_ptr());
+        let zero = vdupq_n_f32(0.0);
+        vector_loop!(
+            d_input.len(),
+            4,
+            |i| {
+                // SAFETY: i + 4 <= n = d_input.len() = d_out.len() = x.len().
+                unsafe {
+                    let positive = vcgtq_f32(vld1q_f32(px.add(i)), zero);
+                    vst1q_f32(d.add(i), vbslq_f32(positive, vld1q_f32(pg.add(i)), zero));
                 }
             },
             tail | s | { scalar::relu_backward(&mut d_input[s..], &d_out[s..], &x[s..]) }

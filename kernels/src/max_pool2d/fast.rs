@@ -335,6 +335,56 @@ mod avx2 {
     }
 }
 
+#[cfg(target_arch = "aarch64")]
+mod neon {
+    use super::scalar;
+    use std::arch::aarch64::*;
+
+    /// Every output row of one plane, 4 outputs per step: `vld2q_f32` loads 8 floats of a
+    /// row already split into its even and odd columns (the windows' left and right
+    /// halves), the four window positions are compared branch-free in window order (the
+    /// later value wins only when strictly greater, or NaN over a number), and the rest of
+    /// a row goes to the scalar loop. Caller guarantees NEON, `xp.len() ≥ 2 · oh · w` and
+    /// `y.len() == am.len() == oh · (w / 2)`.
+    #[target_feature(enable = "neon")]
+    pub unsafe fn pool_plane_2x2(y: &mut [f32], am: &mut [u32], xp: &[f32], w: usize, oh: usize) {
+        let ow = y.len() / oh.max(1);
+        const STEP: [u32; 4] = [0, 2, 4, 6];
+        for p in 0..oh {
+            let rows = &xp[2 * p * w..(2 * p + 2) * w];
+            let (y_row, am_row) = (&mut y[p * ow..(p + 1) * ow], &mut am[p * ow..(p + 1) * ow]);
+            let base = (2 * p * w) as u32;
+            let whole = ow / 4 * 4;
+            // SAFETY: NEON as required; for q0 + 4 ≤ ow the loads read columns 2q0..2q0 + 8
+            // ≤ 2ow ≤ w of each of the two rows, the stores lanes q0..q0 + 4 ≤ ow.
+            unsafe {
+                let step = vld1q_u32(STEP.as_ptr());
+                for q0 in (0..whole).step_by(4) {
+                    let j = 2 * q0;
+                    let a = vld2q_f32(rows.as_ptr().add(j));
+                    let b = vld2q_f32(rows.as_ptr().add(w + j));
+                    let cand = [a.0, a.1, b.0, b.1];
+                    let idx0 = vaddq_u32(vdupq_n_u32(base + j as u32), step);
+                    let offs = [0u32, 1, w as u32, w as u32 + 1];
+                    let (mut best, mut best_i) = (cand[0], idx0);
+                    for k in 1..4 {
+                        let v = cand[k];
+                        let gt = vcgtq_f32(v, best);
+                        // v is NaN and best is not: v != v, best == best.
+                        let nan_over = vbicq_u32(vceqq_f32(best, best), vceqq_f32(v, v));
+                        let take = vorrq_u32(gt, nan_over);
+                        best = vbslq_f32(take, v, best);
+                        best_i = vbslq_u32(take, vaddq_u32(idx0, vdupq_n_u32(offs[k])), best_i);
+                    }
+                    vst1q_f32(y_row.as_mut_ptr().add(q0), best);
+                    vst1q_u32(am_row.as_mut_ptr().add(q0), best_i);
+                }
+            }
+            scalar::pool_row_2x2_from(y_row, am_row, rows, w, base, whole);
+        }
+    }
+}
+
 /// Scatters G to each window's argmax, fast version.
 pub fn max_pool2d_backward(d_x: &mut [f32], g: &[f32], argmax: &[u32], sh: &Pool2dShape) {
     max_pool2d_backward_with(isa(), d_x, g, argmax, sh)

@@ -1,5 +1,5 @@
-//! Fast `f32` Adam step. Equals `reference::adam_step` bit for bit; differs by: 16 (AVX-512)
-//! or 8 (AVX2) elements per instruction with the same operations in the same order (no FMA,
+//! Fast `f32` Adam step. Equals `reference::adam_step` bit for bit; differs by: 16 (AVX-512),
+//! 8 (AVX2) or 4 (NEON) elements per instruction with the same operations in the same order (no FMA,
 //! and IEEE division and square root are exactly rounded in both), and rayon over
 //! [`CHUNK`]-long pieces once a tensor reaches [`PAR_THRESHOLD`] elements.
 
@@ -44,7 +44,6 @@ mod scalar {
 macro_rules! adam_body {
     ($feat:literal, $lanes:literal, $set1:ident, $load:ident, $store:ident, $add:ident, $sub:ident, $mul:ident, $div:ident, $sqrt:ident) => {
         use super::{scalar, AdamStep};
-        use std::arch::x86_64::*;
 
         /// Callers guarantee: the CPU has the feature, and all four slices have one length.
         #[target_feature(enable = $feat)]
@@ -96,6 +95,7 @@ macro_rules! adam_body {
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
+    use std::arch::x86_64::*;
     adam_body!(
         "avx512f",
         16,
@@ -112,6 +112,7 @@ mod avx512 {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
+    use std::arch::x86_64::*;
     adam_body!(
         "avx2,fma",
         8,
@@ -123,5 +124,22 @@ mod avx2 {
         _mm256_mul_ps,
         _mm256_div_ps,
         _mm256_sqrt_ps
+    );
+}
+
+#[cfg(target_arch = "aarch64")]
+mod neon {
+    use std::arch::aarch64::*;
+    adam_body!(
+        "neon",
+        4,
+        vdupq_n_f32,
+        vld1q_f32,
+        vst1q_f32,
+        vaddq_f32,
+        vsubq_f32,
+        vmulq_f32,
+        vdivq_f32,
+        vsqrtq_f32
     );
 }

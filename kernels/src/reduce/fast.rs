@@ -132,3 +132,33 @@ pub fn mean_rows_backward<T: crate::Real>(d_x: &mut [T], g: &[T]) {
             }
         });
 }
+
+#[cfg(target_arch = "aarch64")]
+mod neon {
+    use super::scalar;
+    use std::arch::aarch64::*;
+
+    /// Four 4-lane accumulators; combined (a0 + a1) + (a2 + a3), then across lanes in
+    /// FADDP's fixed pairwise order. Caller guarantees the CPU has NEON.
+    #[target_feature(enable = "neon")]
+    pub unsafe fn sum(x: &[f32]) -> f32 {
+        let p = x.as_ptr();
+        let n = x.len();
+        let mut acc = [vdupq_n_f32(0.0); 4];
+        let mut i = 0;
+        while i + 16 <= n {
+            for (k, a) in acc.iter_mut().enumerate() {
+                // SAFETY: i + 4k + 4 <= i + 16 <= n.
+                *a = vaddq_f32(*a, unsafe { vld1q_f32(p.add(i + 4 * k)) });
+            }
+            i += 16;
+        }
+        while i + 4 <= n {
+            // SAFETY: i + 4 <= n.
+            acc[0] = vaddq_f32(acc[0], unsafe { vld1q_f32(p.add(i)) });
+            i += 4;
+        }
+        let v = vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3]));
+        vaddvq_f32(v) + scalar::sum(&x[i..])
+    }
+}
