@@ -2,10 +2,22 @@
 
 mod common;
 use common::data;
+use stitch_kernels::isa::Isa;
 use stitch_kernels::max_pool2d::{fast, reference, Pool2dShape};
 
 fn compare(sh: &Pool2dShape) {
-    let x = data(sh.input_len(), 1);
+    compare_on(sh, &data(sh.input_len(), 1));
+}
+
+/// Every SIMD level this CPU has against the reference: values and argmax bit for bit,
+/// then the gradient routing.
+fn compare_on(sh: &Pool2dShape, x: &[f32]) {
+    for isa in Isa::supported() {
+        compare_with(isa, sh, x);
+    }
+}
+
+fn compare_with(isa: Isa, sh: &Pool2dShape, x: &[f32]) {
     let g = data(sh.output_len(), 2);
     let (mut y1, mut y2) = (
         vec![f32::NAN; sh.output_len()],
@@ -15,23 +27,43 @@ fn compare(sh: &Pool2dShape) {
         vec![u32::MAX; sh.output_len()],
         vec![u32::MAX; sh.output_len()],
     );
-    reference::max_pool2d_forward(&mut y1, &mut a1, &x, sh);
-    fast::max_pool2d_forward(&mut y2, &mut a2, &x, sh);
-    assert_eq!(a1, a2, "argmax {sh:?}");
+    reference::max_pool2d_forward(&mut y1, &mut a1, x, sh);
+    fast::max_pool2d_forward_with(isa, &mut y2, &mut a2, x, sh);
+    assert_eq!(a1, a2, "argmax {isa:?} {sh:?}");
     assert!(
         y1.iter().zip(&y2).all(|(a, b)| a.to_bits() == b.to_bits()),
-        "forward {sh:?}"
+        "forward {isa:?} {sh:?}"
     );
     let (mut d1, mut d2) = (
         vec![f32::NAN; sh.input_len()],
         vec![f32::NAN; sh.input_len()],
     );
     reference::max_pool2d_backward(&mut d1, &g, &a1, sh);
-    fast::max_pool2d_backward(&mut d2, &g, &a1, sh);
+    fast::max_pool2d_backward_with(isa, &mut d2, &g, &a1, sh);
     assert!(
         d1.iter().zip(&d2).all(|(a, b)| a.to_bits() == b.to_bits()),
-        "backward {sh:?}"
+        "backward {isa:?} {sh:?}"
     );
+}
+
+#[test]
+fn ties_and_nan_on_wide_rows_follow_the_reference_at_every_level() {
+    // Three levels only, so most windows hold ties, and a NaN every 13th value: the SIMD
+    // bodies' strictly-greater and NaN-wins rules against the reference's, on rows of
+    // 1 to 40 windows (the 8- and 4-wide steps, the overlapping last step, the scalar rows).
+    for w in [2, 6, 8, 10, 14, 16, 18, 28, 30, 34, 48, 80] {
+        let sh = Pool2dShape::square(2, 3, 6, w, 2, 2, 0);
+        let x: Vec<f32> = (0..sh.input_len())
+            .map(|i| {
+                if i % 13 == 5 {
+                    f32::NAN
+                } else {
+                    ((i * 7) % 3) as f32
+                }
+            })
+            .collect();
+        compare_on(&sh, &x);
+    }
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Fast `f32` max pooling. Equals `reference::max_pool2d_*` bit for bit (a maximum and a
 //! copy involve no rounding); differs by: rayon over groups of N·C planes, and for the
 //! ladder's 2×2 stride-2 unpadded window a row loop with no bounds logic, branch-free
-//! AVX-512 (16 outputs at a time) where available. Random data makes the reference's
+//! SIMD where available (AVX-512: 16 outputs at a time; AVX2: 8 then 4; NEON: 4). Random data makes the reference's
 //! comparisons unpredictable: a mispredicted branch per window cost more than the memory
 //! traffic before the SIMD body. The SIMD bodies read and write whole vectors past a row's
 //! end wherever the plane has room (later rows overwrite what spills), because masked loads
@@ -324,14 +324,125 @@ mod avx512 {
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use super::scalar;
+    use std::arch::x86_64::*;
 
-    /// The AVX2 level keeps the scalar row loop: 8-lane even/odd splits cost as many
-    /// shuffles as they save on rows of 7 or 14 outputs.
+    /// One step's window maxima from the four window positions `cand` (in window order:
+    /// top-left, top-right, bottom-left, bottom-right) with their input indices `idx0 +
+    /// offs[k]`: the later value wins only when strictly greater, or NaN over a number,
+    /// as the scalar loop decides (so the bits and the argmax are the same).
+    /// (A macro, not a closure or a helper function, so that it compiles inside the
+    /// `#[target_feature]` function at both widths.)
+    macro_rules! best_of_four {
+        ($cmp:ident, $and:ident, $or:ident, $blend:ident, $add:ident, $set1:ident,
+         $cast_f:ident, $cast_i:ident, $cand:expr, $idx0:expr, $offs:expr) => {{
+            let cand = $cand;
+            let (mut best, mut best_i) = (cand[0], $idx0);
+            for k in 1..4 {
+                let v = cand[k];
+                let gt = $cmp::<_CMP_GT_OQ>(v, best);
+                let nan_over = $and($cmp::<_CMP_UNORD_Q>(v, v), $cmp::<_CMP_ORD_Q>(best, best));
+                let take = $or(gt, nan_over);
+                best = $blend(best, v, take);
+                let i = $add($idx0, $set1($offs[k] as i32));
+                best_i = $cast_i($blend($cast_f(best_i), $cast_f(i), take));
+            }
+            (best, best_i)
+        }};
+    }
+
+    /// Every output row of one plane, 8 outputs per step and then 4: a row's 16 (or 8)
+    /// inputs are split into even and odd columns (the windows' left and right halves) by
+    /// `shuffle_ps` (and, for 8 lanes, a 64-bit `permute4x64` that puts the halves back in
+    /// order), the four window positions are compared branch-free, and a row's last step
+    /// starts at `ow − 4` so that it ends at the row's end (recomputing, with the same
+    /// result, outputs the step before wrote); rows under 4 outputs take the scalar loop.
     ///
     /// # Safety
-    /// None beyond the scalar loop's; `unsafe` only to match the dispatch signature.
+    /// The caller guarantees AVX2, `xp.len() ≥ 2 · oh · w` and `y.len() == am.len() ==
+    /// oh · (w / 2)`.
+    #[target_feature(enable = "avx2")]
     pub unsafe fn pool_plane_2x2(y: &mut [f32], am: &mut [u32], xp: &[f32], w: usize, oh: usize) {
-        scalar::pool_plane_2x2(y, am, xp, w, oh)
+        let ow = y.len() / oh.max(1);
+        if ow < 4 {
+            return scalar::pool_plane_2x2(y, am, xp, w, oh);
+        }
+        let offs = [0usize, 1, w, w + 1];
+        for p in 0..oh {
+            let rows = &xp[2 * p * w..(2 * p + 2) * w];
+            let (y_row, am_row) = (&mut y[p * ow..(p + 1) * ow], &mut am[p * ow..(p + 1) * ow]);
+            let base = (2 * p * w) as i32;
+            let (r, yp, ap) = (rows.as_ptr(), y_row.as_mut_ptr(), am_row.as_mut_ptr());
+            let mut q0 = 0;
+            // SAFETY: AVX2 as required. A step at q0 reads columns 2q0 .. 2q0 + 16 (8-wide)
+            // or 2q0 + 8 (4-wide) of rows 0 and 1 of `rows`, within 2ow ≤ w because
+            // q0 + 8 ≤ ow (q0 + 4 ≤ ow), and writes outputs q0 .. q0 + 8 (+ 4) ≤ ow.
+            unsafe {
+                let step8 = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+                while q0 + 8 <= ow {
+                    let j = 2 * q0;
+                    // 16 inputs → (even columns, odd columns), each in order.
+                    macro_rules! split {
+                        ($at:expr) => {{
+                            let (a, b) = (_mm256_loadu_ps($at), _mm256_loadu_ps($at.add(8)));
+                            let ev = _mm256_castps_pd(_mm256_shuffle_ps::<0x88>(a, b));
+                            let od = _mm256_castps_pd(_mm256_shuffle_ps::<0xDD>(a, b));
+                            (
+                                _mm256_castpd_ps(_mm256_permute4x64_pd::<0xD8>(ev)),
+                                _mm256_castpd_ps(_mm256_permute4x64_pd::<0xD8>(od)),
+                            )
+                        }};
+                    }
+                    let (t, b) = (split!(r.add(j)), split!(r.add(w + j)));
+                    let idx0 = _mm256_add_epi32(_mm256_set1_epi32(base + j as i32), step8);
+                    let (best, best_i) = best_of_four!(
+                        _mm256_cmp_ps,
+                        _mm256_and_ps,
+                        _mm256_or_ps,
+                        _mm256_blendv_ps,
+                        _mm256_add_epi32,
+                        _mm256_set1_epi32,
+                        _mm256_castsi256_ps,
+                        _mm256_castps_si256,
+                        [t.0, t.1, b.0, b.1],
+                        idx0,
+                        offs
+                    );
+                    _mm256_storeu_ps(yp.add(q0), best);
+                    _mm256_storeu_si256(ap.add(q0) as *mut __m256i, best_i);
+                    q0 += 8;
+                }
+                let step4 = _mm_setr_epi32(0, 2, 4, 6);
+                while q0 < ow {
+                    // The last step ends at the row's end.
+                    let q = q0.min(ow - 4);
+                    let j = 2 * q;
+                    macro_rules! split {
+                        ($at:expr) => {{
+                            let (a, b) = (_mm_loadu_ps($at), _mm_loadu_ps($at.add(4)));
+                            (_mm_shuffle_ps::<0x88>(a, b), _mm_shuffle_ps::<0xDD>(a, b))
+                        }};
+                    }
+                    let (t, b) = (split!(r.add(j)), split!(r.add(w + j)));
+                    let idx0 = _mm_add_epi32(_mm_set1_epi32(base + j as i32), step4);
+                    let (best, best_i) = best_of_four!(
+                        _mm_cmp_ps,
+                        _mm_and_ps,
+                        _mm_or_ps,
+                        _mm_blendv_ps,
+                        _mm_add_epi32,
+                        _mm_set1_epi32,
+                        _mm_castsi128_ps,
+                        _mm_castps_si128,
+                        [t.0, t.1, b.0, b.1],
+                        idx0,
+                        offs
+                    );
+                    _mm_storeu_ps(yp.add(q), best);
+                    _mm_storeu_si128(ap.add(q) as *mut __m128i, best_i);
+                    q0 = q + 4;
+                }
+            }
+        }
     }
 }
 
