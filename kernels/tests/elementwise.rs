@@ -163,6 +163,22 @@ fn relu_in_place_mask_and_mask_in_place_match_reference_bitwise() {
             "relu_in_place_mask n={n}"
         );
         assert_eq!(p_ref, p_fast, "mask n={n}");
+        // relu_mask (out of place) gives the same y and mask as the in-place form, fast
+        // and reference alike.
+        for relu_mask in [
+            reference::relu_mask::<f32> as fn(&mut [f32], &mut [bool], &[f32]),
+            fast::relu_mask::<f32>,
+        ] {
+            let (mut y, mut p) = (vec![7.0f32; n], vec![true; n]);
+            relu_mask(&mut y, &mut p, &x);
+            assert!(
+                y.iter()
+                    .zip(&y_ref)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "relu_mask n={n}"
+            );
+            assert_eq!(p, p_ref, "relu_mask's mask n={n}");
+        }
         // The mask is exactly y > 0 and y is max(x, 0) with NaN kept.
         for i in 0..n {
             assert_eq!(p_ref[i], y_ref[i] > 0.0);

@@ -5,13 +5,18 @@
 //! backward frees the node, and (b) what the rule saved itself ([`Backward::saved_bytes`]:
 //! argmax indices, ReLU masks, softmax probabilities, batch statistics). Parameters are not
 //! counted (they exist with or without a graph), and a storage shared by several nodes is
-//! counted once, for the first op that reads it on the walk from the loss.
+//! counted once, for the first op that reads it on the walk from the loss. An intermediate
+//! that the graph holds although no rule reads it (a model that kept a handle to it, or a
+//! view sharing its storage) is reported in a last row named [`UNREAD`].
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::Backward;
 use crate::{Real, Tensor};
+
+/// The name of the row for intermediates held but read by no backward rule.
+pub const UNREAD: &str = "(held, unread)";
 
 /// One op's share of the memory a graph holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,6 +38,9 @@ impl<T: Real> Tensor<T> {
         let mut rows: Vec<SavedRow> = Vec::new();
         let mut seen_nodes = HashSet::new();
         let mut seen_storage = HashSet::new();
+        // Storages of intermediates that no rule reads through this node: unread unless some
+        // other node over the same storage (a view) is read.
+        let mut unread = std::collections::HashMap::new();
         let mut stack = vec![self.clone()];
         while let Some(t) = stack.pop() {
             if !seen_nodes.insert(Arc::as_ptr(&t.node) as usize) {
@@ -45,9 +53,13 @@ impl<T: Real> Tensor<T> {
             for (i, x) in node.inputs.iter().enumerate() {
                 let parameter = x.is_leaf() && x.requires_grad();
                 let storage = Arc::as_ptr(&x.node.storage) as usize;
+                let bytes = x.node.storage.read().map_or(0, |v| v.len()) * std::mem::size_of::<T>();
                 if op.reads_input(i) && !parameter && seen_storage.insert(storage) {
-                    input_bytes +=
-                        x.node.storage.read().map_or(0, |v| v.len()) * std::mem::size_of::<T>();
+                    input_bytes += bytes;
+                }
+                let no_reader = x.node.readers.load(std::sync::atomic::Ordering::Relaxed) == 0;
+                if !x.is_leaf() && no_reader && bytes > 0 {
+                    unread.insert(storage, bytes);
                 }
                 stack.push(x.clone());
             }
@@ -65,6 +77,15 @@ impl<T: Real> Tensor<T> {
                     own_bytes,
                 }),
             }
+        }
+        unread.retain(|storage, _| !seen_storage.contains(storage));
+        if !unread.is_empty() {
+            rows.push(SavedRow {
+                op: UNREAD,
+                nodes: unread.len(),
+                input_bytes: unread.values().sum(),
+                own_bytes: 0,
+            });
         }
         rows
     }

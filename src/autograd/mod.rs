@@ -14,7 +14,7 @@ pub mod trace;
 
 pub use backward::BackwardError;
 pub use grad_mode::{is_grad_enabled, no_grad, with_no_grad, NoGradGuard};
-pub use memory::SavedRow;
+pub use memory::{SavedRow, UNREAD};
 pub use trace::{trace, OpRecord};
 
 use crate::{Real, Tensor};
@@ -77,11 +77,55 @@ pub trait Backward<T: Real>: Send + Sync {
 }
 
 /// A recorded op: its rule and its inputs.
+///
+/// While it lives, each input counts it as a graph edge, and as a reader when the rule
+/// reads that input's elements ([`Backward::reads_input`]). An intermediate whose last
+/// user handle goes while only edges that never read it remain has its elements freed at
+/// once (see `Drop for Tensor`): the output of a batch norm feeding a ReLU (which keeps a
+/// mask) or a residual sum (which reads nothing) is not kept alive until backward by the
+/// graph alone, whatever model built it.
 pub struct GradNode<T: Real> {
     /// The op's backward rule.
     pub op: Box<dyn Backward<T>>,
     /// The op's inputs, in the order the rule expects.
     pub inputs: Vec<Tensor<T>>,
+    /// Which inputs the rule reads (counted in their nodes' readers while this lives).
+    reads: Vec<bool>,
+}
+
+impl<T: Real> GradNode<T> {
+    /// A node over `inputs`, counted in each input's edges and, where `op` reads it, readers.
+    pub(crate) fn new(op: Box<dyn Backward<T>>, inputs: Vec<Tensor<T>>) -> Self {
+        let reads: Vec<bool> = (0..inputs.len()).map(|i| op.reads_input(i)).collect();
+        for (t, &r) in inputs.iter().zip(&reads) {
+            t.node
+                .edges
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if r {
+                t.node
+                    .readers
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        GradNode { op, inputs, reads }
+    }
+}
+
+impl<T: Real> Drop for GradNode<T> {
+    /// Uncounts the edges first; the input handles then drop (and may free what only
+    /// non-reading edges still hold).
+    fn drop(&mut self) {
+        for (t, &r) in self.inputs.iter().zip(&self.reads) {
+            t.node
+                .edges
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            if r {
+                t.node
+                    .readers
+                    .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
 }
 
 impl<T: Real> Tensor<T> {
@@ -103,10 +147,7 @@ impl<T: Real> Tensor<T> {
         let storage = std::sync::Arc::new(std::sync::RwLock::new(data));
         let traced = trace::is_tracing().then(|| (op.name(), op.mult_adds()));
         let out = if record {
-            let node = GradNode {
-                op: Box::new(op),
-                inputs: inputs.iter().map(|t| (*t).clone()).collect(),
-            };
+            let node = GradNode::new(Box::new(op), inputs.iter().map(|t| (*t).clone()).collect());
             Tensor::from_parts(storage, shape.to_vec(), true, Some(node))
         } else {
             Tensor::from_parts(storage, shape.to_vec(), false, None)
@@ -127,9 +168,11 @@ impl<T: Real> Tensor<T> {
     ) -> Tensor<T> {
         let storage = std::sync::Arc::new(std::sync::RwLock::new(Vec::new()));
         let record = is_grad_enabled() && inputs.iter().any(|t| t.requires_grad());
-        let node = record.then(|| GradNode {
-            op: Box::new(op) as Box<dyn Backward<T>>,
-            inputs: inputs.iter().map(|t| (*t).clone()).collect(),
+        let node = record.then(|| {
+            GradNode::new(
+                Box::new(op) as Box<dyn Backward<T>>,
+                inputs.iter().map(|t| (*t).clone()).collect(),
+            )
         });
         Tensor::from_parts(storage, shape.to_vec(), record, node)
     }
@@ -142,10 +185,7 @@ impl<T: Real> Tensor<T> {
     ) -> Tensor<T> {
         let traced = trace::is_tracing().then(|| op.name());
         let out = if is_grad_enabled() && input.requires_grad() {
-            let node = GradNode {
-                op: Box::new(op),
-                inputs: vec![input.clone()],
-            };
+            let node = GradNode::new(Box::new(op), vec![input.clone()]);
             Tensor::from_parts(input.storage(), shape.to_vec(), true, Some(node))
         } else {
             Tensor::from_parts(input.storage(), shape.to_vec(), false, None)

@@ -60,6 +60,11 @@ impl<T: Real> Backward<T> for ArithBackward {
         matches!((self.kind, i), (Arith::Add, _) | (Arith::Sub, 0))
     }
 
+    /// `add` and `sub` need only the inputs' shapes (which a released tensor keeps).
+    fn reads_input(&self, _i: usize) -> bool {
+        matches!(self.kind, Arith::Mul | Arith::Div)
+    }
+
     fn backward(&self, g: &[T], inputs: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
         let (a, b) = (&inputs[0], &inputs[1]);
         let out = &self.out_shape;

@@ -12,7 +12,6 @@ use crate::{Real, Tensor};
 
 #[derive(Clone, Copy)]
 enum Unary {
-    Relu,
     Exp,
     Log,
 }
@@ -23,7 +22,6 @@ struct UnaryBackward(Unary, usize);
 impl<T: Real> Backward<T> for UnaryBackward {
     fn name(&self) -> &'static str {
         match self.0 {
-            Unary::Relu => "relu",
             Unary::Exp => "exp",
             Unary::Log => "log",
         }
@@ -39,7 +37,6 @@ impl<T: Real> Backward<T> for UnaryBackward {
             let x = inputs[0].data();
             let mut dx = take(g.len(), T::ZERO);
             match self.0 {
-                Unary::Relu => elementwise::relu_backward(&mut dx, g, &x),
                 Unary::Exp => {
                     for ((d, &g), &x) in dx.iter_mut().zip(g).zip(x.iter()) {
                         *d = g * x.exp();
@@ -56,23 +53,71 @@ impl<T: Real> Backward<T> for UnaryBackward {
     }
 }
 
+/// ReLU's rule: ∂x = G · \[x > 0\] from the mask kept by the forward pass, in G's own
+/// buffer when the walk hands it over.
+struct ReluBackward {
+    positive: Vec<bool>,
+}
+
+impl<T: Real> Backward<T> for ReluBackward {
+    fn name(&self) -> &'static str {
+        "relu"
+    }
+
+    fn saved_bytes(&self) -> usize {
+        self.positive.len()
+    }
+
+    /// Reads G and the mask, writes ∂x: 9 bytes per element.
+    fn cost(&self, _needs: &[bool]) -> (u64, u64) {
+        (0, 9 * self.positive.len() as u64)
+    }
+
+    /// Only the mask is needed.
+    fn reads_input(&self, _i: usize) -> bool {
+        false
+    }
+
+    fn backward(&self, g: &[T], _: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
+        vec![needs[0].then(|| {
+            let mut d = take(g.len(), T::ZERO);
+            d.copy_from_slice(g);
+            elementwise::mask_in_place(&mut d, &self.positive);
+            d
+        })]
+    }
+
+    fn backward_owned(
+        &self,
+        mut g: Vec<T>,
+        _: &[Tensor<T>],
+        needs: &[bool],
+    ) -> Vec<Option<Vec<T>>> {
+        if !needs[0] {
+            crate::tensor::recycle::give(g);
+            return vec![None];
+        }
+        elementwise::mask_in_place(&mut g, &self.positive);
+        vec![Some(g)]
+    }
+}
+
+impl Drop for ReluBackward {
+    fn drop(&mut self) {
+        crate::tensor::recycle::give(std::mem::take(&mut self.positive));
+    }
+}
+
 impl<T: Real> Tensor<T> {
-    /// `max(x, 0)` elementwise.
+    /// `max(x, 0)` elementwise. Keeps a 1-byte mask \[x > 0\] for backward rather than x,
+    /// so x itself (often a batch norm's output) need not live until backward.
     pub fn relu(&self) -> Tensor<T> {
-        let _p = crate::profile::scope_with(
-            "relu",
-            crate::profile::Pass::Forward,
-            0,
-            8 * self.numel() as u64,
-        );
-        let mut y = take(self.numel(), T::ZERO);
-        elementwise::relu_forward(&mut y, &self.data());
-        Tensor::from_op(
-            y,
-            self.shape(),
-            &[self],
-            UnaryBackward(Unary::Relu, self.numel()),
-        )
+        let n = self.numel();
+        let _p = crate::profile::scope_with("relu", crate::profile::Pass::Forward, 0, 9 * n as u64);
+        let mut y = take(n, T::ZERO);
+        let mut positive = take(n, false);
+        elementwise::relu_mask(&mut y, &mut positive, &self.data());
+        Tensor::from_op(y, self.shape(), &[self], ReluBackward { positive })
     }
 
     /// `eˣ` elementwise.

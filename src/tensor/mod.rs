@@ -15,7 +15,7 @@ mod display;
 pub mod recycle;
 pub(crate) mod shape;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use rand::Rng;
@@ -43,6 +43,10 @@ pub(crate) struct Node<T: Real> {
     pub(crate) grad_fn: Mutex<Option<GradNode<T>>>,
     /// Created by an op that recorded a graph (as opposed to by the user).
     pub(crate) from_op: bool,
+    /// Graph nodes holding this tensor as an input (see [`GradNode`]).
+    pub(crate) edges: AtomicUsize,
+    /// Those of them whose backward rule reads the elements.
+    pub(crate) readers: AtomicUsize,
 }
 
 impl<T: Real> Drop for Node<T> {
@@ -60,6 +64,30 @@ impl<T: Real> Clone for Tensor<T> {
     fn clone(&self) -> Self {
         Tensor {
             node: Arc::clone(&self.node),
+        }
+    }
+}
+
+impl<T: Real> Drop for Tensor<T> {
+    /// When this handle is an op output's last one outside the graph, and every graph node
+    /// still holding it has a rule that never reads its elements, the elements go now
+    /// (back to the recycler) instead of living until backward; the tensor keeps its shape
+    /// and its place in the graph. A view sharing the storage keeps them.
+    fn drop(&mut self) {
+        let n = &*self.node;
+        if !n.from_op || n.readers.load(Ordering::Relaxed) != 0 {
+            return;
+        }
+        let edges = n.edges.load(Ordering::Relaxed);
+        if edges == 0 || Arc::strong_count(&self.node) != edges + 1 {
+            return;
+        }
+        if Arc::strong_count(&n.storage) != 1 {
+            return;
+        }
+        let mut data = n.storage.write().unwrap_or_else(|e| e.into_inner());
+        if !data.is_empty() {
+            recycle::give(std::mem::take(&mut *data));
         }
     }
 }
@@ -86,6 +114,8 @@ impl<T: Real> Tensor<T> {
                 grad: Mutex::new(None),
                 grad_fn: Mutex::new(grad_fn),
                 from_op,
+                edges: AtomicUsize::new(0),
+                readers: AtomicUsize::new(0),
             }),
         }
     }

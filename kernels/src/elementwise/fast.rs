@@ -459,6 +459,17 @@ pub fn relu_in_place_mask<T: Real>(y: &mut [T], positive: &mut [bool]) {
         .for_each(|(yc, pc)| reference::relu_in_place_mask(yc, pc));
 }
 
+/// [`reference::relu_mask`] on rayon's threads, as [`relu_in_place_mask`].
+pub fn relu_mask<T: Real>(y: &mut [T], positive: &mut [bool], x: &[T]) {
+    if y.len() < crate::PAR_THRESHOLD {
+        return reference::relu_mask(y, positive, x);
+    }
+    y.par_chunks_mut(crate::CHUNK)
+        .zip(positive.par_chunks_mut(crate::CHUNK))
+        .zip(x.par_chunks(crate::CHUNK))
+        .for_each(|((yc, pc), xc)| reference::relu_mask(yc, pc, xc));
+}
+
 /// [`reference::mask_in_place`] on rayon's threads, as [`relu_in_place_mask`].
 pub fn mask_in_place<T: Real>(g: &mut [T], positive: &[bool]) {
     if g.len() < crate::PAR_THRESHOLD {

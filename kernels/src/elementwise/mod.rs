@@ -1,5 +1,6 @@
 //! Elementwise kernels: `add`, `mul`, `axpy`, `scale`, `relu_forward`, `relu_backward`,
-//! the masked pair of the fused ReLU ops, `relu_in_place_mask` and `mask_in_place`, and
+//! the masked ReLU (`relu_mask`) and the masked pair of the fused ReLU ops,
+//! `relu_in_place_mask` and `mask_in_place`, and
 //! `add_relu_mask`, the fused end of a residual block.
 //!
 //! All slices of one call have the same length `n`; the functions here check that once and
@@ -93,6 +94,17 @@ pub fn relu_in_place_mask<T: Real>(y: &mut [T], positive: &mut [bool]) {
     match op_mode(KernelOp::Elementwise) {
         Mode::Reference => reference::relu_in_place_mask(y, positive),
         Mode::Fast => fast::relu_in_place_mask(y, positive),
+    }
+}
+
+/// `y = relu(x)` with its sign mask (see [`reference::relu_mask`]).
+#[track_caller]
+pub fn relu_mask<T: Real>(y: &mut [T], positive: &mut [bool], x: &[T]) {
+    check_len("relu_mask", "positive", y.len(), positive.len());
+    check_len("relu_mask", "x", y.len(), x.len());
+    match op_mode(KernelOp::Elementwise) {
+        Mode::Reference => reference::relu_mask(y, positive, x),
+        Mode::Fast => fast::relu_mask(y, positive, x),
     }
 }
 

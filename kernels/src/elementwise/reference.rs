@@ -49,6 +49,16 @@ pub fn relu_backward<T: Real>(d_input: &mut [T], d_out: &[T], x: &[T]) {
     }
 }
 
+/// y = max(x, 0) (NaN stays NaN) and positive\[i\] = \[y\[i\] > 0\] = \[x\[i\] > 0\]: the ReLU
+/// with the 1-byte mask its backward needs (∂x = G · \[x > 0\]) instead of x itself.
+pub fn relu_mask<T: Real>(y: &mut [T], positive: &mut [bool], x: &[T]) {
+    for i in 0..y.len() {
+        let keep = x[i] > T::ZERO || x[i].is_nan_value();
+        y[i] = if keep { x[i] } else { T::ZERO };
+        positive[i] = y[i] > T::ZERO;
+    }
+}
+
 /// y = max(y, 0) in place (NaN stays NaN) and positive\[i\] = \[y\[i\] > 0\]: the ReLU of a
 /// fused op together with the mask its backward needs, ∂x = G · \[y > 0\].
 pub fn relu_in_place_mask<T: Real>(y: &mut [T], positive: &mut [bool]) {
