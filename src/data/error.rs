@@ -78,7 +78,6 @@ pub enum DataError {
         /// The largest payload accepted.
         limit: u64,
     },
-    /// A gzip file whose header claims more data than [`super::idx::MAX_GZIP_RATIO`] times
     /// Fewer payload bytes than the header's dimensions require.
     Truncated {
         /// The file concerned.
