@@ -10,6 +10,7 @@
 use crate::autograd::OpRecord;
 use crate::nn::lookup::ModuleMap;
 use crate::nn::Module;
+use crate::safetensors::json::Cursor;
 
 /// One parameter's figures over an epoch.
 #[derive(Clone, Debug, Default)]
@@ -105,31 +106,203 @@ impl Diagnostics {
         }
     }
 
+    /// The epoch's figures; resets the counters for the next epoch.
+    pub fn finish(&mut self) -> EpochDiagnostics {
+        let params = self
+            .params
+            .iter()
+            .map(|p| {
+                let k = p.steps.max(1) as f64;
+                ParamDiagnostics {
+                    name: p.name.clone(),
+                    grad_norm: p.grad_norm_sum / k,
+                    weight_norm: p.weight_norm,
+                    update_ratio: p.ratio_sum / k,
+                }
+            })
+            .collect();
+        let relus = self
+            .relus
+            .iter()
+            .map(|(label, seen)| ReluDiagnostics {
+                label: label.clone(),
+                dead: seen.iter().filter(|a| !**a).count(),
+                units: seen.len(),
+            })
+            .collect();
+        *self = Diagnostics::default();
+        EpochDiagnostics { params, relus }
+    }
+
     /// The epoch's report, one line per parameter and per ReLU layer; resets the counters.
     pub fn report(&mut self) -> String {
-        let mut s = format!(
-            "  {:<16} {:>12} {:>12} {:>14}\n",
+        self.finish().to_string()
+    }
+}
+
+/// One parameter tensor's figures over an epoch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParamDiagnostics {
+    /// The parameter's dotted name (`layers.3.conv1.weight`).
+    pub name: String,
+    /// Mean L2 norm of its gradient over the epoch's steps.
+    pub grad_norm: f64,
+    /// Its L2 norm at the end of the epoch.
+    pub weight_norm: f64,
+    /// Mean ‖Δw‖ / ‖w‖ of a step.
+    pub update_ratio: f64,
+}
+
+/// One ReLU's dead units over an epoch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReluDiagnostics {
+    /// Which ReLU, and what it rectifies.
+    pub label: String,
+    /// Units never positive for any image of the epoch.
+    pub dead: usize,
+    /// Units in all.
+    pub units: usize,
+}
+
+impl ReluDiagnostics {
+    /// Dead units in percent.
+    pub fn dead_percent(&self) -> f64 {
+        100.0 * self.dead as f64 / self.units.max(1) as f64
+    }
+}
+
+/// What [`Diagnostics::finish`] gives for one epoch; `stitch train --diagnostics --metrics`
+/// writes it as the `"diagnostics"` member of the epoch's JSON line ([`Self::to_json`]) and
+/// `stitch report` reads it back ([`Self::parse`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EpochDiagnostics {
+    /// One entry per parameter tensor, in `named_parameters` order.
+    pub params: Vec<ParamDiagnostics>,
+    /// One entry per ReLU, in forward order.
+    pub relus: Vec<ReluDiagnostics>,
+}
+
+impl EpochDiagnostics {
+    /// As one JSON object: `{"params": [{"name", "grad_norm", "weight_norm",
+    /// "update_ratio"}…], "relus": [{"label", "dead", "units"}…]}`.
+    pub fn to_json(&self) -> String {
+        use crate::safetensors::json::quote;
+        // Full precision: ratios of 1e-7 must not round to 0 (JSON allows the exponent form).
+        let num = |v: f64| {
+            if v.is_finite() {
+                format!("{v:e}")
+            } else {
+                "null".to_string()
+            }
+        };
+        let params: Vec<String> = self
+            .params
+            .iter()
+            .map(|p| {
+                format!(
+                    "{{\"name\": {}, \"grad_norm\": {}, \"weight_norm\": {}, \"update_ratio\": {}}}",
+                    quote(&p.name),
+                    num(p.grad_norm),
+                    num(p.weight_norm),
+                    num(p.update_ratio)
+                )
+            })
+            .collect();
+        let relus: Vec<String> = self
+            .relus
+            .iter()
+            .map(|r| {
+                format!(
+                    "{{\"label\": {}, \"dead\": {}, \"units\": {}}}",
+                    quote(&r.label),
+                    r.dead,
+                    r.units
+                )
+            })
+            .collect();
+        format!(
+            "{{\"params\": [{}], \"relus\": [{}]}}",
+            params.join(", "),
+            relus.join(", ")
+        )
+    }
+
+    /// Reads the object [`Self::to_json`] writes, at the cursor (unknown members skipped).
+    pub fn parse(c: &mut Cursor) -> Result<EpochDiagnostics, String> {
+        let mut d = EpochDiagnostics::default();
+        c.object(|c, key| {
+            match key {
+                "params" => c.array(|c| {
+                    let mut p = ParamDiagnostics {
+                        name: String::new(),
+                        grad_norm: f64::NAN,
+                        weight_norm: f64::NAN,
+                        update_ratio: f64::NAN,
+                    };
+                    c.object(|c, key| {
+                        match key {
+                            "name" => p.name = c.string(true)?,
+                            "grad_norm" => p.grad_norm = c.number_or_null()?,
+                            "weight_norm" => p.weight_norm = c.number_or_null()?,
+                            "update_ratio" => p.update_ratio = c.number_or_null()?,
+                            _ => c.skip_value(0)?,
+                        }
+                        Ok(())
+                    })?;
+                    d.params.push(p);
+                    Ok(())
+                })?,
+                "relus" => c.array(|c| {
+                    let mut r = ReluDiagnostics {
+                        label: String::new(),
+                        dead: 0,
+                        units: 0,
+                    };
+                    c.object(|c, key| {
+                        match key {
+                            "label" => r.label = c.string(true)?,
+                            "dead" => r.dead = c.u64()? as usize,
+                            "units" => r.units = c.u64()? as usize,
+                            _ => c.skip_value(0)?,
+                        }
+                        Ok(())
+                    })?;
+                    d.relus.push(r);
+                    Ok(())
+                })?,
+                _ => c.skip_value(0)?,
+            }
+            Ok(())
+        })?;
+        Ok(d)
+    }
+}
+
+impl std::fmt::Display for EpochDiagnostics {
+    /// The text `stitch train --diagnostics` prints after each epoch.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "  {:<16} {:>12} {:>12} {:>14}",
             "parameter", "grad norm", "weight norm", "update/weight"
-        );
+        )?;
         for p in &self.params {
-            let k = p.steps.max(1) as f64;
-            s += &format!(
-                "  {:<16} {:>12.4e} {:>12.4e} {:>14.3e}\n",
-                p.name,
-                p.grad_norm_sum / k,
-                p.weight_norm,
-                p.ratio_sum / k
-            );
+            writeln!(
+                f,
+                "  {:<16} {:>12.4e} {:>12.4e} {:>14.3e}",
+                p.name, p.grad_norm, p.weight_norm, p.update_ratio
+            )?;
         }
-        for (label, seen) in &self.relus {
-            let dead = seen.iter().filter(|a| !**a).count();
-            s += &format!(
-                "  {label}: {dead} of {} units never active ({:.2}% dead)\n",
-                seen.len(),
-                100.0 * dead as f64 / seen.len().max(1) as f64
-            );
+        for r in &self.relus {
+            writeln!(
+                f,
+                "  {}: {} of {} units never active ({:.2}% dead)",
+                r.label,
+                r.dead,
+                r.units,
+                r.dead_percent()
+            )?;
         }
-        *self = Diagnostics::default();
-        s
+        Ok(())
     }
 }

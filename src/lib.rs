@@ -40,6 +40,7 @@ pub mod nn;
 pub mod ops;
 pub mod optim;
 pub mod profile;
+pub mod report;
 pub mod safetensors;
 pub mod summary;
 pub mod tensor;

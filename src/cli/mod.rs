@@ -15,6 +15,7 @@ mod graph_cmd;
 mod ladder_cmd;
 mod profile_cmd;
 mod progress;
+mod report_cmd;
 mod show_cmd;
 mod summary_cmd;
 mod train_cmd;
@@ -39,7 +40,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train a model on Fashion-MNIST and report per-epoch figures.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Evaluate a checkpoint on the test split: accuracy, per-class accuracy, confusion matrix.
     Eval(EvalArgs),
     /// Train the four steps of the ladder in turn and compare with the seed's accuracies.
@@ -57,6 +58,37 @@ enum Command {
     Graph(GraphArgs),
     /// A checkpoint's model weights as a safetensors file with PyTorch's state_dict names.
     Export(ExportArgs),
+    /// One self-contained HTML page on a trained model: the run, its curves, its layers,
+    /// its mistakes, its filters and feature maps, its diagnostics and its profile.
+    Report(ReportArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct ReportArgs {
+    /// A checkpoint written by `stitch train --save`, or a safetensors file of weights.
+    #[arg(long)]
+    pub(crate) load: PathBuf,
+    /// The model the file's weights belong to (when the file does not name it).
+    #[arg(long)]
+    pub(crate) model: Option<String>,
+    /// The run's `--metrics` file, for the training curves and diagnostics.
+    #[arg(long)]
+    pub(crate) metrics: Option<PathBuf>,
+    /// Where to write the page.
+    #[arg(long, default_value = "report.html")]
+    pub(crate) out: PathBuf,
+    /// Time training steps of the model now, op by op, for the page's last section.
+    #[arg(long)]
+    pub(crate) profile: bool,
+    /// Steps timed by --profile (after 3 warm-up steps).
+    #[arg(long, default_value_t = 20)]
+    pub(crate) steps: usize,
+    /// The two test images whose feature maps are drawn, as I,J (default: the first the
+    /// model gets right and the first it gets wrong).
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) images: Option<Vec<usize>>,
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
 }
 
 #[derive(Args)]
@@ -237,6 +269,10 @@ pub(crate) struct TrainArgs {
     /// and the dead units of every ReLU.
     #[arg(long)]
     pub(crate) diagnostics: bool,
+    /// Write the HTML report (`stitch report`) of the run to this file after every epoch,
+    /// atomically, so a browser tab can be refreshed during training.
+    #[arg(long)]
+    pub(crate) report: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) run: RunArgs,
 }
@@ -493,7 +529,7 @@ where
 {
     let cli = Cli::parse_from(args);
     match cli.command {
-        Command::Train(a) => train_cmd::run(a),
+        Command::Train(a) => train_cmd::run(*a),
         Command::Eval(a) => eval_cmd::run(a),
         Command::Ladder(a) => ladder_cmd::run(a),
         Command::Profile(a) => profile_cmd::run(a),
@@ -501,6 +537,7 @@ where
         Command::Show(a) => show_cmd::run(a),
         Command::Graph(a) => graph_cmd::run(a),
         Command::Export(a) => export_cmd::run(a),
+        Command::Report(a) => report_cmd::run(a),
         Command::Models => {
             for e in crate::models::entries() {
                 println!("{:<10} {}", e.name, e.description);

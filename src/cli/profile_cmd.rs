@@ -140,6 +140,34 @@ pub(crate) fn run(a: ProfileArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// `steps` profiled training steps of a fresh model of `config` on `train` (which must hold
+/// `(steps + 3) × config.batch` images), after the machine's probe, for `stitch report`.
+pub(crate) fn measure(
+    config: &TrainConfig,
+    train: &Split,
+    steps: usize,
+    threads: usize,
+) -> Result<crate::report::ProfileSection, String> {
+    let (peak, bandwidth) = probe_machine(threads);
+    let mut stepper = Stepper::new(config, train, config.batch, true)?;
+    crate::profile::reset();
+    crate::profile::enable(true);
+    let ms = stepper.steps(steps)?;
+    crate::profile::enable(false);
+    Ok(crate::report::ProfileSection {
+        rows: crate::profile::rows(),
+        peak_gflops: Some(peak),
+        bandwidth_gbs: Some(bandwidth),
+        note: format!(
+            "{steps} training steps of a fresh {} at batch {} on real training images, {threads} threads, {} kernels ({}): {ms:.2} ms per step.",
+            config.model,
+            config.batch,
+            stitch_kernels::mode().name(),
+            isa().name()
+        ),
+    })
+}
+
 /// `--memory`: what each op keeps for backward after one training forward pass (walked
 /// from the loss), the allocator's live bytes around it, then the peak of a few steps and
 /// the process's peak resident memory.

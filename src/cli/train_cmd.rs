@@ -46,7 +46,11 @@ pub(crate) fn run(a: TrainArgs) -> Result<(), String> {
     if let Some(p) = &a.save {
         super::check_save_target(p)?;
     }
-    for (flag, p) in [("--plot", &a.plot), ("--metrics", &a.metrics)] {
+    for (flag, p) in [
+        ("--plot", &a.plot),
+        ("--metrics", &a.metrics),
+        ("--report", &a.report),
+    ] {
         if let Some(p) = p {
             super::check_writable(flag, p)?;
         }
@@ -149,6 +153,8 @@ pub(crate) fn run(a: TrainArgs) -> Result<(), String> {
     trainer.validation = validation;
     // Per-epoch figures of this invocation, for --plot.
     let mut history = Vec::new();
+    // The same with each epoch's diagnostics, for --report.
+    let mut lines = Vec::new();
     install_ctrl_c();
     let mut progress = Progress::new(a.quiet);
     crate::profile::enable(a.profile);
@@ -165,10 +171,15 @@ pub(crate) fn run(a: TrainArgs) -> Result<(), String> {
                 return Err(format!("{e}; {kept}"));
             }
         };
-        if let Some(d) = trainer.diagnostics.as_mut() {
-            print!("{}", d.report());
+        let diagnostics = trainer.diagnostics.as_mut().map(|d| d.finish());
+        if let Some(d) = &diagnostics {
+            print!("{d}");
         }
         history.push(m.clone());
+        lines.push(crate::train::MetricsLine {
+            metrics: m.clone(),
+            diagnostics: diagnostics.clone(),
+        });
         if let Some(p) = &a.plot {
             let svg = crate::viz::svg::training_curves(
                 &config.model,
@@ -177,9 +188,16 @@ pub(crate) fn run(a: TrainArgs) -> Result<(), String> {
             std::fs::write(p, svg).map_err(|e| format!("{}: cannot write: {e}", p.display()))?;
         }
         if let Some(f) = metrics.as_mut() {
-            writeln!(f, "{}", m.to_json(&[]))
+            let extra: Vec<(&str, String)> = diagnostics
+                .iter()
+                .map(|d| ("diagnostics", d.to_json()))
+                .collect();
+            writeln!(f, "{}", m.to_json(&extra))
                 .and_then(|_| f.flush())
                 .map_err(|e| format!("--metrics: {e}"))?;
+        }
+        if let Some(path) = &a.report {
+            write_report(path, &trainer, &dir, &lines, &test, a.profile)?;
         }
         if let Some(path) = &a.save {
             trainer
@@ -231,4 +249,40 @@ fn kept_message(last_saved: &Option<(PathBuf, usize)>, save: Option<&Path>) -> S
         ),
         (None, None) => "no checkpoint was written (pass --save FILE to keep one per epoch)".into(),
     }
+}
+
+/// `--report`: the page of [`crate::report`] for the model as it is now, with the run's
+/// history so far, written atomically.
+fn write_report(
+    path: &Path,
+    trainer: &crate::train::Trainer,
+    dir: &Path,
+    lines: &[crate::train::MetricsLine],
+    test: &crate::data::Split,
+    profiled: bool,
+) -> Result<(), String> {
+    let profile = profiled.then(|| crate::report::ProfileSection {
+        rows: crate::profile::rows(),
+        peak_gflops: None,
+        bandwidth_gbs: None,
+        note: format!(
+            "Every training step of this run so far ({} steps). The machine's peaks are not probed during training: `stitch report --profile` measures them.",
+            trainer.step
+        ),
+    });
+    let input = crate::report::ReportInput {
+        name: trainer.config.model.clone(),
+        model: trainer.model.as_ref(),
+        meta: trainer.checkpoint(Some(dir)).meta,
+        history: lines.to_vec(),
+        test,
+        images: None,
+        profile,
+    };
+    // The page's own forward passes are not training steps: keep them out of the profile.
+    let on = crate::profile::is_enabled();
+    crate::profile::enable(false);
+    let page = crate::report::build(&input);
+    crate::profile::enable(on);
+    crate::checkpoint::write_atomically(path, page.as_bytes())
 }

@@ -112,6 +112,59 @@ impl<'a> Cursor<'a> {
             })
     }
 
+    /// A number (any JSON number) or `null`, which reads as NaN.
+    pub fn number_or_null(&mut self) -> Result<f64, String> {
+        if self.peek() == Some(b'n') {
+            self.word("null")?;
+            return Ok(f64::NAN);
+        }
+        let start = self.i;
+        self.number()?;
+        std::str::from_utf8(&self.s[start..self.i])
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| format!("an invalid number at byte {start}"))
+    }
+
+    /// An object: `member` is called with the cursor after each key's ':' and must read
+    /// the value.
+    pub fn object(
+        &mut self,
+        mut member: impl FnMut(&mut Self, &str) -> Result<(), String>,
+    ) -> Result<(), String> {
+        self.expect(b'{')?;
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            let key = self.string(true)?;
+            self.expect(b':')?;
+            member(self, &key)?;
+            if !self.comma_or(b'}')? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// An array: `element` is called at each element and must read it.
+    pub fn array(
+        &mut self,
+        mut element: impl FnMut(&mut Self) -> Result<(), String>,
+    ) -> Result<(), String> {
+        self.expect(b'[')?;
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            element(self)?;
+            if !self.comma_or(b']')? {
+                return Ok(());
+            }
+        }
+    }
+
     fn hex4(&mut self) -> Result<u32, String> {
         let h = self
             .s

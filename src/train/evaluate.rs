@@ -74,9 +74,15 @@ pub fn evaluate_with(model: &dyn Module<f32>, split: &Split, tta: bool) -> Evalu
 /// The logits of every example of `split`, [len, classes], in evaluation mode (PyTorch's
 /// `model.eval(); with torch.no_grad(): model(x)` over the split).
 pub fn predict(model: &dyn Module<f32>, split: &Split) -> Tensor<f32> {
+    predict_with(model, split, false)
+}
+
+/// [`predict`], with test-time augmentation when `tta` is on (the logits of each image and
+/// its mirror, averaged, as [`evaluate_with`] scores them).
+pub fn predict_with(model: &dyn Module<f32>, split: &Split, tta: bool) -> Tensor<f32> {
     let mut all = Vec::new();
     let mut classes = 0;
-    each_batch(model, split, false, |logits, _| {
+    each_batch(model, split, tta, |logits, _| {
         classes = logits.shape().last().copied().unwrap_or(0);
         all.extend_from_slice(&logits.data());
     });

@@ -1,4 +1,10 @@
-//! What an epoch reports: [`EpochMetrics`], its JSON line (`--metrics`) and summary line.
+//! What an epoch reports: [`EpochMetrics`], its JSON line (`--metrics`) and summary line,
+//! and [`read_metrics`], which reads such a file back.
+
+use std::path::Path;
+
+use crate::diagnostics::EpochDiagnostics;
+use crate::safetensors::json::Cursor;
 
 /// The figures of one epoch (accuracies in percent).
 #[derive(Clone, Debug, PartialEq)]
@@ -60,7 +66,7 @@ impl EpochMetrics {
 }
 
 /// A finite number as JSON (NaN and infinities have no JSON form: `null`).
-fn json_num(v: f64) -> String {
+pub fn json_num(v: f64) -> String {
     if v.is_finite() {
         format!("{}", (v * 1e6).round() / 1e6)
     } else {
@@ -103,3 +109,80 @@ pub trait Observer {
 /// An observer that ignores everything.
 pub struct Silent;
 impl Observer for Silent {}
+
+/// One line of a `--metrics` file: the epoch's figures, and its diagnostics when the run
+/// kept `--diagnostics`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricsLine {
+    /// The epoch's figures.
+    pub metrics: EpochMetrics,
+    /// Its diagnostics, if recorded.
+    pub diagnostics: Option<EpochDiagnostics>,
+}
+
+/// Reads a `--metrics` JSON-lines file (one object per epoch, as
+/// [`EpochMetrics::to_json`] writes; `null` reads as NaN, unknown members are skipped).
+/// Errors name the file and the line.
+pub fn read_metrics(path: &Path) -> Result<Vec<MetricsLine>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed =
+            parse_line(line).map_err(|e| format!("{}: line {}: {e}", path.display(), n + 1))?;
+        out.push(parsed);
+    }
+    Ok(out)
+}
+
+fn parse_line(line: &str) -> Result<MetricsLine, String> {
+    let mut m = EpochMetrics {
+        epoch: 0,
+        train_loss: f64::NAN,
+        train_acc: f64::NAN,
+        test_loss: f64::NAN,
+        test_acc: f64::NAN,
+        epoch_seconds: f64::NAN,
+        samples_per_second: f64::NAN,
+        val: None,
+    };
+    let (mut val_loss, mut val_acc) = (None, None);
+    let mut diagnostics = None;
+    let mut seen_epoch = false;
+    let mut c = Cursor::new(line);
+    c.object(|c, key| {
+        match key {
+            "epoch" => {
+                m.epoch = c.u64()? as usize;
+                seen_epoch = true;
+            }
+            "train_loss" => m.train_loss = c.number_or_null()?,
+            "train_acc" => m.train_acc = c.number_or_null()?,
+            "test_loss" => m.test_loss = c.number_or_null()?,
+            "test_acc" => m.test_acc = c.number_or_null()?,
+            "epoch_seconds" => m.epoch_seconds = c.number_or_null()?,
+            "samples_per_second" => m.samples_per_second = c.number_or_null()?,
+            "val_loss" => val_loss = Some(c.number_or_null()?),
+            "val_acc" => val_acc = Some(c.number_or_null()?),
+            "diagnostics" => diagnostics = Some(EpochDiagnostics::parse(c)?),
+            _ => c.skip_value(0)?,
+        }
+        Ok(())
+    })?;
+    if !c.at_end() {
+        return Err(format!("unexpected {} after the object", c.what()));
+    }
+    if !seen_epoch {
+        return Err("no \"epoch\" member (not a stitch --metrics line)".into());
+    }
+    if let (Some(l), Some(a)) = (val_loss, val_acc) {
+        m.val = Some((l, a));
+    }
+    Ok(MetricsLine {
+        metrics: m,
+        diagnostics,
+    })
+}

@@ -26,8 +26,8 @@ mod trainer;
 
 pub use config::{OptimizerKind, TrainConfig};
 pub use ema::Ema;
-pub use evaluate::{evaluate, evaluate_with, predict, Evaluation};
+pub use evaluate::{evaluate, evaluate_with, predict, predict_with, Evaluation};
 pub use guard::{request_stop, stop_requested, TrainError};
-pub use metrics::{json_str, EpochMetrics, Observer, Silent};
+pub use metrics::{json_num, json_str, read_metrics, EpochMetrics, MetricsLine, Observer, Silent};
 pub use schedule::Schedule;
 pub use trainer::Trainer;
