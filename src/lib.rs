@@ -27,6 +27,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+/// The README's Rust blocks, compiled and run by `cargo test` as doctests, so the manual's
+/// example cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub mod autograd;
 pub mod checkpoint;
 pub mod cli;

@@ -1,7 +1,7 @@
 //! `stitch eval`: accuracy, per-class accuracy and the confusion matrix of a checkpoint.
 
 use crate::data::{FashionMnist, CLASS_NAMES};
-use crate::train::evaluate;
+use crate::train::{confusion_matrix, evaluate, most_confused};
 
 use super::{setup, EvalArgs};
 
@@ -17,10 +17,7 @@ pub(crate) fn run(a: EvalArgs) -> Result<(), String> {
         ck.get("epoch").unwrap_or("?"),
         data.test.len()
     );
-    let mut confusion = [[0usize; 10]; 10];
-    for (&p, &t) in preds.iter().zip(&data.test.labels) {
-        confusion[t as usize][p] += 1;
-    }
+    let confusion = confusion_matrix(&preds, &data.test.labels);
     println!("\nper-class accuracy:");
     for (c, row) in confusion.iter().enumerate() {
         let total: usize = row.iter().sum();
@@ -55,14 +52,8 @@ pub(crate) fn run(a: EvalArgs) -> Result<(), String> {
         }
         println!();
     }
-    // The pairs mixed up most often, either way round.
-    let mut pairs: Vec<(usize, usize, usize)> = (0..10)
-        .flat_map(|a| ((a + 1)..10).map(move |b| (a, b)))
-        .map(|(a, b)| (confusion[a][b] + confusion[b][a], a, b))
-        .collect();
-    pairs.sort_by(|x, y| y.0.cmp(&x.0).then((x.1, x.2).cmp(&(y.1, y.2))));
     println!("\nmost confused pairs (both directions):");
-    for &(n, a, b) in pairs.iter().take(5) {
+    for (n, a, b) in most_confused(&confusion, 5) {
         println!(
             "  {:<12} <-> {:<12} {n:>5}  ({} as {}, {} as {})",
             CLASS_NAMES[a],

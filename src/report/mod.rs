@@ -28,7 +28,7 @@ use crate::diagnostics::EpochDiagnostics;
 use crate::nn::Module;
 use crate::profile::Row;
 use crate::summary::{summarize, with_commas};
-use crate::train::{predict_with, EpochMetrics, MetricsLine};
+use crate::train::{confusion_matrix, most_confused, predict_with, EpochMetrics, MetricsLine};
 use crate::viz::features::{block_ends, first_filters};
 use crate::viz::{grid, svg};
 use charts::Block;
@@ -105,17 +105,16 @@ fn predictions(model: &dyn Module<f32>, test: &Split, tta: bool) -> Predictions 
         confusion: [[0; 10]; 10],
         accuracy: 0.0,
     };
-    let mut correct = 0;
-    for (row, &label) in p.chunks(10).zip(&test.labels) {
+    for row in p.chunks(10) {
         let mut probs = [0f32; 10];
         probs.copy_from_slice(row);
         // The first of equal maxima, as `argmax` does.
         let pred = (0..10).fold(0, |b, c| if probs[c] > probs[b] { c } else { b });
-        correct += usize::from(pred == label as usize);
-        out.confusion[label as usize][pred] += 1;
         out.probs.push(probs);
         out.predicted.push(pred);
     }
+    out.confusion = confusion_matrix(&out.predicted, &test.labels);
+    let correct: usize = (0..10).map(|c| out.confusion[c][c]).sum();
     out.accuracy = 100.0 * correct as f64 / test.len().max(1) as f64;
     out
 }
@@ -319,18 +318,13 @@ fn mistakes_section(input: &ReportInput, pred: &Predictions) -> String {
         "Each row is a true class, each column the class predicted; the number is how many test images. Colour (viridis, colour-blind safe): the square root of the row's share.",
     );
     // The pairs mixed up most often, either way round, with their most confident mistakes.
-    let mut pairs: Vec<(usize, usize, usize)> = (0..10)
-        .flat_map(|a| ((a + 1)..10).map(move |b| (a, b)))
-        .map(|(a, b)| (pred.confusion[a][b] + pred.confusion[b][a], a, b))
-        .filter(|p| p.0 > 0)
-        .collect();
-    pairs.sort_by(|x, y| y.0.cmp(&x.0).then((x.1, x.2).cmp(&(y.1, y.2))));
+    let pairs = most_confused(&pred.confusion, 3);
     if pairs.is_empty() {
         s += "<p>No test image is misclassified.</p>\n";
         return s;
     }
     s += "<h3>The most confused pairs</h3>\n";
-    for &(n, a, b) in pairs.iter().take(3) {
+    for &(n, a, b) in &pairs {
         let _ = writeln!(
             s,
             "<p><b>{} and {}</b>: {n} mistakes ({} {} taken for {}, {} the other way). The most confident ones:</p>\n<div>",

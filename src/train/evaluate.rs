@@ -88,3 +88,27 @@ pub fn predict_with(model: &dyn Module<f32>, split: &Split, tta: bool) -> Tensor
     });
     Tensor::from_vec(all, &[split.len(), classes])
 }
+
+/// The confusion matrix of `predicted` classes against the `labels`: `m[true][predicted]`
+/// counts the examples (what `stitch eval` prints and `stitch report` draws).
+pub fn confusion_matrix(predicted: &[usize], labels: &[u8]) -> [[usize; 10]; 10] {
+    let mut m = [[0usize; 10]; 10];
+    for (&p, &t) in predicted.iter().zip(labels) {
+        m[t as usize][p] += 1;
+    }
+    m
+}
+
+/// The `k` pairs of classes mixed up most often, either way round, as
+/// (mistakes, class a, class b) with a < b, most first (ties by class), pairs with no
+/// mistake left out.
+pub fn most_confused(m: &[[usize; 10]; 10], k: usize) -> Vec<(usize, usize, usize)> {
+    let mut pairs: Vec<(usize, usize, usize)> = (0..10)
+        .flat_map(|a| ((a + 1)..10).map(move |b| (a, b)))
+        .map(|(a, b)| (m[a][b] + m[b][a], a, b))
+        .filter(|p| p.0 > 0)
+        .collect();
+    pairs.sort_by(|x, y| y.0.cmp(&x.0).then((x.1, x.2).cmp(&(y.1, y.2))));
+    pairs.truncate(k);
+    pairs
+}

@@ -26,7 +26,9 @@ mod trainer;
 
 pub use config::{OptimizerKind, TrainConfig};
 pub use ema::Ema;
-pub use evaluate::{evaluate, evaluate_with, predict, predict_with, Evaluation};
+pub use evaluate::{
+    confusion_matrix, evaluate, evaluate_with, most_confused, predict, predict_with, Evaluation,
+};
 pub use guard::{request_stop, stop_requested, TrainError};
 pub use metrics::{json_num, json_str, read_metrics, EpochMetrics, MetricsLine, Observer, Silent};
 pub use schedule::Schedule;
