@@ -483,21 +483,38 @@ fn learned_section(input: &ReportInput) -> String {
         .into_iter()
         .map(|i| &weights[i])
         .collect();
-    let series: Vec<svg::Series> = picked
-        .iter()
-        .map(|name| svg::Series {
-            name: name.to_string(),
-            points: epochs
-                .iter()
-                .filter_map(|(e, d)| {
-                    let p = d.params.iter().find(|p| &&p.name == name)?;
-                    Some((*e as f64, p.update_ratio.max(1e-30).log10()))
-                })
-                .collect(),
-        })
-        .collect();
+    // log10 of one figure of each picked tensor, epoch by epoch.
+    let by_epoch = |f: fn(&crate::diagnostics::ParamDiagnostics) -> f64| -> Vec<svg::Series> {
+        picked
+            .iter()
+            .map(|name| svg::Series {
+                name: name.to_string(),
+                points: epochs
+                    .iter()
+                    .filter_map(|(e, d)| {
+                        let p = d.params.iter().find(|p| &&p.name == name)?;
+                        Some((*e as f64, f(p).max(1e-30).log10()))
+                    })
+                    .collect(),
+            })
+            .collect()
+    };
     let mut s = chart(
-        &svg::line_chart("update / weight per step", "epoch", "log10 of the ratio", &series),
+        &svg::line_chart(
+            "gradient norm",
+            "epoch",
+            "log10 of the mean ‖∂L/∂w‖",
+            &by_epoch(|p| p.grad_norm),
+        ),
+        "The mean L2 norm of each weight tensor's gradient over the epoch's steps (up to six tensors from the first layer to the last).",
+    );
+    s += &chart(
+        &svg::line_chart(
+            "update / weight per step",
+            "epoch",
+            "log10 of the ratio",
+            &by_epoch(|p| p.update_ratio),
+        ),
         "The mean of ‖Δw‖ / ‖w‖ over a step, for up to six weight tensors from the first layer to the last. A healthy run sits near −3 (1e-3); far above, the learning rate is too high; far below, too low.",
     );
     let relus = spread(last.relus.len(), 6);
