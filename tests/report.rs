@@ -428,3 +428,43 @@ fn base64_matches_the_reference_encoder() {
         );
     }
 }
+
+#[test]
+fn eval_scores_a_tta_checkpoint_as_training_did() {
+    let d = tmpdir("report-tta");
+    common::cli::synthetic_dataset(&d, 300, 100);
+    let (data, ck) = (d.to_str().unwrap(), d.join("t.ckpt"));
+    let o = stitch(&[
+        "train",
+        "--model",
+        "conv-pool",
+        "--epochs",
+        "1",
+        "--quiet",
+        "--tta",
+        "--data",
+        data,
+        "--save",
+        ck.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let trained = String::from_utf8_lossy(&o.stdout).into_owned();
+    let acc = |text: &str| -> String {
+        let i = text.find("test acc").expect("a test accuracy");
+        text[i..]
+            .split_whitespace()
+            .nth(2)
+            .unwrap()
+            .trim_end_matches('%')
+            .to_string()
+    };
+    let o = stitch(&["eval", "--load", ck.to_str().unwrap(), "--data", data]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let evaluated = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(evaluated.contains("its mirror"), "{evaluated}");
+    let line = evaluated.lines().next().unwrap();
+    let i = line.find("test accuracy ").unwrap() + "test accuracy ".len();
+    let got = line[i..].split('%').next().unwrap();
+    assert_eq!(got, acc(&trained), "eval: {line}\ntrain: {trained}");
+    std::fs::remove_dir_all(&d).ok();
+}

@@ -1,7 +1,7 @@
 //! `stitch eval`: accuracy, per-class accuracy and the confusion matrix of a checkpoint.
 
 use crate::data::{FashionMnist, CLASS_NAMES};
-use crate::train::{confusion_matrix, evaluate, most_confused};
+use crate::train::{confusion_matrix, evaluate_with, most_confused};
 
 use super::{setup, EvalArgs};
 
@@ -9,13 +9,20 @@ pub(crate) fn run(a: EvalArgs) -> Result<(), String> {
     setup(&a.run)?;
     let (name, ck, model) = super::export_cmd::load_model(&a.load, a.model.as_deref())?;
     let data = FashionMnist::locate_and_load(a.run.data.as_deref()).map_err(|e| e.to_string())?;
-    let ev = evaluate(model.as_ref(), &data.test);
+    // A recipe trained with --tta is scored as training scored it: each image with its mirror.
+    let tta = ck.get("tta") == Some("true");
+    let ev = evaluate_with(model.as_ref(), &data.test, tta);
     let (loss, acc, preds) = (ev.loss, ev.accuracy, ev.predictions);
     println!(
-        "{}: model {name}, epoch {}: test accuracy {acc:.2}% (loss {loss:.4}) on {} images",
+        "{}: model {name}, epoch {}: test accuracy {acc:.2}% (loss {loss:.4}) on {} images{}",
         a.load.display(),
         ck.get("epoch").unwrap_or("?"),
-        data.test.len()
+        data.test.len(),
+        if tta {
+            ", each averaged with its mirror (the recipe's --tta)"
+        } else {
+            ""
+        }
     );
     let confusion = confusion_matrix(&preds, &data.test.labels);
     println!("\nper-class accuracy:");
