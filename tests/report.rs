@@ -307,7 +307,7 @@ fn the_report_of_a_user_written_residual_model() {
         diagnostics: t.diagnostics.as_mut().map(|d| d.finish()),
     }];
     let input = ReportInput {
-        meta: t.checkpoint(None).meta,
+        meta: t.meta(None),
         history,
         ..ReportInput::new("mini-resnet", t.model.as_ref(), &test)
     };

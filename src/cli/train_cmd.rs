@@ -273,7 +273,7 @@ fn write_report(
     let input = crate::report::ReportInput {
         name: trainer.config.model.clone(),
         model: trainer.model.as_ref(),
-        meta: trainer.checkpoint(Some(dir)).meta,
+        meta: trainer.meta(Some(dir)),
         history: lines.to_vec(),
         test,
         images: None,

@@ -185,63 +185,6 @@ impl<T: Real> Tensor<T> {
     }
 }
 
-/// The ReLU half of the fused `relu(a + b)`: ∂s = G · [y > 0] from a 1-byte mask. Its
-/// input is the sum s, recorded as an `add` node whose elements are never written (nothing
-/// reads them): the walk masks G in its own buffer here, and the `add` node then hands that
-/// one buffer to both a and b.
-struct AddReluBackward {
-    positive: Vec<bool>,
-}
-
-impl<T: Real> Backward<T> for AddReluBackward {
-    fn name(&self) -> &'static str {
-        "add_relu"
-    }
-
-    fn saved_bytes(&self) -> usize {
-        self.positive.len()
-    }
-
-    /// Reads G and the mask, writes ∂s.
-    fn cost(&self, _needs: &[bool]) -> (u64, u64) {
-        (0, 9 * self.positive.len() as u64)
-    }
-
-    /// Only the mask is needed.
-    fn reads_input(&self, _i: usize) -> bool {
-        false
-    }
-
-    fn backward(&self, g: &[T], _: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
-        vec![needs[0].then(|| {
-            let mut d = take(g.len(), T::ZERO);
-            d.copy_from_slice(g);
-            elementwise::mask_in_place(&mut d, &self.positive);
-            d
-        })]
-    }
-
-    fn backward_owned(
-        &self,
-        mut g: Vec<T>,
-        _: &[Tensor<T>],
-        needs: &[bool],
-    ) -> Vec<Option<Vec<T>>> {
-        if !needs[0] {
-            crate::tensor::recycle::give(g);
-            return vec![None];
-        }
-        elementwise::mask_in_place(&mut g, &self.positive);
-        vec![Some(g)]
-    }
-}
-
-impl Drop for AddReluBackward {
-    fn drop(&mut self) {
-        crate::tensor::recycle::give(std::mem::take(&mut self.positive));
-    }
-}
-
 impl<T: Real> Tensor<T> {
     /// `relu(self + other)` for two tensors of the same shape, in one pass: the end of a
     /// residual block. Equal to `self.add(other).relu()` bit for bit (one rounding in the
@@ -267,7 +210,18 @@ impl<T: Real> Tensor<T> {
                 out_shape: self.shape().to_vec(),
             },
         );
-        Tensor::from_op(y, self.shape(), &[&sum], AddReluBackward { positive })
+        // The ReLU half: ∂s = G · [y > 0] from the 1-byte mask. Its input is the sum s, an
+        // `add` node whose elements are never written (nothing reads them): the walk masks G
+        // in its own buffer, and the `add` node then hands that one buffer to both a and b.
+        Tensor::from_op(
+            y,
+            self.shape(),
+            &[&sum],
+            super::unary::ReluBackward {
+                op: "add_relu",
+                positive,
+            },
+        )
     }
 }
 

@@ -54,14 +54,17 @@ impl<T: Real> Backward<T> for UnaryBackward {
 }
 
 /// ReLU's rule: ∂x = G · \[x > 0\] from the mask kept by the forward pass, in G's own
-/// buffer when the walk hands it over.
-struct ReluBackward {
-    positive: Vec<bool>,
+/// buffer when the walk hands it over. Also the ReLU half of the fused `add_relu`.
+pub(super) struct ReluBackward {
+    /// The op's name for the graph and the profiler (`relu`, `add_relu`).
+    pub(super) op: &'static str,
+    /// \[y > 0\], one byte per element.
+    pub(super) positive: Vec<bool>,
 }
 
 impl<T: Real> Backward<T> for ReluBackward {
     fn name(&self) -> &'static str {
-        "relu"
+        self.op
     }
 
     fn saved_bytes(&self) -> usize {
@@ -117,7 +120,15 @@ impl<T: Real> Tensor<T> {
         let mut y = take(n, T::ZERO);
         let mut positive = take(n, false);
         elementwise::relu_mask(&mut y, &mut positive, &self.data());
-        Tensor::from_op(y, self.shape(), &[self], ReluBackward { positive })
+        Tensor::from_op(
+            y,
+            self.shape(),
+            &[self],
+            ReluBackward {
+                op: "relu",
+                positive,
+            },
+        )
     }
 
     /// `eˣ` elementwise.

@@ -76,17 +76,7 @@ pub fn json_num(v: f64) -> String {
 
 /// A JSON string literal.
 pub fn json_str(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    crate::safetensors::json::quote(s)
 }
 
 /// Told about progress; the CLI draws its bar from these calls.

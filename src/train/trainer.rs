@@ -131,6 +131,17 @@ impl Trainer {
     /// optimizer's state, the recipe, the epochs and steps done and the dropout counters.
     /// `data_dir` is recorded so a resume finds the same files.
     pub fn checkpoint(&self, data_dir: Option<&Path>) -> Checkpoint {
+        let meta = self.meta(data_dir);
+        let mut state = self.optimizer.state();
+        if let Some(e) = &self.ema {
+            e.save_into(&mut state);
+        }
+        Checkpoint::from_module(self.model.as_ref(), meta).with_optimizer_state(&state)
+    }
+
+    /// The metadata [`Trainer::checkpoint`] records (the recipe, epoch, step, random state
+    /// and data directory), without copying any tensor.
+    pub fn meta(&self, data_dir: Option<&Path>) -> Vec<(String, String)> {
         let mut meta = self.config.to_meta();
         meta.push(("epoch".into(), self.epoch.to_string()));
         meta.push(("step".into(), self.step.to_string()));
@@ -144,11 +155,7 @@ impl Trainer {
         if let Some(d) = data_dir {
             meta.push(("data".into(), d.display().to_string()));
         }
-        let mut state = self.optimizer.state();
-        if let Some(e) = &self.ema {
-            e.save_into(&mut state);
-        }
-        Checkpoint::from_module(self.model.as_ref(), meta).with_optimizer_state(&state)
+        meta
     }
 
     /// Continues the run saved in `ck` (read from `file`) under `config`, which is the
