@@ -296,7 +296,8 @@ pub fn forward(
     if sh.n == 0 || out_len == 0 {
         return;
     }
-    let (vlen, mlen, slen) = (16 * sh.c * tl.tp, 16 * sh.k * tl.tp, mr * tl.tp);
+    let (vlen, mlen) = (16 * sh.c * tl.tp, 16 * sh.k * tl.tp);
+    let slen = sh.k.div_ceil(mr) * mr * tl.tp;
     out.par_chunks_mut(out_len)
         .zip(x.par_chunks(in_len.max(1)))
         .for_each(|(y_n, x_n)| {
