@@ -149,7 +149,7 @@ pub fn table(rows: &[Row], peak_gflops: Option<f64>, bandwidth_gbs: Option<f64>)
         .sum::<f64>()
         .max(1e-12);
     let mut s = format!(
-        "{:<24} {:<9} {:>6} {:>9} {:>8} {:>5} {:>10} {:>8} {:>10} {:>7} {:>6}\n",
+        "{:<26} {:<9} {:>6} {:>9} {:>8} {:>5} {:>10} {:>8} {:>10} {:>7} {:>6}\n",
         "op",
         "pass",
         "calls",
@@ -178,7 +178,7 @@ pub fn table(rows: &[Row], peak_gflops: Option<f64>, bandwidth_gbs: Option<f64>)
         };
         let num = |v: f64, show: bool| if show { format!("{v:.1}") } else { "-".into() };
         s += &format!(
-            "{:<24} {:<9} {:>6} {:>9.1} {:>8.3} {:>5.1} {:>10} {:>8} {:>10} {:>7} {:>6}\n",
+            "{:<26} {:<9} {:>6} {:>9.1} {:>8.3} {:>5.1} {:>10} {:>8} {:>10} {:>7} {:>6}\n",
             r.op,
             r.pass.name(),
             r.calls,

@@ -353,8 +353,7 @@ fn profile_prints_the_probe_and_a_row_per_op() {
     );
     for op in [
         "conv2d ",
-        "batch_norm ",
-        "max_pool2d_relu ",
+        "batch_norm_relu_max_pool2d ",
         "dropout ",
         "linear ",
         "adam ",
@@ -385,13 +384,13 @@ fn profile_memory_lists_what_each_op_keeps_and_the_total_matches_the_allocator()
             .find(|l| l.starts_with(op))
             .unwrap_or_else(|| panic!("no {op} row:\n{out}"))
     };
-    // batch norm keeps its input (the conv outputs: 128 × (32 × 28 × 28 + 64 × 14 × 14)
-    // floats = 19.27 MB); the fused ReLU + pool keeps argmax and mask only.
-    assert!((mb(row("batch_norm"), 2) - 19.267584).abs() < 0.01, "{out}");
-    assert!(
-        mb(row("max_pool2d_relu"), 2) == 0.0 && mb(row("max_pool2d_relu"), 3) > 0.0,
-        "{out}"
-    );
+    // The fused batch norm + ReLU + pool keeps its input (the conv outputs: 128 × (32 ×
+    // 28 × 28 + 64 × 14 × 14) floats = 19.27 MB) and its own argmax and mask (a quarter
+    // of that in u32 plus a byte per pooled value: 6.02 MB), no normalized tensor.
+    let fused = row("batch_norm_relu_max_pool2d");
+    assert!((mb(fused, 2) - 19.267584).abs() < 0.01, "{out}");
+    assert!((mb(fused, 3) - 6.02).abs() < 0.01, "{out}");
+    assert!(!out.lines().any(|l| l.starts_with("batch_norm ")), "{out}");
     let total = mb(row("total"), 4);
     let live: f64 = out
         .lines()
@@ -426,4 +425,40 @@ fn profile_overhead_compares_alternating_blocks() {
         out.contains("profiler overhead, 3 alternating pairs") && out.contains("median pair ratio"),
         "{out}"
     );
+}
+
+#[test]
+fn no_fusion_trains_the_same_checkpoint_bit_for_bit() {
+    // cnn and vgg-small fuse batch norm → ReLU → max-pool (and cnn's ReLU → pool); with
+    // --no-fusion every layer runs as its own op. Same seed, same bytes.
+    let d = tmpdir("fusion");
+    synthetic_dataset(&d, 96, 10);
+    for model in ["cnn", "vgg-small"] {
+        let mut files = Vec::new();
+        for flag in [None, Some("--no-fusion")] {
+            let ck = d.join(format!("{model}-{}.ckpt", flag.is_some()));
+            let mut args = vec![
+                "train",
+                "--model",
+                model,
+                "--epochs",
+                "1",
+                "--batch",
+                "32",
+                "--quiet",
+                "--data",
+                d.to_str().unwrap(),
+                "--save",
+                ck.to_str().unwrap(),
+            ];
+            args.extend(flag);
+            let o = stitch(&args);
+            assert!(o.status.success(), "{}", stderr(&o));
+            files.push(std::fs::read(&ck).unwrap());
+        }
+        assert!(
+            files[0] == files[1],
+            "{model}: --no-fusion changed the checkpoint"
+        );
+    }
 }

@@ -278,3 +278,93 @@ fn gradcheck_conv2d_relu_max_pool2d() {
         &[x, w, b],
     );
 }
+
+#[test]
+fn fused_batch_norm_relu_pool_equals_the_three_ops_in_f32() {
+    // f32 in training mode takes the fused kernel; `no_fusion` runs batch_norm → relu →
+    // max_pool2d. Values, every gradient and the running statistics must be the same bits.
+    // Shapes: batch 1, planes 1×1, 7×7 (odd: a pooled edge is dropped), 17×17, 14 and 28
+    // (the ladder's), 3×3 windows with stride 2 and padding 1.
+    type Window = [usize; 2];
+    let cases: [([usize; 4], Window, Window, Window); 7] = [
+        ([4, 3, 28, 28], [2, 2], [2, 2], [0, 0]),
+        ([3, 5, 14, 14], [2, 2], [2, 2], [0, 0]),
+        ([1, 2, 7, 7], [2, 2], [2, 2], [0, 0]),
+        ([2, 3, 17, 17], [2, 2], [2, 2], [0, 0]),
+        ([5, 2, 1, 1], [1, 1], [1, 1], [0, 0]),
+        ([2, 4, 7, 9], [3, 3], [2, 2], [1, 1]),
+        ([3, 1, 6, 10], [2, 2], [2, 2], [0, 0]),
+    ];
+    for (i, (shape, k, s, p)) in cases.into_iter().enumerate() {
+        let c = shape[1];
+        let seed = 100 + 10 * i as u64;
+        let to32 = |t: Tensor<f64>| t.cast::<f32>();
+        let x = to32(rand64(&shape, seed).mul_scalar(2.0)).requires_grad_();
+        let w = to32(rand64(&[c], seed + 1).add_scalar(1.0)).requires_grad_();
+        let b = to32(rand64(&[c], seed + 2)).requires_grad_();
+        let run = |fused: bool| {
+            let (rm, rv) = (
+                to32(rand64(&[c], seed + 3)),
+                to32(rand64(&[c], seed + 4).add_scalar(2.0)),
+            );
+            let _off = (!fused).then(stitch::ops::no_fusion);
+            let opts = BatchNormOptions::default();
+            let y = x.batch_norm_relu_max_pool2d(&w, &b, &rm, &rv, true, opts, k, s, p);
+            let want = if fused {
+                "batch_norm_relu_max_pool2d"
+            } else {
+                "max_pool2d"
+            };
+            assert_eq!(y.grad_fn_name(), Some(want), "{shape:?}");
+            let r = to32(rand64(y.shape(), seed + 5));
+            y.mul(&r).sum().backward();
+            let grads: Vec<Vec<f32>> = [&x, &w, &b]
+                .iter()
+                .map(|t| t.grad().unwrap().to_vec())
+                .collect();
+            for t in [&x, &w, &b] {
+                t.zero_grad();
+            }
+            (y.to_vec(), grads, rm.to_vec(), rv.to_vec())
+        };
+        let (fused, plain) = (run(true), run(false));
+        assert_eq!(fused.0, plain.0, "values {shape:?}");
+        for (name, (a, b)) in ["x", "w", "b"].iter().zip(fused.1.iter().zip(&plain.1)) {
+            assert_eq!(a, b, "∂{name} {shape:?}");
+        }
+        assert_eq!(
+            (fused.2, fused.3),
+            (plain.2, plain.3),
+            "running stats {shape:?}"
+        );
+        // And the pair is not trivially equal: some gradient is non-zero.
+        assert!(
+            fused.1[0].iter().any(|&v| v != 0.0),
+            "∂x all zero {shape:?}"
+        );
+    }
+}
+
+#[test]
+fn gradcheck_batch_norm_relu_max_pool2d() {
+    // In f64 the op composes batch_norm and max_pool2d_relu: the graph the fused kernel
+    // replaces. Training and evaluation mode, 2×2 and 3×3/2/1 windows.
+    let x = rand64(&[2, 3, 6, 6], 21).mul_scalar(2.0);
+    let w = rand64(&[3], 22).add_scalar(1.5);
+    let b = rand64(&[3], 23);
+    for training in [true, false] {
+        for (k, s, p) in [([2, 2], [2, 2], [0, 0]), ([3, 3], [2, 2], [1, 1])] {
+            let (rm, rv) = (rand64(&[3], 24), rand64(&[3], 25).add_scalar(2.0));
+            let opts = BatchNormOptions::default();
+            assert_gradcheck(
+                |t| {
+                    let y = t[0].batch_norm_relu_max_pool2d(
+                        &t[1], &t[2], &rm, &rv, training, opts, k, s, p,
+                    );
+                    head(&y, 7)
+                },
+                &[x.clone(), w.clone(), b.clone()],
+            );
+        }
+    }
+}

@@ -160,8 +160,7 @@ fn the_cli_draws_summary_graph_pictures_curves_and_diagnostics() {
     assert!(dot.starts_with("digraph stitch {") && dot.trim_end().ends_with('}'));
     for op in [
         "conv2d",
-        "batch_norm",
-        "max_pool2d_relu",
+        "batch_norm_relu_max_pool2d",
         "dropout",
         "linear",
         "cross_entropy",

@@ -230,6 +230,36 @@ pub trait Real:
     ) -> bool {
         false
     }
+    /// The fused training-mode batch norm → max-pool forward
+    /// ([`crate::batch_norm::pool`]), when this type has it and batch norm and max pooling
+    /// both run their fast kernels: returns false (and touches nothing) otherwise.
+    fn bn_pool_fused_forward_train(
+        _pooled: &mut [Self],
+        _argmax: &mut [u32],
+        _save_mean: &mut [Self],
+        _save_invstd: &mut [Self],
+        _x: &[Self],
+        _p: BatchNormParams<'_, Self>,
+        _pool: &Pool2dShape,
+    ) -> bool {
+        false
+    }
+    /// The fused backward; only called after `bn_pool_fused_forward_train` returned true.
+    #[allow(clippy::too_many_arguments)]
+    fn bn_pool_fused_backward(
+        _d_x: &mut [Self],
+        _d_w: &mut [Self],
+        _d_b: &mut [Self],
+        _g: &[Self],
+        _argmax: &[u32],
+        _x: &[Self],
+        _w: &[Self],
+        _mean: &[Self],
+        _invstd: &[Self],
+        _pool: &Pool2dShape,
+    ) {
+        panic!("bn_pool_fused_backward: no fused kernel for {}", Self::NAME)
+    }
     /// The fused backward; only called after `conv_pool_fused_forward` returned true.
     #[allow(clippy::too_many_arguments)]
     fn conv_pool_fused_backward(
@@ -399,6 +429,47 @@ impl Real for f32 {
     }
     fn dropout_apply_in_place_fast(xs: &mut [f32], p: f64, key: u64) {
         crate::dropout::fast::dropout_apply_in_place(xs, p, key)
+    }
+    fn bn_pool_fused_forward_train(
+        pooled: &mut [f32],
+        argmax: &mut [u32],
+        save_mean: &mut [f32],
+        save_invstd: &mut [f32],
+        x: &[f32],
+        p: BatchNormParams<'_, f32>,
+        pool: &Pool2dShape,
+    ) -> bool {
+        use crate::{op_mode, KernelOp, Mode};
+        if op_mode(KernelOp::BatchNorm) != Mode::Fast || op_mode(KernelOp::MaxPool2d) != Mode::Fast
+        {
+            return false;
+        }
+        crate::batch_norm::pool::batch_norm_max_pool2d_forward_train(
+            pooled,
+            argmax,
+            save_mean,
+            save_invstd,
+            x,
+            p,
+            pool,
+        );
+        true
+    }
+    fn bn_pool_fused_backward(
+        d_x: &mut [f32],
+        d_w: &mut [f32],
+        d_b: &mut [f32],
+        g: &[f32],
+        argmax: &[u32],
+        x: &[f32],
+        w: &[f32],
+        mean: &[f32],
+        invstd: &[f32],
+        pool: &Pool2dShape,
+    ) {
+        crate::batch_norm::pool::batch_norm_max_pool2d_backward(
+            d_x, d_w, d_b, g, argmax, x, w, mean, invstd, pool,
+        )
     }
     #[cfg(target_arch = "x86_64")]
     fn conv_pool_fused_forward(

@@ -177,6 +177,10 @@ pub(crate) struct RunArgs {
     /// winograd (3x3 stride-1 layers), im2col, or reference.
     #[arg(long, value_enum, default_value = "auto")]
     pub(crate) conv_algo: ConvAlgoArg,
+    /// Run every layer as its own op instead of the fused blocks (conv → ReLU → pool,
+    /// batch norm → ReLU → pool, ReLU → pool, add → ReLU); the results are the same bits.
+    #[arg(long)]
+    pub(crate) no_fusion: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -508,6 +512,7 @@ pub(crate) fn setup(run: &RunArgs) -> Result<usize, String> {
         ConvAlgoArg::Im2col => stitch_kernels::conv2d::ConvAlgo::Im2col,
         ConvAlgoArg::Reference => stitch_kernels::conv2d::ConvAlgo::Reference,
     });
+    crate::ops::set_fusion(!run.no_fusion);
     stitch_kernels::set_mode(match run.kernels {
         KernelsArg::Reference => stitch_kernels::Mode::Reference,
         KernelsArg::Fast => stitch_kernels::Mode::Fast,

@@ -185,13 +185,13 @@ fn memory(a: &ProfileArgs, config: &TrainConfig, train: &Split) -> Result<(), St
         a.model, a.batch
     );
     println!(
-        "{:<24} {:>5} {:>14} {:>12} {:>10}",
+        "{:<26} {:>5} {:>14} {:>12} {:>10}",
         "op", "nodes", "activations MB", "own MB", "total MB"
     );
     let (mut act, mut own) = (0, 0);
     for r in &rows {
         println!(
-            "{:<24} {:>5} {:>14.2} {:>12.2} {:>10.2}",
+            "{:<26} {:>5} {:>14.2} {:>12.2} {:>10.2}",
             r.op,
             r.nodes,
             mb(r.input_bytes),
@@ -202,7 +202,7 @@ fn memory(a: &ProfileArgs, config: &TrainConfig, train: &Split) -> Result<(), St
         own += r.own_bytes;
     }
     println!(
-        "{:<24} {:>5} {:>14.2} {:>12.2} {:>10.2}",
+        "{:<26} {:>5} {:>14.2} {:>12.2} {:>10.2}",
         "total",
         rows.iter().map(|r| r.nodes).sum::<usize>(),
         mb(act),

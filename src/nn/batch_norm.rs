@@ -91,6 +91,33 @@ impl<T: Real> Module<T> for BatchNorm<T> {
         )
     }
 
+    /// BatchNorm2d → ReLU → max-pool as [`Tensor::batch_norm_relu_max_pool2d`].
+    fn forward_relu_max_pool2d(
+        &self,
+        x: &Tensor<T>,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    ) -> Option<Tensor<T>> {
+        if self.dims != 4 || x.ndim() != 4 {
+            return None;
+        }
+        if self.is_training() {
+            self.num_batches_tracked.fetch_add(1, Ordering::Relaxed);
+        }
+        Some(x.batch_norm_relu_max_pool2d(
+            &self.weight,
+            &self.bias,
+            &self.running_mean,
+            &self.running_var,
+            self.is_training(),
+            self.options,
+            kernel,
+            stride,
+            padding,
+        ))
+    }
+
     fn describe(&self) -> String {
         format!("BatchNorm{}d({})", self.dims - 2, self.weight.numel())
     }

@@ -175,6 +175,20 @@ pub trait Module<T: Real = f32>: Send + Sync {
         None
     }
 
+    /// This layer, then ReLU, then a max-pool, as one fused op, for [`Sequential`]'s fusion
+    /// of BatchNorm2d → ReLU → MaxPool2d: [`BatchNorm`] answers with
+    /// [`Tensor::batch_norm_relu_max_pool2d`] (and counts the batch as its `forward` does);
+    /// every other layer with `None`.
+    fn forward_relu_max_pool2d(
+        &self,
+        _x: &Tensor<T>,
+        _kernel: [usize; 2],
+        _stride: [usize; 2],
+        _padding: [usize; 2],
+    ) -> Option<Tensor<T>> {
+        None
+    }
+
     // ---- derived from the above; no module needs to write these ----
 
     /// Every descendant with its dotted path (`layers.0.conv1`), depth first, parents before
@@ -359,6 +373,15 @@ impl<T: Real, M: Module<T> + ?Sized> Module<T> for Box<M> {
     }
     fn as_conv2d(&self) -> Option<ConvParts<'_, T>> {
         (**self).as_conv2d()
+    }
+    fn forward_relu_max_pool2d(
+        &self,
+        x: &Tensor<T>,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    ) -> Option<Tensor<T>> {
+        (**self).forward_relu_max_pool2d(x, kernel, stride, padding)
     }
     // A module that overrides a derived method (named_parameters, say) keeps its override
     // behind a Box too.

@@ -9,8 +9,10 @@ use crate::{Real, Tensor};
 ///
 /// `forward` fuses a [`Conv2d`](super::Conv2d) → [`ReLU`](super::ReLU) →
 /// [`MaxPool2d`](super::MaxPool2d)`(2)` block into `conv2d_relu_max_pool2d` (per image, the
-/// convolution's output never leaves the cache), and a ReLU directly followed by a max-pool
-/// into `max_pool2d_relu` (equal results, one full-size pass and buffer fewer);
+/// convolution's output never leaves the cache), a [`BatchNorm2d`](super::BatchNorm2d) →
+/// ReLU → MaxPool2d block into `batch_norm_relu_max_pool2d` (the normalized values are
+/// pooled in cache), and a ReLU directly followed by a max-pool into `max_pool2d_relu`
+/// (equal results, one full-size pass and buffer fewer);
 /// [`Sequential::set_fusion`]`(false)` (or [`crate::ops::set_fusion`]) runs every layer on
 /// its own, and `forward_all` never fuses (it returns every layer's output).
 pub struct Sequential<T: Real = f32> {
@@ -99,6 +101,23 @@ impl<T: Real> Module<T> for Sequential<T> {
                 if let Some((w, b, opts)) = self.layers[i].as_conv2d() {
                     next = Some(h.conv2d_relu_max_pool2d(w, b, opts));
                     i += 2;
+                }
+            }
+            if next.is_none()
+                && fuse
+                && i + 2 < self.layers.len()
+                && self.layers[i + 1].kind() == LayerKind::Relu
+            {
+                if let LayerKind::MaxPool2d {
+                    kernel,
+                    stride,
+                    padding,
+                } = self.layers[i + 2].kind()
+                {
+                    next = self.layers[i].forward_relu_max_pool2d(&h, kernel, stride, padding);
+                    if next.is_some() {
+                        i += 2;
+                    }
                 }
             }
             if next.is_none()

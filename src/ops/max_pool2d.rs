@@ -47,7 +47,7 @@ impl<T: Real> Backward<T> for MaxPool2dBackward {
 impl<T: Real> Tensor<T> {
     /// The checked pooling shape of `self` [N, C, H, W]; panics naming `op` and the shapes.
     #[track_caller]
-    fn pool_shape(
+    pub(super) fn pool_shape(
         &self,
         op: &str,
         kernel: [usize; 2],

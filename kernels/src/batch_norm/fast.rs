@@ -49,8 +49,23 @@ pub fn batch_norm_forward_train_with(
     sh: &BatchNormShape,
 ) {
     let isa = usable(isa);
+    let (scale, shift) = train_statistics(isa, save_mean, save_invstd, x, &mut p, sh);
+    // Phase 2: y = a x + b per block.
+    channel_affine_with(isa, out, x, &scale, &shift, sh);
+}
+
+/// Phase 1 of the training forward: μ and invstd of each channel (saved), the running
+/// statistics updated, and each channel's affine map (a, b) returned as (scale, shift).
+pub(super) fn train_statistics(
+    isa: Isa,
+    save_mean: &mut [f32],
+    save_invstd: &mut [f32],
+    x: &[f32],
+    p: &mut BatchNormParams<'_, f32>,
+    sh: &BatchNormShape,
+) -> (Vec<f32>, Vec<f32>) {
     let m = sh.per_channel() as f32;
-    // Phase 1: μ and σ² of each channel, one task per channel.
+    // μ and σ² of each channel, one task per channel.
     let stats: Vec<(f32, f32)> = (0..sh.c)
         .into_par_iter()
         .map(|c| {
@@ -67,10 +82,25 @@ pub fn batch_norm_forward_train_with(
         save_invstd[c] = invstd;
         scale[c] = p.weight[c] * invstd;
         shift[c] = p.bias[c] - mean * scale[c];
-        update_running(&mut p, c, mean, var, sh.per_channel());
+        update_running(p, c, mean, var, sh.per_channel());
     }
-    // Phase 2: y = a x + b per block.
-    channel_affine_with(isa, out, x, &scale, &shift, sh);
+    (scale, shift)
+}
+
+/// One block's y = a x + b (the body phase 2 runs on each \[n, c\] block).
+pub(super) fn block_affine(isa: Isa, out: &mut [f32], x: &[f32], a: f32, b: f32) {
+    dispatch!(isa, affine(out, x, a, b));
+}
+
+/// One block's (Σ G, Σ G (x − μ)).
+pub(super) fn block_sums(isa: Isa, g: &[f32], x: &[f32], mean: f32) -> (f32, f32) {
+    (dispatch!(isa, sum(g)), dispatch!(isa, dot_dev(g, x, mean)))
+}
+
+/// One block's ∂x = A G + B x + C, written over G.
+pub(super) fn block_affine2_in_place(isa: Isa, gdx: &mut [f32], x: &[f32], coef: [f32; 3]) {
+    let [a, b, c] = coef;
+    dispatch!(isa, affine2_in_place(gdx, x, a, b, c));
 }
 
 /// y = scale\[c\] · x + shift\[c\] for every element of channel c, in parallel over the \[n, c\] blocks.
@@ -120,8 +150,7 @@ fn backward_coefficients(
     invstd: &[f32],
     sh: &BatchNormShape,
 ) -> Vec<[f32; 3]> {
-    let m = sh.per_channel() as f32;
-    // ∂β = Σ G and ∂γ = invstd · Σ G (x − μ), one task per channel.
+    // ∂β = Σ G and Σ G (x − μ), one task per channel.
     let sums: Vec<(f32, f32)> = (0..sh.c)
         .into_par_iter()
         .map(|c| {
@@ -129,12 +158,26 @@ fn backward_coefficients(
             let sum_gxc = per_channel_sum(sh, c, |r| {
                 dispatch!(isa, dot_dev(&g[r.clone()], &x[r], mean[c]))
             });
-            (sum_g, sum_gxc * invstd[c])
+            (sum_g, sum_gxc)
         })
         .collect();
+    coefficients(&sums, d_w, d_b, w, mean, invstd, sh)
+}
+
+/// ∂β, ∂γ and each channel's (A, B, C) from its (Σ G, Σ G (x − μ)).
+pub(super) fn coefficients(
+    sums: &[(f32, f32)],
+    d_w: &mut [f32],
+    d_b: &mut [f32],
+    w: &[f32],
+    mean: &[f32],
+    invstd: &[f32],
+    sh: &BatchNormShape,
+) -> Vec<[f32; 3]> {
+    let m = sh.per_channel() as f32;
     (0..sh.c)
         .map(|c| {
-            let (sum_g, sum_gx) = sums[c];
+            let (sum_g, sum_gx) = (sums[c].0, sums[c].1 * invstd[c]);
             d_b[c] = sum_g;
             d_w[c] = sum_gx;
             let a = w[c] * invstd[c];

@@ -16,6 +16,7 @@
 //! In evaluation mode μ and σ are constants: ∂x = G γ / √(running_var + ε).
 
 pub mod fast;
+pub mod pool;
 pub mod reference;
 
 use crate::{op_mode, KernelOp, Mode, Real};

@@ -444,6 +444,69 @@ mod avx2 {
             }
         }
     }
+
+    /// Backward of a plane of 2×2 stride-2 windows that tile it (h and w even): writes
+    /// every input value (the winner of each window gets G, its three neighbours 0), so no
+    /// zero-fill pass is needed. Four windows a step: G and the argmax are each duplicated
+    /// into 8 lanes (window q covers columns 2q and 2q + 1), and lane j of the top row takes
+    /// G where the winner's offset from its window's corner is j mod 2, of the bottom row
+    /// where it is w + j mod 2. Adding +0 afterwards gives what the scalar loop's
+    /// `0 + G` gives (−0 becomes +0), so the bits equal the scalar path's.
+    ///
+    /// # Safety
+    /// The CPU has AVX2; `dx.len() == 4 · g.len()`, `g.len() == am.len()` a multiple of
+    /// `w / 2`, and every argmax lies in its window (as the forward pass wrote it).
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn unpool_plane_2x2(dx: &mut [f32], g: &[f32], am: &[u32], w: usize) {
+        let ow = w / 2;
+        if ow == 0 {
+            return;
+        }
+        let dup = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+        let pair = _mm256_setr_epi32(0, 0, 2, 2, 4, 4, 6, 6);
+        let parity = _mm256_setr_epi32(0, 1, 0, 1, 0, 1, 0, 1);
+        let below = _mm256_add_epi32(parity, _mm256_set1_epi32(w as i32));
+        let zero = _mm256_setzero_ps();
+        for p in 0..g.len() / ow {
+            let (gr, ar) = (&g[p * ow..(p + 1) * ow], &am[p * ow..(p + 1) * ow]);
+            let (top, bottom) = dx[2 * p * w..(2 * p + 2) * w].split_at_mut(w);
+            let base = 2 * p * w;
+            let mut q = 0;
+            while q + 4 <= ow {
+                // SAFETY: q + 4 ≤ ow: outputs q..q + 4 of the row's ow, and columns
+                // 2q..2q + 8 ≤ w of each input row.
+                unsafe {
+                    let gv = _mm256_castps128_ps256(_mm_loadu_ps(gr.as_ptr().add(q)));
+                    let iv = _mm256_castsi128_si256(_mm_loadu_si128(
+                        ar.as_ptr().add(q) as *const __m128i
+                    ));
+                    let g8 = _mm256_permutevar8x32_ps(gv, dup);
+                    let i8 = _mm256_permutevar8x32_epi32(iv, dup);
+                    let corner = _mm256_add_epi32(_mm256_set1_epi32((base + 2 * q) as i32), pair);
+                    let d = _mm256_sub_epi32(i8, corner);
+                    let pick = |k: __m256i| {
+                        let m = _mm256_castsi256_ps(_mm256_cmpeq_epi32(d, k));
+                        _mm256_add_ps(_mm256_and_ps(m, g8), zero)
+                    };
+                    _mm256_storeu_ps(top.as_mut_ptr().add(2 * q), pick(parity));
+                    _mm256_storeu_ps(bottom.as_mut_ptr().add(2 * q), pick(below));
+                }
+                q += 4;
+            }
+            for q in q..ow {
+                for v in [&mut top[2 * q..2 * q + 2], &mut bottom[2 * q..2 * q + 2]] {
+                    v.fill(0.0);
+                }
+                let i = ar[q] as usize - base;
+                let cell = if i < w {
+                    &mut top[i]
+                } else {
+                    &mut bottom[i - w]
+                };
+                *cell += gr[q];
+            }
+        }
+    }
 }
 
 #[cfg(target_arch = "aarch64")]
@@ -529,6 +592,15 @@ pub(crate) fn backward_plane(isa: Isa, dx: &mut [f32], g: &[f32], am: &[u32], sh
         #[cfg(target_arch = "x86_64")]
         unsafe {
             avx512::unpool_plane_2x2(dx, g, am, sh.w)
+        };
+        return;
+    }
+    if isa == Isa::Avx2 && is_2x2(sh) && sh.h.is_multiple_of(2) && sh.w.is_multiple_of(2) {
+        // SAFETY: isa is Avx2 only when `usable` found AVX2 and FMA; the plane tiles into
+        // 2×2 windows, as `unpool_plane_2x2` states.
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            avx2::unpool_plane_2x2(dx, g, am, sh.w)
         };
         return;
     }

@@ -1,0 +1,262 @@
+//! Batch norm followed by max pooling, in one pass over the normalized values: the f32
+//! kernels behind `Tensor::batch_norm_relu_max_pool2d` (the op applies the ReLU to the
+//! pooled values, as `max_pool2d_relu` does: max(relu(z)) = relu(max(z))).
+//!
+//! ## Forward
+//! Phase 1 is batch norm's own: μ and σ² of each channel, a = γ·invstd, b = β − μ·a.
+//! Phase 2, for each \[n, c\] plane on its own:
+//!   z = a·x + b                       (into a plane-sized buffer that stays in L1)
+//!   pooled\[o\] = max of z over window o,   argmax\[o\] = the winner's index in the plane
+//! The full-size normalized tensor never goes to memory: after the statistics' two passes,
+//! x is read once and only the pooled values and their argmax (a quarter each for 2×2
+//! windows) are written, where the unfused ops write z and read it back.
+//!
+//! ## Backward
+//! From the pooled gradient Gp (the op has already zeroed it where the ReLU was off) and
+//! the argmax, batch norm's incoming gradient is Gp unpooled:
+//!   G\[argmax\[o\]\] += Gp\[o\],  zero elsewhere.
+//! Phase 1 needs each channel's Σ G and Σ G (x − μ); phase 2 writes ∂x = A·G + B·x + C per
+//! plane (the coefficients of `fast`). Both phases build each plane's G in L1 (zero, then
+//! scatter) instead of reading a full-size G from memory: the full-size traffic is x read
+//! twice and ∂x written once, where the unfused ops also write G and read it twice.
+//!
+//! ## Bit for bit
+//! Each plane goes through the very functions of the unfused fast path (batch norm's
+//! `affine`, `sum`, `dot_dev`, `affine2_in_place`; max pooling's plane forward and
+//! backward), on the same blocks, summed in the same order: values and gradients equal the
+//! unfused `batch_norm` → `max_pool2d` (fast versions) exactly, on every ISA and thread
+//! count (`kernels/tests/batch_norm_pool.rs`).
+
+use rayon::prelude::*;
+
+use super::fast::{block_affine, block_affine2_in_place, block_sums, coefficients};
+use super::{BatchNormParams, BatchNormShape};
+use crate::isa::{isa, Isa};
+use crate::max_pool2d::fast::{backward_plane, forward_plane};
+use crate::max_pool2d::Pool2dShape;
+use crate::scratch::with_work;
+use crate::simd::{blocks_per_task, usable};
+
+#[track_caller]
+fn check_shapes(kernel: &str, bn: &BatchNormShape, pool: &Pool2dShape) {
+    if let Err(e) = pool.validate() {
+        panic!("{e} ({kernel})");
+    }
+    assert!(
+        bn.n == pool.n && bn.c == pool.c && bn.hw == pool.h * pool.w,
+        "{kernel}: batch norm {bn:?} and pooling {pool:?} disagree on the input"
+    );
+}
+
+#[track_caller]
+fn check_len(kernel: &str, what: &str, got: usize, want: usize) {
+    assert!(
+        got == want,
+        "{kernel}: {what} has {got} elements, expected {want}"
+    );
+}
+
+/// Training-mode batch norm (batch statistics; μ and invstd saved; running statistics
+/// updated), then max pooling: writes the pooled values and their argmax.
+#[allow(clippy::too_many_arguments)]
+#[track_caller]
+pub fn batch_norm_max_pool2d_forward_train(
+    pooled: &mut [f32],
+    argmax: &mut [u32],
+    save_mean: &mut [f32],
+    save_invstd: &mut [f32],
+    x: &[f32],
+    p: BatchNormParams<'_, f32>,
+    pool: &Pool2dShape,
+) {
+    batch_norm_max_pool2d_forward_train_with(
+        isa(),
+        pooled,
+        argmax,
+        save_mean,
+        save_invstd,
+        x,
+        p,
+        pool,
+    )
+}
+
+/// [`batch_norm_max_pool2d_forward_train`] on SIMD level `isa` (or the best usable one
+/// below it).
+#[allow(clippy::too_many_arguments)]
+#[track_caller]
+pub fn batch_norm_max_pool2d_forward_train_with(
+    isa: Isa,
+    pooled: &mut [f32],
+    argmax: &mut [u32],
+    save_mean: &mut [f32],
+    save_invstd: &mut [f32],
+    x: &[f32],
+    mut p: BatchNormParams<'_, f32>,
+    pool: &Pool2dShape,
+) {
+    const K: &str = "batch_norm_max_pool2d_forward_train";
+    let bn = bn_shape(pool);
+    check_shapes(K, &bn, pool);
+    check_len(K, "x", x.len(), bn.len());
+    for (what, len) in [
+        ("save_mean", save_mean.len()),
+        ("save_invstd", save_invstd.len()),
+        ("weight", p.weight.len()),
+        ("bias", p.bias.len()),
+        ("running_mean", p.running_mean.len()),
+        ("running_var", p.running_var.len()),
+    ] {
+        check_len(K, what, len, bn.c);
+    }
+    assert!(
+        bn.per_channel() >= 2,
+        "{K}: training needs more than one value per channel, got {bn:?}"
+    );
+    let isa = usable(isa);
+    let (scale, shift) = super::fast::train_statistics(isa, save_mean, save_invstd, x, &mut p, &bn);
+    affine_max_pool2d(isa, pooled, argmax, x, &scale, &shift, pool);
+}
+
+/// z = scale\[c\]·x + shift\[c\] per channel, then max pooling of z: the forward's phase 2
+/// (also evaluation mode's whole forward, with the running statistics' scale and shift).
+#[track_caller]
+pub fn affine_max_pool2d(
+    isa: Isa,
+    pooled: &mut [f32],
+    argmax: &mut [u32],
+    x: &[f32],
+    scale: &[f32],
+    shift: &[f32],
+    pool: &Pool2dShape,
+) {
+    const K: &str = "affine_max_pool2d";
+    let bn = bn_shape(pool);
+    check_shapes(K, &bn, pool);
+    check_len(K, "x", x.len(), bn.len());
+    check_len(K, "pooled", pooled.len(), pool.output_len());
+    check_len(K, "argmax", argmax.len(), pool.output_len());
+    check_len(K, "scale", scale.len(), bn.c);
+    check_len(K, "shift", shift.len(), bn.c);
+    let isa = usable(isa);
+    let (hw, pq) = (bn.hw, pool.out_h() * pool.out_w());
+    if pq == 0 || hw == 0 {
+        return;
+    }
+    let one = Pool2dShape {
+        n: 1,
+        c: 1,
+        ..*pool
+    };
+    pooled
+        .par_chunks_mut(pq)
+        .zip(argmax.par_chunks_mut(pq))
+        .zip(x.par_chunks(hw))
+        .with_min_len(blocks_per_task(hw))
+        .enumerate()
+        .for_each(|(plane, ((y, am), xp))| {
+            let c = plane % bn.c;
+            with_work(hw, |z| {
+                block_affine(isa, z, xp, scale[c], shift[c]);
+                forward_plane(isa, y, am, z, &one);
+            })
+        });
+}
+
+/// Training-mode backward from the pooled gradient `g` (ReLU's mask already applied):
+/// writes ∂x (full size), ∂γ and ∂β.
+#[allow(clippy::too_many_arguments)]
+#[track_caller]
+pub fn batch_norm_max_pool2d_backward(
+    d_x: &mut [f32],
+    d_w: &mut [f32],
+    d_b: &mut [f32],
+    g: &[f32],
+    argmax: &[u32],
+    x: &[f32],
+    w: &[f32],
+    mean: &[f32],
+    invstd: &[f32],
+    pool: &Pool2dShape,
+) {
+    batch_norm_max_pool2d_backward_with(isa(), d_x, d_w, d_b, g, argmax, x, w, mean, invstd, pool)
+}
+
+/// [`batch_norm_max_pool2d_backward`] on SIMD level `isa` (or the best usable one below it).
+#[allow(clippy::too_many_arguments)]
+#[track_caller]
+pub fn batch_norm_max_pool2d_backward_with(
+    isa: Isa,
+    d_x: &mut [f32],
+    d_w: &mut [f32],
+    d_b: &mut [f32],
+    g: &[f32],
+    argmax: &[u32],
+    x: &[f32],
+    w: &[f32],
+    mean: &[f32],
+    invstd: &[f32],
+    pool: &Pool2dShape,
+) {
+    const K: &str = "batch_norm_max_pool2d_backward";
+    let bn = bn_shape(pool);
+    check_shapes(K, &bn, pool);
+    check_len(K, "d_x", d_x.len(), bn.len());
+    check_len(K, "x", x.len(), bn.len());
+    check_len(K, "g", g.len(), pool.output_len());
+    check_len(K, "argmax", argmax.len(), pool.output_len());
+    for (what, len) in [
+        ("d_w", d_w.len()),
+        ("d_b", d_b.len()),
+        ("w", w.len()),
+        ("mean", mean.len()),
+        ("invstd", invstd.len()),
+    ] {
+        check_len(K, what, len, bn.c);
+    }
+    let isa = usable(isa);
+    let (hw, pq) = (bn.hw, pool.out_h() * pool.out_w());
+    if hw == 0 {
+        return;
+    }
+    // Plane (n, c): its input block and its pooled gradient and argmax.
+    let plane = |n: usize, c: usize| (n * bn.c + c, (n * bn.c + c) * hw);
+    // Phase 1: each channel's (Σ G, Σ G (x − μ)), its planes' G built in turn, the planes
+    // added in order from 0 (as `fast`'s per-channel sums do).
+    let sums: Vec<(f32, f32)> = (0..bn.c)
+        .into_par_iter()
+        .map(|c| {
+            let mut acc = (0.0f32, 0.0f32);
+            with_work(hw, |gp| {
+                for n in 0..bn.n {
+                    let (o, i) = plane(n, c);
+                    let (gs, am) = (&g[o * pq..(o + 1) * pq], &argmax[o * pq..(o + 1) * pq]);
+                    backward_plane(isa, gp, gs, am, pool);
+                    let (s, d) = block_sums(isa, gp, &x[i..i + hw], mean[c]);
+                    acc = (acc.0 + s, acc.1 + d);
+                }
+            });
+            acc
+        })
+        .collect();
+    let coef = coefficients(&sums, d_w, d_b, w, mean, invstd, &bn);
+    // Phase 2: ∂x of each plane, its G scattered straight into ∂x's block first.
+    d_x.par_chunks_mut(hw)
+        .zip(x.par_chunks(hw))
+        .with_min_len(blocks_per_task(hw))
+        .enumerate()
+        .for_each(|(o, (dx, xb))| {
+            let am = &argmax[o * pq..(o + 1) * pq];
+            backward_plane(isa, dx, &g[o * pq..(o + 1) * pq], am, pool);
+            block_affine2_in_place(isa, dx, xb, coef[o % bn.c]);
+        });
+}
+
+/// Batch norm's view of the pooling's input: N, C and H·W.
+fn bn_shape(pool: &Pool2dShape) -> BatchNormShape {
+    BatchNormShape {
+        n: pool.n,
+        c: pool.c,
+        hw: pool.h * pool.w,
+    }
+}
