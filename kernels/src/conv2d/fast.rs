@@ -206,14 +206,28 @@ fn conv2d_backward_weight_im2col(d_w: &mut [f32], g: &[f32], x: &[f32], sh: &Con
 /// ∂b\[k\] = Σ over images and positions of G\[n, k, p, q\], fast version.
 pub fn conv2d_backward_bias(d_b: &mut [f32], g: &[f32], sh: &Conv2dShape) {
     let pq = sh.out_h() * sh.out_w();
-    d_b.par_iter_mut().enumerate().for_each(|(k, db)| {
-        // Σ over images in order of each image's SIMD plane sum.
+    if pq == 0 || sh.k == 0 {
+        d_b.fill(0.0);
+        return;
+    }
+    // Each plane's SIMD sum, image by image (G read front to back, in parallel over
+    // images), then Σ over images in order for each channel.
+    let mut plane_sums = vec![0.0f32; sh.n * sh.k];
+    plane_sums
+        .par_chunks_mut(sh.k)
+        .zip(g.par_chunks(sh.k * pq))
+        .for_each(|(sums, g_n)| {
+            for (s, plane) in sums.iter_mut().zip(g_n.chunks_exact(pq)) {
+                *s = crate::reduce::fast::sum(plane);
+            }
+        });
+    for (k, db) in d_b.iter_mut().enumerate() {
         let mut acc = 0.0f32;
         for n in 0..sh.n {
-            acc += crate::reduce::fast::sum(&g[(n * sh.k + k) * pq..(n * sh.k + k + 1) * pq]);
+            acc += plane_sums[n * sh.k + k];
         }
         *db = acc;
-    });
+    }
 }
 
 /// The convolution forward pass (see the module docs), fast version: direct AVX-512 kernels or im2col + gemm.

@@ -351,16 +351,39 @@ pub(crate) unsafe fn tap_sum_image<L: Lanes, const MR: usize, const NV: usize>(
             let b = tile_bias(kt * MR);
             let w_tile = &wp[kt * taps * MR..(kt + 1) * taps * MR];
             let st = &mut stage[kt * MR * sp..(kt + 1) * MR * sp];
-            // SAFETY: forwarded; the call covers vectors v0..v0 + nv ≤ nvec.
-            unsafe {
-                match nv {
-                    n if n == NV => {
-                        tile::forward::<L, MR, NV>(st, sp, src, &ts.taps, w_tile, &b, v0)
+            // The last tile of a layer whose channels are not a multiple of MR computes
+            // only the rows it needs, rounded up to 2 or 4 (K = 32 or 64 with MR = 6
+            // leaves 2 or 4): no multiply-adds for channels that do not exist.
+            let rows = match MR.min(ts.k - kt * MR) {
+                r if r == MR => MR,
+                1 | 2 => 2,
+                3 | 4 => 4,
+                _ => MR,
+            };
+            macro_rules! go {
+                ($mr:expr) => {
+                    // SAFETY: forwarded; the call covers vectors v0..v0 + nv ≤ nvec and
+                    // $mr ≤ MR rows of the tile's MR-strided weights.
+                    unsafe {
+                        match nv {
+                            n if n == NV => tile::forward::<L, { $mr }, NV>(
+                                st, sp, src, &ts.taps, w_tile, MR, &b, v0,
+                            ),
+                            1 => tile::forward::<L, { $mr }, 1>(
+                                st, sp, src, &ts.taps, w_tile, MR, &b, v0,
+                            ),
+                            2 => tile::forward::<L, { $mr }, 2>(
+                                st, sp, src, &ts.taps, w_tile, MR, &b, v0,
+                            ),
+                            _ => unreachable!("NV ≤ 3"),
+                        }
                     }
-                    1 => tile::forward::<L, MR, 1>(st, sp, src, &ts.taps, w_tile, &b, v0),
-                    2 => tile::forward::<L, MR, 2>(st, sp, src, &ts.taps, w_tile, &b, v0),
-                    _ => unreachable!("NV ≤ 3"),
-                }
+                };
+            }
+            match rows {
+                2 if MR > 2 => go!(2),
+                4 if MR > 4 => go!(4),
+                _ => go!(MR),
             }
         }
         v0 += nv;
@@ -492,6 +515,45 @@ pub(crate) mod image {
 mod avx2 {
     use super::*;
     use crate::vector::Avx2;
+
+    /// dst\[j·dst_stride + i\] = src\[i·src_stride + j\] for i, j < 8: an 8×8 transpose in
+    /// registers (unpack pairs of rows, shuffle pairs of pairs, then swap 128-bit halves).
+    ///
+    /// # Safety
+    /// The CPU has AVX2; the 8 rows of 8 floats at both addresses are valid.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn transpose8(
+        dst: *mut f32,
+        dst_stride: usize,
+        src: *const f32,
+        src_stride: usize,
+    ) {
+        use std::arch::x86_64::*;
+        let mut r = [_mm256_setzero_ps(); 8];
+        for (i, v) in r.iter_mut().enumerate() {
+            // SAFETY: row i of the source block.
+            *v = unsafe { _mm256_loadu_ps(src.add(i * src_stride)) };
+        }
+        let mut t = [_mm256_setzero_ps(); 8];
+        for i in 0..4 {
+            t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+            t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+        }
+        for i in 0..2 {
+            r[4 * i] = _mm256_shuffle_ps::<0x44>(t[4 * i], t[4 * i + 2]);
+            r[4 * i + 1] = _mm256_shuffle_ps::<0xEE>(t[4 * i], t[4 * i + 2]);
+            r[4 * i + 2] = _mm256_shuffle_ps::<0x44>(t[4 * i + 1], t[4 * i + 3]);
+            r[4 * i + 3] = _mm256_shuffle_ps::<0xEE>(t[4 * i + 1], t[4 * i + 3]);
+        }
+        for j in 0..4 {
+            t[j] = _mm256_permute2f128_ps::<0x20>(r[j], r[j + 4]);
+            t[j + 4] = _mm256_permute2f128_ps::<0x31>(r[j], r[j + 4]);
+        }
+        for (j, v) in t.iter().enumerate() {
+            // SAFETY: row j of the destination block.
+            unsafe { _mm256_storeu_ps(dst.add(j * dst_stride), *v) };
+        }
+    }
 
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn forward(
@@ -828,7 +890,7 @@ pub fn backward_weight(width: Width, d_w: &mut [f32], g: &[f32], x: &[f32], sh: 
                     let (xp, gt) = scratch.split_at_mut(xlen);
                     for n in first..last {
                         planes.fill(xp, &x[n * chw..(n + 1) * chw], sh);
-                        transpose(gt, &g[n * kpq..(n + 1) * kpq], sh.k, p * q, kpad);
+                        transpose(width, gt, &g[n * kpq..(n + 1) * kpq], sh.k, p * q, kpad);
                         by_width_weight!(width, (part, gt, xp, &taps, kpad, p, q, planes.pitch));
                     }
                 })
@@ -848,19 +910,36 @@ pub fn backward_weight(width: Width, d_w: &mut [f32], g: &[f32], x: &[f32], sh: 
 
 /// Gᵀ of one image: gt\[f\]\[k\] = G\[k, f\] for f < P·Q, zero for k ≥ K.
 ///
-/// By blocks of 8 channels × 8 positions through a small tile: each block reads 8 runs of
-/// G and writes 8 runs of Gᵀ, so neither side is touched one float per cache line, and the
-/// 8 channels of a block row are read front to back (8 sequential streams that the
-/// hardware prefetcher follows: G usually comes from L3 or memory).
-fn transpose(gt: &mut [f32], g_n: &[f32], k: usize, pq: usize, kpad: usize) {
+/// By blocks of 8 channels × 8 positions: each block reads 8 runs of G and writes 8 runs
+/// of Gᵀ, so neither side is touched one float per cache line, and the 8 channels of a
+/// block row are read front to back (8 sequential streams that the hardware prefetcher
+/// follows: G usually comes from L3 or memory). Whole blocks go through registers on AVX2
+/// ([`avx2::transpose8`]); the edges, and the other widths, through a small array.
+fn transpose(width: Width, gt: &mut [f32], g_n: &[f32], k: usize, pq: usize, kpad: usize) {
     const B: usize = 8;
     if kpad != k {
         gt[..pq * kpad].fill(0.0);
     }
+    assert!(gt.len() >= pq * kpad && g_n.len() >= k * pq && kpad >= k);
     for k0 in (0..k).step_by(B) {
         let kb = B.min(k - k0);
         for f0 in (0..pq).step_by(B) {
             let fb = B.min(pq - f0);
+            #[cfg(target_arch = "x86_64")]
+            if width == Width::Avx2 && kb == B && fb == B {
+                // SAFETY: AVX2 is supported where `Width::Avx2` is chosen; the block's 8
+                // rows of G (k0..k0 + 8 < K, f0..f0 + 8 ≤ P·Q) and of Gᵀ (f0..f0 + 8,
+                // k0..k0 + 8 ≤ kpad) lie inside the slices, as asserted above.
+                unsafe {
+                    avx2::transpose8(
+                        gt.as_mut_ptr().add(f0 * kpad + k0),
+                        kpad,
+                        g_n.as_ptr().add(k0 * pq + f0),
+                        pq,
+                    )
+                };
+                continue;
+            }
             let mut tile = [[0.0f32; B]; B];
             for i in 0..kb {
                 let src = &g_n[(k0 + i) * pq + f0..(k0 + i) * pq + f0 + fb];
@@ -874,4 +953,5 @@ fn transpose(gt: &mut [f32], g_n: &[f32], k: usize, pq: usize, kpad: usize) {
             }
         }
     }
+    let _ = width;
 }

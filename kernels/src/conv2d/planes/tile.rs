@@ -4,19 +4,25 @@ use crate::vector::Lanes;
 
 /// MR output channels × NV vectors of grid positions v0.. of a tap-list sum, into the
 /// staging rows `stage[i·sp + f]`:
-///   stage\[i, f\] = b\[i\] + Σ_t w\[t, i\] · src\[taps\[t\] + f\]
+///   stage\[i, f\] = b\[i\] + Σ_t w\[t·ws + i\] · src\[taps\[t\] + f\]
+/// The weights of tap t are `ws` ≥ MR floats apart: a tile of fewer channels than the
+/// packing's (the last tile of a layer whose channels are not a multiple of it) reads the
+/// same packed weights.
 ///
 /// # Safety
 /// The CPU runs `L`; `src` is readable at every `taps[t] + (v0 + NV)·LANES − 1`; `w` holds
-/// `taps.len()·MR` floats; `stage` holds MR·sp floats with (v0 + NV)·LANES ≤ sp.
+/// `taps.len()·ws` floats, ws ≥ MR; `b` at least MR; `stage` holds MR·sp floats with
+/// (v0 + NV)·LANES ≤ sp.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn forward<L: Lanes, const MR: usize, const NV: usize>(
     stage: &mut [f32],
     sp: usize,
     src: &[f32],
     taps: &[usize],
     w: &[f32],
-    b: &[f32; MR],
+    ws: usize,
+    b: &[f32],
     v0: usize,
 ) {
     // SAFETY: the caller's contract covers every pointer below.
@@ -32,7 +38,7 @@ pub(super) unsafe fn forward<L: Lanes, const MR: usize, const NV: usize>(
             for (v, x) in xv.iter_mut().enumerate() {
                 *x = L::load(xb.add(v * L::LANES));
             }
-            let wb = wp.add(t * MR);
+            let wb = wp.add(t * ws);
             for (i, row) in acc.iter_mut().enumerate() {
                 let wv = L::splat(*wb.add(i));
                 for v in 0..NV {
