@@ -122,6 +122,14 @@ pub struct Scope {
     start: Instant,
 }
 
+impl Scope {
+    /// Ends the scope without recording it: a fused op that fell back to its parts, which
+    /// record themselves.
+    pub fn cancel(self) {
+        std::mem::forget(self);
+    }
+}
+
 impl Drop for Scope {
     fn drop(&mut self) {
         record(

@@ -172,7 +172,9 @@ impl<T: Real> Tensor<T> {
             )
         };
         if !done {
-            drop(_p);
+            if let Some(p) = _p {
+                p.cancel();
+            }
             recycle::give(pooled);
             recycle::give(argmax);
             return unfused();

@@ -340,7 +340,9 @@ impl<T: Real> Tensor<T> {
             )
         };
         if !done {
-            drop(_p);
+            if let Some(p) = _p {
+                p.cancel();
+            }
             return unfused();
         }
         // ReLU after the pool, as `max_pool2d_relu` does.

@@ -1,8 +1,14 @@
 //! Fast `f32` batch norm. Equals `reference::*` up to rounding; differs by: two parallel
-//! phases instead of one loop per channel. Phase 1 reduces each channel's statistics on its
-//! own rayon task (one task per channel, the N blocks of that channel summed in order with
-//! SIMD, so the bits do not depend on the thread count). Phase 2 applies a per-channel
-//! affine map to each [n, c] block, in parallel over blocks:
+//! phases instead of one loop per channel. Phase 1 reduces each channel's statistics.
+//! Forward, in one pass over x from memory: each \[n, c\] block's mean m_b and
+//! Σ (x − m_b)² (the block's second pass reads it from L1), in parallel over images in
+//! memory order; then for each channel the blocks are merged in image order (Chan et al.'s
+//! pairwise update, in f64):
+//!   δ = m_b − μ,  n' = n + n_b,  μ ← μ + δ·n_b/n',  M2 ← M2 + M2_b + δ²·n·n_b/n'
+//! so σ² = M2 / M is as exact as the textbook two passes without reading x twice.
+//! Backward: one task per channel, its N blocks' SIMD sums added in order. Either way the
+//! bits do not depend on the thread count. Phase 2 applies a per-channel affine map to
+//! each [n, c] block, in parallel over blocks:
 //!   forward:  y = a x + b,        a = γ invstd,  b = β − μ a
 //!   backward: ∂x = A G + B x + C, from expanding (γ invstd / M)(M G − ∂β − x̂ ∂γ) with
 //!             x̂ = (x − μ) invstd: A = γ invstd, B = −γ invstd² ∂γ / M,
@@ -64,16 +70,7 @@ pub(super) fn train_statistics(
     p: &mut BatchNormParams<'_, f32>,
     sh: &BatchNormShape,
 ) -> (Vec<f32>, Vec<f32>) {
-    let m = sh.per_channel() as f32;
-    // μ and σ² of each channel, one task per channel.
-    let stats: Vec<(f32, f32)> = (0..sh.c)
-        .into_par_iter()
-        .map(|c| {
-            let mean = per_channel_sum(sh, c, |r| dispatch!(isa, sum(&x[r]))) / m;
-            let var = per_channel_sum(sh, c, |r| dispatch!(isa, sum_sq_dev(&x[r], mean))) / m;
-            (mean, var)
-        })
-        .collect();
+    let stats = channel_statistics(isa, x, sh);
     let mut scale = vec![0.0f32; sh.c];
     let mut shift = vec![0.0f32; sh.c];
     for (c, &(mean, var)) in stats.iter().enumerate() {
@@ -85,6 +82,42 @@ pub(super) fn train_statistics(
         update_running(p, c, mean, var, sh.per_channel());
     }
     (scale, shift)
+}
+
+/// μ and σ² (biased) of each channel: block statistics in memory order, merged per
+/// channel in image order (see the module docs).
+fn channel_statistics(isa: Isa, x: &[f32], sh: &BatchNormShape) -> Vec<(f32, f32)> {
+    let hw = sh.hw;
+    if hw == 0 || sh.n == 0 {
+        return vec![(f32::NAN, f32::NAN); sh.c];
+    }
+    // (m_b, Σ (x − m_b)²) of block [n, c] at n·C + c.
+    let mut blocks = vec![(0.0f32, 0.0f32); sh.n * sh.c];
+    blocks
+        .par_chunks_mut(sh.c)
+        .zip(x.par_chunks(sh.c * hw))
+        .with_min_len(blocks_per_task(sh.c * hw))
+        .for_each(|(out, x_n)| {
+            for (o, xb) in out.iter_mut().zip(x_n.chunks_exact(hw)) {
+                let mb = dispatch!(isa, sum(xb)) / hw as f32;
+                *o = (mb, dispatch!(isa, sum_sq_dev(xb, mb)));
+            }
+        });
+    let nb = hw as f64;
+    (0..sh.c)
+        .map(|c| {
+            let (mut count, mut mean, mut m2) = (0.0f64, 0.0f64, 0.0f64);
+            for n in 0..sh.n {
+                let (mb, m2b) = blocks[n * sh.c + c];
+                let delta = mb as f64 - mean;
+                let total = count + nb;
+                mean += delta * nb / total;
+                m2 += m2b as f64 + delta * delta * count * nb / total;
+                count = total;
+            }
+            (mean as f32, (m2 / count) as f32)
+        })
+        .collect()
 }
 
 /// One block's y = a x + b (the body phase 2 runs on each \[n, c\] block).
