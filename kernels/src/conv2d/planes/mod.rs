@@ -27,7 +27,7 @@
 //! none to spare); NEON has 32: MR = 8, NV = 3. A tile writes its vectors into a staging
 //! row of the plane grid's length, and the kept columns q < Q of each row are then copied
 //! out: the grid rows need not be a whole number of vectors. The vector tiles are the
-//! outer loop, the channel tiles the inner one (see [`tap_sum_image`]).
+//! outer loop, the channel tiles the inner one (see `tap_sum_image`).
 //!
 //! ## Input gradient, by output phase
 //!   ∂xpad\[U\] = Σ_{(p, r) : p·σ + r·d = U} G\[p\] · w\[r\]
