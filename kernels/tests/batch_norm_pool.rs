@@ -17,6 +17,15 @@ struct Inputs {
     rv: Vec<f32>,
 }
 
+/// Batch norm's view of the pooling's input.
+fn bn_of(ps: &Pool2dShape) -> BatchNormShape {
+    BatchNormShape {
+        n: ps.n,
+        c: ps.c,
+        hw: ps.h * ps.w,
+    }
+}
+
 fn inputs(bn: &BatchNormShape, seed: u64) -> Inputs {
     Inputs {
         x: data(bn.len(), seed).iter().map(|v| 3.0 * v + 0.5).collect(),
@@ -39,11 +48,7 @@ type Outputs = (
 );
 
 fn unfused(isa: Isa, inp: &Inputs, g: &[f32], ps: &Pool2dShape) -> Outputs {
-    let bn = BatchNormShape {
-        n: ps.n,
-        c: ps.c,
-        hw: ps.h * ps.w,
-    };
+    let bn = bn_of(ps);
     let (mut rm, mut rv) = (inp.rm.clone(), inp.rv.clone());
     let mut y = vec![0.0f32; bn.len()];
     let (mut mean, mut inv) = (vec![0.0; bn.c], vec![0.0; bn.c]);
@@ -103,11 +108,7 @@ fn fused(isa: Isa, inp: &Inputs, g: &[f32], ps: &Pool2dShape) -> Outputs {
 /// The unfused f64 reference: batch norm, max-pool, and back.
 fn reference64(inp: &Inputs, g: &[f32], ps: &Pool2dShape) -> (Vec<f64>, Vec<f64>) {
     let to64 = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
-    let bn = BatchNormShape {
-        n: ps.n,
-        c: ps.c,
-        hw: ps.h * ps.w,
-    };
+    let bn = bn_of(ps);
     let (x, w, b) = (to64(&inp.x), to64(&inp.w), to64(&inp.b));
     let (mut rm, mut rv) = (to64(&inp.rm), to64(&inp.rv));
     let mut y = vec![0.0f64; bn.len()];
@@ -163,14 +164,7 @@ fn shapes() -> Vec<Pool2dShape> {
 #[test]
 fn fused_equals_the_unfused_fast_kernels_bit_for_bit_at_every_level() {
     for (i, ps) in shapes().iter().enumerate() {
-        let inp = inputs(
-            &BatchNormShape {
-                n: ps.n,
-                c: ps.c,
-                hw: ps.h * ps.w,
-            },
-            10 * i as u64,
-        );
+        let inp = inputs(&bn_of(ps), 10 * i as u64);
         let g = data(ps.output_len(), 10 * i as u64 + 7);
         for isa in Isa::supported() {
             let (a, b) = (unfused(isa, &inp, &g, ps), fused(isa, &inp, &g, ps));
@@ -187,14 +181,7 @@ fn fused_equals_the_unfused_fast_kernels_bit_for_bit_at_every_level() {
 #[test]
 fn fused_matches_the_f64_reference() {
     for (i, ps) in shapes().iter().enumerate() {
-        let inp = inputs(
-            &BatchNormShape {
-                n: ps.n,
-                c: ps.c,
-                hw: ps.h * ps.w,
-            },
-            10 * i as u64 + 3,
-        );
+        let inp = inputs(&bn_of(ps), 10 * i as u64 + 3);
         let g = data(ps.output_len(), 10 * i as u64 + 9);
         let (want_y, want_dx) = reference64(&inp, &g, ps);
         let to32 = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();

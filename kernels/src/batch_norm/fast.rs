@@ -21,17 +21,6 @@ use super::{BatchNormParams, BatchNormShape};
 use crate::isa::{isa, Isa};
 use crate::simd::{blocks_per_task, dispatch, usable};
 
-/// Σ over channel c's blocks of f(block) (each block reduced by `f`, blocks added in order).
-fn per_channel_sum(
-    sh: &BatchNormShape,
-    c: usize,
-    f: impl Fn(std::ops::Range<usize>) -> f32,
-) -> f32 {
-    (0..sh.n)
-        .map(|n| f(super::reference::block(n, c, sh)))
-        .fold(0.0, |a, b| a + b)
-}
-
 /// Batch norm in training mode, fast version (two parallel phases, see the module docs).
 pub fn batch_norm_forward_train(
     out: &mut [f32],
@@ -120,7 +109,8 @@ fn channel_statistics(isa: Isa, x: &[f32], sh: &BatchNormShape) -> Vec<(f32, f32
         .collect()
 }
 
-/// One block's y = a x + b (the body phase 2 runs on each \[n, c\] block).
+/// One block's y = a x + b (the body phase 2 runs on each \[n, c\] block; the fused
+/// kernels of `pool` call the same bodies, which is what keeps them bit for bit equal).
 pub(super) fn block_affine(isa: Isa, out: &mut [f32], x: &[f32], a: f32, b: f32) {
     dispatch!(isa, affine(out, x, a, b));
 }
@@ -166,7 +156,7 @@ pub fn channel_affine_with(
         .enumerate()
         .for_each(|(b, (o, xb))| {
             let c = b % sh.c;
-            dispatch!(isa, affine(o, xb, scale[c], shift[c]));
+            block_affine(isa, o, xb, scale[c], shift[c]);
         });
 }
 
@@ -183,18 +173,37 @@ fn backward_coefficients(
     invstd: &[f32],
     sh: &BatchNormShape,
 ) -> Vec<[f32; 3]> {
-    // ∂β = Σ G and Σ G (x − μ), one task per channel.
-    let sums: Vec<(f32, f32)> = (0..sh.c)
+    let hw = sh.hw;
+    let sums = gradient_sums(isa, x, mean, sh, |o, f| f(&g[o * hw..(o + 1) * hw]));
+    coefficients(&sums, d_w, d_b, w, mean, invstd, sh)
+}
+
+/// Each channel's (∂β, Σ G (x − μ)) = (Σ G, Σ G (x − μ)): one task per channel, its blocks'
+/// SIMD sums added in image order from 0, each sum in its own accumulator. `with_g(o, f)`
+/// hands block o = n·C + c of G to `f` (`pool`'s backward builds it from the pooled
+/// gradient), so both backward passes add the same numbers in the same order.
+pub(super) fn gradient_sums(
+    isa: Isa,
+    x: &[f32],
+    mean: &[f32],
+    sh: &BatchNormShape,
+    with_g: impl Fn(usize, &mut dyn FnMut(&[f32])) + Sync,
+) -> Vec<(f32, f32)> {
+    let hw = sh.hw;
+    (0..sh.c)
         .into_par_iter()
         .map(|c| {
-            let sum_g = per_channel_sum(sh, c, |r| dispatch!(isa, sum(&g[r])));
-            let sum_gxc = per_channel_sum(sh, c, |r| {
-                dispatch!(isa, dot_dev(&g[r.clone()], &x[r], mean[c]))
-            });
-            (sum_g, sum_gxc)
+            let mut acc = (0.0f32, 0.0f32);
+            for n in 0..sh.n {
+                let o = n * sh.c + c;
+                with_g(o, &mut |g_block| {
+                    let (s, d) = block_sums(isa, g_block, &x[o * hw..(o + 1) * hw], mean[c]);
+                    acc = (acc.0 + s, acc.1 + d);
+                });
+            }
+            acc
         })
-        .collect();
-    coefficients(&sums, d_w, d_b, w, mean, invstd, sh)
+        .collect()
 }
 
 /// ∂β, ∂γ and each channel's (A, B, C) from its (Σ G, Σ G (x − μ)).
@@ -259,8 +268,7 @@ pub fn batch_norm_backward_in_place_with(
         .with_min_len(blocks_per_task(sh.hw))
         .enumerate()
         .for_each(|(blk, (gdx, xb))| {
-            let [a, b, c] = coef[blk % sh.c];
-            dispatch!(isa, affine2_in_place(gdx, xb, a, b, c));
+            block_affine2_in_place(isa, gdx, xb, coef[blk % sh.c]);
         });
 }
 

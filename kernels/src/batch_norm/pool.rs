@@ -29,32 +29,13 @@
 
 use rayon::prelude::*;
 
-use super::fast::{block_affine, block_affine2_in_place, block_sums, coefficients};
+use super::fast::{block_affine, block_affine2_in_place, coefficients, gradient_sums};
 use super::{BatchNormParams, BatchNormShape};
 use crate::isa::{isa, Isa};
 use crate::max_pool2d::fast::{backward_plane, forward_plane};
 use crate::max_pool2d::Pool2dShape;
 use crate::scratch::with_work;
 use crate::simd::{blocks_per_task, usable};
-
-#[track_caller]
-fn check_shapes(kernel: &str, bn: &BatchNormShape, pool: &Pool2dShape) {
-    if let Err(e) = pool.validate() {
-        panic!("{e} ({kernel})");
-    }
-    assert!(
-        bn.n == pool.n && bn.c == pool.c && bn.hw == pool.h * pool.w,
-        "{kernel}: batch norm {bn:?} and pooling {pool:?} disagree on the input"
-    );
-}
-
-#[track_caller]
-fn check_len(kernel: &str, what: &str, got: usize, want: usize) {
-    assert!(
-        got == want,
-        "{kernel}: {what} has {got} elements, expected {want}"
-    );
-}
 
 /// Training-mode batch norm (batch statistics; μ and invstd saved; running statistics
 /// updated), then max pooling: writes the pooled values and their argmax.
@@ -96,19 +77,23 @@ pub fn batch_norm_max_pool2d_forward_train_with(
     pool: &Pool2dShape,
 ) {
     const K: &str = "batch_norm_max_pool2d_forward_train";
-    let bn = bn_shape(pool);
-    check_shapes(K, &bn, pool);
-    check_len(K, "x", x.len(), bn.len());
-    for (what, len) in [
-        ("save_mean", save_mean.len()),
-        ("save_invstd", save_invstd.len()),
-        ("weight", p.weight.len()),
-        ("bias", p.bias.len()),
-        ("running_mean", p.running_mean.len()),
-        ("running_var", p.running_var.len()),
-    ] {
-        check_len(K, what, len, bn.c);
-    }
+    let bn = checked_shape(K, pool);
+    let (full, pooled_len, c) = (bn.len(), pool.output_len(), bn.c);
+    super::check(
+        K,
+        &bn,
+        &[
+            ("x", x.len(), full),
+            ("pooled", pooled.len(), pooled_len),
+            ("argmax", argmax.len(), pooled_len),
+            ("save_mean", save_mean.len(), c),
+            ("save_invstd", save_invstd.len(), c),
+            ("weight", p.weight.len(), c),
+            ("bias", p.bias.len(), c),
+            ("running_mean", p.running_mean.len(), c),
+            ("running_var", p.running_var.len(), c),
+        ],
+    );
     assert!(
         bn.per_channel() >= 2,
         "{K}: training needs more than one value per channel, got {bn:?}"
@@ -119,9 +104,8 @@ pub fn batch_norm_max_pool2d_forward_train_with(
 }
 
 /// z = scale\[c\]·x + shift\[c\] per channel, then max pooling of z: the forward's phase 2
-/// (also evaluation mode's whole forward, with the running statistics' scale and shift).
-#[track_caller]
-pub fn affine_max_pool2d(
+/// (the caller has checked the lengths).
+fn affine_max_pool2d(
     isa: Isa,
     pooled: &mut [f32],
     argmax: &mut [u32],
@@ -130,15 +114,7 @@ pub fn affine_max_pool2d(
     shift: &[f32],
     pool: &Pool2dShape,
 ) {
-    const K: &str = "affine_max_pool2d";
     let bn = bn_shape(pool);
-    check_shapes(K, &bn, pool);
-    check_len(K, "x", x.len(), bn.len());
-    check_len(K, "pooled", pooled.len(), pool.output_len());
-    check_len(K, "argmax", argmax.len(), pool.output_len());
-    check_len(K, "scale", scale.len(), bn.c);
-    check_len(K, "shift", shift.len(), bn.c);
-    let isa = usable(isa);
     let (hw, pq) = (bn.hw, pool.out_h() * pool.out_w());
     if pq == 0 || hw == 0 {
         return;
@@ -199,46 +175,36 @@ pub fn batch_norm_max_pool2d_backward_with(
     pool: &Pool2dShape,
 ) {
     const K: &str = "batch_norm_max_pool2d_backward";
-    let bn = bn_shape(pool);
-    check_shapes(K, &bn, pool);
-    check_len(K, "d_x", d_x.len(), bn.len());
-    check_len(K, "x", x.len(), bn.len());
-    check_len(K, "g", g.len(), pool.output_len());
-    check_len(K, "argmax", argmax.len(), pool.output_len());
-    for (what, len) in [
-        ("d_w", d_w.len()),
-        ("d_b", d_b.len()),
-        ("w", w.len()),
-        ("mean", mean.len()),
-        ("invstd", invstd.len()),
-    ] {
-        check_len(K, what, len, bn.c);
-    }
+    let bn = checked_shape(K, pool);
+    let (full, pooled_len, c) = (bn.len(), pool.output_len(), bn.c);
+    super::check(
+        K,
+        &bn,
+        &[
+            ("d_x", d_x.len(), full),
+            ("x", x.len(), full),
+            ("g", g.len(), pooled_len),
+            ("argmax", argmax.len(), pooled_len),
+            ("d_w", d_w.len(), c),
+            ("d_b", d_b.len(), c),
+            ("w", w.len(), c),
+            ("mean", mean.len(), c),
+            ("invstd", invstd.len(), c),
+        ],
+    );
     let isa = usable(isa);
     let (hw, pq) = (bn.hw, pool.out_h() * pool.out_w());
     if hw == 0 {
         return;
     }
-    // Plane (n, c): its input block and its pooled gradient and argmax.
-    let plane = |n: usize, c: usize| (n * bn.c + c, (n * bn.c + c) * hw);
-    // Phase 1: each channel's (Σ G, Σ G (x − μ)), its planes' G built in turn, the planes
-    // added in order from 0 (as `fast`'s per-channel sums do).
-    let sums: Vec<(f32, f32)> = (0..bn.c)
-        .into_par_iter()
-        .map(|c| {
-            let mut acc = (0.0f32, 0.0f32);
-            with_work(hw, |gp| {
-                for n in 0..bn.n {
-                    let (o, i) = plane(n, c);
-                    let (gs, am) = (&g[o * pq..(o + 1) * pq], &argmax[o * pq..(o + 1) * pq]);
-                    backward_plane(isa, gp, gs, am, pool);
-                    let (s, d) = block_sums(isa, gp, &x[i..i + hw], mean[c]);
-                    acc = (acc.0 + s, acc.1 + d);
-                }
-            });
-            acc
+    // Phase 1: each channel's (Σ G, Σ G (x − μ)), each plane's G built in L1 first.
+    let sums = gradient_sums(isa, x, mean, &bn, |o, f| {
+        with_work(hw, |gp| {
+            let (gs, am) = (&g[o * pq..(o + 1) * pq], &argmax[o * pq..(o + 1) * pq]);
+            backward_plane(isa, gp, gs, am, pool);
+            f(gp)
         })
-        .collect();
+    });
     let coef = coefficients(&sums, d_w, d_b, w, mean, invstd, &bn);
     // Phase 2: ∂x of each plane, its G scattered straight into ∂x's block first.
     d_x.par_chunks_mut(hw)
@@ -250,6 +216,15 @@ pub fn batch_norm_max_pool2d_backward_with(
             backward_plane(isa, dx, &g[o * pq..(o + 1) * pq], am, pool);
             block_affine2_in_place(isa, dx, xb, coef[o % bn.c]);
         });
+}
+
+/// Batch norm's view of the pooling's input (N, C and H·W), after checking the pooling.
+#[track_caller]
+fn checked_shape(kernel: &str, pool: &Pool2dShape) -> BatchNormShape {
+    if let Err(e) = pool.validate() {
+        panic!("{e} ({kernel})");
+    }
+    bn_shape(pool)
 }
 
 /// Batch norm's view of the pooling's input: N, C and H·W.

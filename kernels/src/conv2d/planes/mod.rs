@@ -915,6 +915,7 @@ pub fn backward_weight(width: Width, d_w: &mut [f32], g: &[f32], x: &[f32], sh: 
 /// block row are read front to back (8 sequential streams that the hardware prefetcher
 /// follows: G usually comes from L3 or memory). Whole blocks go through registers on AVX2
 /// ([`avx2::transpose8`]); the edges, and the other widths, through a small array.
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
 fn transpose(width: Width, gt: &mut [f32], g_n: &[f32], k: usize, pq: usize, kpad: usize) {
     const B: usize = 8;
     if kpad != k {
@@ -953,5 +954,4 @@ fn transpose(width: Width, gt: &mut [f32], g_n: &[f32], k: usize, pq: usize, kpa
             }
         }
     }
-    let _ = width;
 }
