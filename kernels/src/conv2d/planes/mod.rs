@@ -6,7 +6,8 @@
 //! A stride-σ convolution reads every σ-th padded input pixel. Split the zero-padded input
 //! xpad (H + 2·pad rows, W + 2·pad columns) into its σh·σw *phase planes*,
 //!   x_ab\[i, j\] = xpad\[i·σh + a, j·σw + b\],
-//! each stored with the same row pitch L = ⌈(W + 2·pad_w) / σw⌉. Tap (r, s) of the kernel,
+//! each stored with the same row pitch L ≤ ⌈(W + 2·pad_w) / σw⌉ (a row's right padding is
+//! the next row's left padding: see `Planes::new`). Tap (r, s) of the kernel,
 //! dilated to (r·dh, s·dw), lies in phase (a, b) = (r·dh mod σh, s·dw mod σw) at the row and
 //! column shift (r', s') = (r·dh div σh, s·dw div σw), so output (p, q) reads
 //!   xpad\[p·σh + r·dh, q·σw + s·dw\] = x_ab\[p + r', q + s'\],
@@ -181,25 +182,45 @@ impl Planes {
     /// The phases and the layout the taps of `sh` need, for vectors of `lanes`.
     fn new(sh: &Conv2dShape, lanes: usize) -> Planes {
         let (hp, wp) = (sh.h + 2 * sh.padding[0], sh.w + 2 * sh.padding[1]);
-        let pitch = wp.div_ceil(sh.stride[1]);
+        let (st, dw) = (sh.stride[1], sh.dilation[1]);
+        let full = wp.div_ceil(st);
         let rows = hp.div_ceil(sh.stride[0]);
         let mut phases = Vec::new();
         for r in 0..sh.r {
             for s in 0..sh.s {
-                let ph = (
-                    (r * sh.dilation[0]) % sh.stride[0],
-                    (s * sh.dilation[1]) % sh.stride[1],
-                );
+                let ph = ((r * sh.dilation[0]) % sh.stride[0], (s * dw) % st);
                 if !phases.contains(&ph) {
                     phases.push(ph);
                 }
             }
         }
         phases.sort_unstable();
+        // Shared padding: a row's right padding is the next row's left padding. Column j of
+        // phase b holds image data for j in lo_b..hi_b and zeros elsewhere, so a read past
+        // the row's end at column L + e lands on a zero of the next row while e < lo_b. Tap
+        // s (phase b, shift s') reads columns s'..Q − 1 + s', hence the pitch
+        //   L = max(Q, max_b hi_b, max_s (Q + s' − lo_b))   ≤ ⌈(W + 2·pad) / σ⌉,
+        // and a plane ends with the largest spill, max_s (Q + s' − L), of zeros (its next
+        // row belongs to another plane). With 3×3, pad 1, stride 1 the pitch is W + 1
+        // instead of W + 2: fewer grid columns that are computed and never kept.
+        let q = sh.out_w();
+        let col_range = |b: usize| index_range(b, st, sh.padding[1], sh.w, full);
+        let mut pitch = q.max(1);
+        for &(_, b) in &phases {
+            pitch = pitch.max(col_range(b).end);
+        }
+        for s in 0..sh.s {
+            let (b, shift) = ((s * dw) % st, (s * dw) / st);
+            pitch = pitch.max((q + shift).saturating_sub(col_range(b).start));
+        }
+        let spill = (0..sh.s)
+            .map(|s| (q + (s * dw) / st).saturating_sub(pitch))
+            .max()
+            .unwrap_or(0);
         Planes {
             pitch,
             rows,
-            plane: rows * pitch,
+            plane: rows * pitch + spill,
             phases,
             slack: pitch + 2 * lanes,
         }
@@ -759,19 +780,28 @@ pub fn backward_input(width: Width, d_x: &mut [f32], g: &[f32], w: &[f32], sh: &
         .map(|(_, _, c)| shift.1.saturating_sub(c.start))
         .max()
         .unwrap_or(0);
+    // Shared padding, as in `Planes::new`: G sits at columns ox..ox + Q of each row, so a
+    // read past a row's end lands on the next row's ox leading zeros. Phase b reads columns
+    // up to c_b.end − 1 + ox, hence the pitch max(ox + Q, max_b c_b.end) and up to
+    // max_b (c_b.end + ox − L) zeros after each plane.
     let pitch = ranges
         .iter()
-        .map(|(_, _, c)| c.end + ox)
+        .map(|(_, _, c)| c.end.max(c.len()))
         .max()
         .unwrap_or(0)
         .max(ox + q);
+    let spill = ranges
+        .iter()
+        .map(|(_, _, c)| (c.end + ox).saturating_sub(pitch))
+        .max()
+        .unwrap_or(0);
     let grows = ranges
         .iter()
         .map(|(_, r, _)| r.end + oy)
         .max()
         .unwrap_or(0)
         .max(oy + p);
-    let plane = grows * pitch;
+    let plane = grows * pitch + spill;
     let glen = sh.k * plane + pitch + 2 * lanes;
     let mr = width.mr();
     let phases: Vec<InputPhase> = ranges
