@@ -533,6 +533,78 @@ fn bench_batch_norm(
     });
 }
 
+/// Batch norm → ReLU at resnet20's first stage (128 × 16 × 28 × 28), fused
+/// (`batch_norm::relu`) against the unfused fast kernels it replaces, forward and backward.
+/// `cargo bench --bench kernels -- bn_relu`.
+fn bn_relu(c: &mut Criterion) {
+    use stitch_kernels::batch_norm::relu;
+    use stitch_kernels::elementwise::fast::{mask_in_place, relu_mask};
+    let mut g = c.benchmark_group("bn_relu");
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_millis(500));
+    let bs = BatchNormShape {
+        n: 128,
+        c: 16,
+        hw: 784,
+    };
+    let (x, gr) = (data(bs.len()), data(bs.len()));
+    let ch = bs.c;
+    let (wt, bi) = (vec![1.0f32; ch], vec![0.1f32; ch]);
+    let (mut rm, mut rv) = (vec![0.0f32; ch], vec![1.0f32; ch]);
+    let (mut mean, mut inv) = (vec![0.0f32; ch], vec![0.0f32; ch]);
+    let (mut z, mut y) = (vec![0.0f32; bs.len()], vec![0.0f32; bs.len()]);
+    let mut positive = vec![false; bs.len()];
+    let (mut dx, mut dwt, mut dbi) = (vec![0.0f32; bs.len()], vec![0.0f32; ch], vec![0.0f32; ch]);
+    let isa = stitch_kernels::isa::isa();
+    g.bench_function("forward_unfused", |bn| {
+        bn.iter(|| {
+            let p = BatchNormParams {
+                weight: &wt,
+                bias: &bi,
+                running_mean: &mut rm,
+                running_var: &mut rv,
+                momentum: 0.1,
+                eps: 1e-5,
+            };
+            batch_norm::fast::batch_norm_forward_train_with(
+                isa, &mut z, &mut mean, &mut inv, &x, p, &bs,
+            );
+            relu_mask(&mut y, &mut positive, &z);
+        })
+    });
+    g.bench_function("forward_fused", |bn| {
+        bn.iter(|| {
+            let p = BatchNormParams {
+                weight: &wt,
+                bias: &bi,
+                running_mean: &mut rm,
+                running_var: &mut rv,
+                momentum: 0.1,
+                eps: 1e-5,
+            };
+            relu::batch_norm_relu_forward_train_with(isa, &mut y, &mut mean, &mut inv, &x, p, &bs)
+        })
+    });
+    g.bench_function("backward_unfused", |bn| {
+        bn.iter(|| {
+            dx.copy_from_slice(&gr);
+            mask_in_place(&mut dx, &positive);
+            batch_norm::fast::batch_norm_backward_in_place_with(
+                isa, &mut dx, &mut dwt, &mut dbi, &x, &wt, &mean, &inv, &bs,
+            )
+        })
+    });
+    g.bench_function("backward_fused", |bn| {
+        bn.iter(|| {
+            relu::batch_norm_relu_backward_with(
+                isa, &mut dx, &mut dwt, &mut dbi, &gr, &x, &wt, &bi, &mean, &inv, &bs,
+            )
+        })
+    });
+    g.finish();
+}
+
 /// Plain against masked (every lane on) AVX-512 loads and stores, one thread streaming over
 /// 256 MB: why max-pool's SIMD bodies read and write whole vectors past a row's end instead
 /// of masking (on Zen 5 the masked ones run at about half speed from memory).
@@ -568,6 +640,7 @@ criterion_group!(
     elementwise_kernels,
     conv,
     conv_algos,
+    bn_relu,
     memory_bound,
     linear,
     per_isa_and_loss

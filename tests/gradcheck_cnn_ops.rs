@@ -368,3 +368,91 @@ fn gradcheck_batch_norm_relu_max_pool2d() {
         }
     }
 }
+
+#[test]
+fn fused_batch_norm_relu_equals_the_two_ops_in_f32() {
+    // f32 in training mode takes the fused kernel; `no_fusion` runs batch_norm → relu.
+    // Values, every gradient and the running statistics must be the same bits. Shapes:
+    // batch 1, planes 1×1, 7×7, 17×17, 14×14, 28×28, non-square, and the [N, C] form.
+    let cases: [&[usize]; 8] = [
+        &[4, 3, 28, 28],
+        &[3, 5, 14, 14],
+        &[1, 2, 7, 7],
+        &[2, 3, 17, 17],
+        &[5, 2, 1, 1],
+        &[3, 1, 6, 10],
+        &[2, 16, 7, 7],
+        &[9, 4],
+    ];
+    let mut cuts = 0;
+    for (i, shape) in cases.into_iter().enumerate() {
+        let c = shape[1];
+        let seed = 300 + 10 * i as u64;
+        let to32 = |t: Tensor<f64>| t.cast::<f32>();
+        let x = to32(rand64(shape, seed).mul_scalar(2.0)).requires_grad_();
+        let w = to32(rand64(&[c], seed + 1).add_scalar(1.0)).requires_grad_();
+        let b = to32(rand64(&[c], seed + 2)).requires_grad_();
+        let run = |fused: bool| {
+            let (rm, rv) = (
+                to32(rand64(&[c], seed + 3)),
+                to32(rand64(&[c], seed + 4).add_scalar(2.0)),
+            );
+            let _off = (!fused).then(stitch::ops::no_fusion);
+            let y = x.batch_norm_relu(&w, &b, &rm, &rv, true, BatchNormOptions::default());
+            let want = if fused { "batch_norm_relu" } else { "relu" };
+            assert_eq!(y.grad_fn_name(), Some(want), "{shape:?}");
+            let r = to32(rand64(y.shape(), seed + 5));
+            y.mul(&r).sum().backward();
+            let grads: Vec<Vec<f32>> = [&x, &w, &b]
+                .iter()
+                .map(|t| t.grad().unwrap().to_vec())
+                .collect();
+            for t in [&x, &w, &b] {
+                t.zero_grad();
+            }
+            (y.to_vec(), grads, rm.to_vec(), rv.to_vec())
+        };
+        let (fused, plain) = (run(true), run(false));
+        assert_eq!(fused.0, plain.0, "values {shape:?}");
+        for (name, (a, b)) in ["x", "w", "b"].iter().zip(fused.1.iter().zip(&plain.1)) {
+            assert_eq!(a, b, "∂{name} {shape:?}");
+        }
+        assert_eq!(
+            (fused.2, fused.3),
+            (plain.2, plain.3),
+            "running stats {shape:?}"
+        );
+        // The ReLU cuts somewhere (checked over all cases below), and some gradient gets
+        // through.
+        cuts += fused.0.iter().filter(|&&v| v == 0.0).count();
+        assert!(
+            fused.1[0].iter().any(|&v| v != 0.0),
+            "∂x all zero {shape:?}"
+        );
+    }
+    assert!(cuts > 100, "the ReLU zeroed only {cuts} outputs");
+}
+
+#[test]
+fn gradcheck_batch_norm_relu() {
+    // In f64 the op composes batch_norm and relu: the graph the fused kernel replaces.
+    // Training and evaluation mode, 4-D and 2-D inputs.
+    for shape in [&[2, 3, 5, 5][..], &[6, 3]] {
+        let x = rand64(shape, 41).mul_scalar(2.0);
+        let w = rand64(&[3], 42).add_scalar(1.5);
+        let b = rand64(&[3], 43);
+        for training in [true, false] {
+            let (rm, rv) = (rand64(&[3], 44), rand64(&[3], 45).add_scalar(2.0));
+            let opts = BatchNormOptions::default();
+            assert_gradcheck(
+                |t| {
+                    head(
+                        &t[0].batch_norm_relu(&t[1], &t[2], &rm, &rv, training, opts),
+                        7,
+                    )
+                },
+                &[x.clone(), w.clone(), b.clone()],
+            );
+        }
+    }
+}

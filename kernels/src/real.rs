@@ -260,6 +260,35 @@ pub trait Real:
     ) {
         panic!("bn_pool_fused_backward: no fused kernel for {}", Self::NAME)
     }
+    /// The fused training-mode batch norm → ReLU forward ([`crate::batch_norm::relu`]),
+    /// when this type has it and batch norm runs its fast kernels: returns false (and
+    /// touches nothing) otherwise.
+    fn bn_relu_fused_forward_train(
+        _out: &mut [Self],
+        _save_mean: &mut [Self],
+        _save_invstd: &mut [Self],
+        _x: &[Self],
+        _p: BatchNormParams<'_, Self>,
+        _sh: &BatchNormShape,
+    ) -> bool {
+        false
+    }
+    /// The fused backward; only called after `bn_relu_fused_forward_train` returned true.
+    #[allow(clippy::too_many_arguments)]
+    fn bn_relu_fused_backward(
+        _d_x: &mut [Self],
+        _d_w: &mut [Self],
+        _d_b: &mut [Self],
+        _g: &[Self],
+        _x: &[Self],
+        _w: &[Self],
+        _b: &[Self],
+        _mean: &[Self],
+        _invstd: &[Self],
+        _sh: &BatchNormShape,
+    ) {
+        panic!("bn_relu_fused_backward: no fused kernel for {}", Self::NAME)
+    }
     /// The fused backward; only called after `conv_pool_fused_forward` returned true.
     #[allow(clippy::too_many_arguments)]
     fn conv_pool_fused_backward(
@@ -469,6 +498,44 @@ impl Real for f32 {
     ) {
         crate::batch_norm::pool::batch_norm_max_pool2d_backward(
             d_x, d_w, d_b, g, argmax, x, w, mean, invstd, pool,
+        )
+    }
+    fn bn_relu_fused_forward_train(
+        out: &mut [f32],
+        save_mean: &mut [f32],
+        save_invstd: &mut [f32],
+        x: &[f32],
+        p: BatchNormParams<'_, f32>,
+        sh: &BatchNormShape,
+    ) -> bool {
+        use crate::{op_mode, KernelOp, Mode};
+        if op_mode(KernelOp::BatchNorm) != Mode::Fast {
+            return false;
+        }
+        crate::batch_norm::relu::batch_norm_relu_forward_train(
+            out,
+            save_mean,
+            save_invstd,
+            x,
+            p,
+            sh,
+        );
+        true
+    }
+    fn bn_relu_fused_backward(
+        d_x: &mut [f32],
+        d_w: &mut [f32],
+        d_b: &mut [f32],
+        g: &[f32],
+        x: &[f32],
+        w: &[f32],
+        b: &[f32],
+        mean: &[f32],
+        invstd: &[f32],
+        sh: &BatchNormShape,
+    ) {
+        crate::batch_norm::relu::batch_norm_relu_backward(
+            d_x, d_w, d_b, g, x, w, b, mean, invstd, sh,
         )
     }
     #[cfg(target_arch = "x86_64")]

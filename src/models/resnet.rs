@@ -63,7 +63,7 @@ impl<T: Real> Module<T> for BasicBlock<T> {
     }
 
     fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
-        let h = self.bn1.forward(&self.conv1.forward(x)).relu();
+        let h = self.bn1.forward_relu(&self.conv1.forward(x));
         self.bn2
             .forward(&self.conv2.forward(&h))
             .add_relu(&self.shortcut.forward(x))
@@ -120,7 +120,7 @@ impl<T: Real> Module<T> for ResNet20<T> {
     }
 
     fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
-        let h = self.bn.forward(&self.conv.forward(x)).relu();
+        let h = self.bn.forward_relu(&self.conv.forward(x));
         let h = self.layers.forward(&h);
         self.fc.forward(&h.mean_dims(&[2, 3], false))
     }

@@ -60,6 +60,31 @@ impl<T: Real> BatchNorm<T> {
         self.training.load(Ordering::Relaxed)
     }
 
+    /// `relu(self.forward(x))` as the one fused op [`Tensor::batch_norm_relu`]: the same
+    /// values, gradients and running statistics, one full-size pass and mask fewer (the
+    /// conv → BN → ReLU of a residual block).
+    #[track_caller]
+    pub fn forward_relu(&self, x: &Tensor<T>) -> Tensor<T> {
+        assert!(
+            x.ndim() == self.dims,
+            "BatchNorm{}d: input {:?} must have {} dimensions",
+            self.dims - 2,
+            x.shape(),
+            self.dims
+        );
+        if self.is_training() {
+            self.num_batches_tracked.fetch_add(1, Ordering::Relaxed);
+        }
+        x.batch_norm_relu(
+            &self.weight,
+            &self.bias,
+            &self.running_mean,
+            &self.running_var,
+            self.is_training(),
+            self.options,
+        )
+    }
+
     /// Training-mode forward calls so far (PyTorch's `num_batches_tracked`; it weighs the
     /// running statistics only when momentum is `None`, which stitch does not offer, but it
     /// is part of the layer's `state_dict`).
@@ -89,6 +114,12 @@ impl<T: Real> Module<T> for BatchNorm<T> {
             self.is_training(),
             self.options,
         )
+    }
+
+    /// BatchNorm → ReLU as [`Tensor::batch_norm_relu`] (for [`Sequential`](super::Sequential)'s
+    /// fusion; a model's `forward` may call [`BatchNorm::forward_relu`] directly).
+    fn forward_relu(&self, x: &Tensor<T>) -> Option<Tensor<T>> {
+        (x.ndim() == self.dims).then(|| self.forward_relu(x))
     }
 
     /// BatchNorm2d → ReLU → max-pool as [`Tensor::batch_norm_relu_max_pool2d`].

@@ -175,6 +175,13 @@ pub trait Module<T: Real = f32>: Send + Sync {
         None
     }
 
+    /// This layer, then ReLU, as one fused op, for [`Sequential`]'s fusion of BatchNorm →
+    /// ReLU: [`BatchNorm`] answers with [`Tensor::batch_norm_relu`] (and counts the batch as
+    /// its `forward` does); every other layer with `None`.
+    fn forward_relu(&self, _x: &Tensor<T>) -> Option<Tensor<T>> {
+        None
+    }
+
     /// This layer, then ReLU, then a max-pool, as one fused op, for [`Sequential`]'s fusion
     /// of BatchNorm2d → ReLU → MaxPool2d: [`BatchNorm`] answers with
     /// [`Tensor::batch_norm_relu_max_pool2d`] (and counts the batch as its `forward` does);
@@ -382,6 +389,9 @@ impl<T: Real, M: Module<T> + ?Sized> Module<T> for Box<M> {
         padding: [usize; 2],
     ) -> Option<Tensor<T>> {
         (**self).forward_relu_max_pool2d(x, kernel, stride, padding)
+    }
+    fn forward_relu(&self, x: &Tensor<T>) -> Option<Tensor<T>> {
+        (**self).forward_relu(x)
     }
     // A module that overrides a derived method (named_parameters, say) keeps its override
     // behind a Box too.

@@ -11,7 +11,8 @@ use crate::{Real, Tensor};
 /// [`MaxPool2d`](super::MaxPool2d)`(2)` block into `conv2d_relu_max_pool2d` (per image, the
 /// convolution's output never leaves the cache), a [`BatchNorm2d`](super::BatchNorm2d) →
 /// ReLU → MaxPool2d block into `batch_norm_relu_max_pool2d` (the normalized values are
-/// pooled in cache), and a ReLU directly followed by a max-pool into `max_pool2d_relu`
+/// pooled in cache), a BatchNorm → ReLU pair into `batch_norm_relu`, and a ReLU directly
+/// followed by a max-pool into `max_pool2d_relu`
 /// (equal results, one full-size pass and buffer fewer);
 /// [`Sequential::set_fusion`]`(false)` (or [`crate::ops::set_fusion`]) runs every layer on
 /// its own, and `forward_all` never fuses (it returns every layer's output).
@@ -118,6 +119,16 @@ impl<T: Real> Module<T> for Sequential<T> {
                     if next.is_some() {
                         i += 2;
                     }
+                }
+            }
+            if next.is_none()
+                && fuse
+                && i + 1 < self.layers.len()
+                && self.layers[i + 1].kind() == LayerKind::Relu
+            {
+                next = self.layers[i].forward_relu(&h);
+                if next.is_some() {
+                    i += 1;
                 }
             }
             if next.is_none()

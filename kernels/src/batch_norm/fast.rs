@@ -126,6 +126,38 @@ pub(super) fn block_affine2_in_place(isa: Isa, gdx: &mut [f32], x: &[f32], coef:
     dispatch!(isa, affine2_in_place(gdx, x, a, b, c));
 }
 
+/// One block's y = relu(a x + b) (NaN kept), the forward body of `relu`'s fused kernel: the
+/// same multiply-add as [`block_affine`] and the ReLU's select, in one pass.
+pub(super) fn block_affine_relu(isa: Isa, out: &mut [f32], x: &[f32], a: f32, b: f32) {
+    dispatch!(isa, affine_relu(out, x, a, b));
+}
+
+/// One block's (Σ G', Σ G' (x − μ)) with G' = G · \[a x + b > 0\]: [`block_sums`] of the
+/// ReLU's masked gradient, the mask recomputed from x by [`block_affine`]'s multiply-add.
+pub(super) fn block_masked_sums(
+    isa: Isa,
+    g: &[f32],
+    x: &[f32],
+    ab: (f32, f32),
+    mean: f32,
+) -> (f32, f32) {
+    dispatch!(isa, masked_sums(g, x, ab.0, ab.1, mean))
+}
+
+/// One block's ∂x = A G' + B x + C with G' = G · \[a x + b > 0\]: [`block_affine2_in_place`]
+/// of the ReLU's masked gradient.
+pub(super) fn block_masked_affine2(
+    isa: Isa,
+    dx: &mut [f32],
+    g: &[f32],
+    x: &[f32],
+    ab: (f32, f32),
+    coef: [f32; 3],
+) {
+    let [ca, cb, cc] = coef;
+    dispatch!(isa, masked_affine2(dx, g, x, ab.0, ab.1, ca, cb, cc));
+}
+
 /// y = scale\[c\] · x + shift\[c\] for every element of channel c, in parallel over the \[n, c\] blocks.
 pub fn channel_affine(
     out: &mut [f32],
@@ -190,16 +222,45 @@ pub(super) fn gradient_sums(
     with_g: impl Fn(usize, &mut dyn FnMut(&[f32])) + Sync,
 ) -> Vec<(f32, f32)> {
     let hw = sh.hw;
+    per_channel_sums(sh, |o, c| {
+        let mut out = (0.0, 0.0);
+        with_g(o, &mut |g_block| {
+            out = block_sums(isa, g_block, &x[o * hw..(o + 1) * hw], mean[c]);
+        });
+        out
+    })
+}
+
+/// [`gradient_sums`] of the ReLU's masked gradient G' = G · \[a x + b > 0\], G' formed in
+/// registers ([`block_masked_sums`]); `ab(o)` is block o's (a, b).
+pub(super) fn masked_gradient_sums(
+    isa: Isa,
+    g: &[f32],
+    x: &[f32],
+    mean: &[f32],
+    sh: &BatchNormShape,
+    ab: impl Fn(usize) -> (f32, f32) + Sync,
+) -> Vec<(f32, f32)> {
+    let hw = sh.hw;
+    per_channel_sums(sh, |o, c| {
+        let block = o * hw..(o + 1) * hw;
+        block_masked_sums(isa, &g[block.clone()], &x[block], ab(o), mean[c])
+    })
+}
+
+/// Each channel's two sums over its blocks: one task per channel, `block(o, c)` of blocks
+/// o = n·C + c added in image order from 0, each sum in its own accumulator.
+fn per_channel_sums(
+    sh: &BatchNormShape,
+    block: impl Fn(usize, usize) -> (f32, f32) + Sync,
+) -> Vec<(f32, f32)> {
     (0..sh.c)
         .into_par_iter()
         .map(|c| {
             let mut acc = (0.0f32, 0.0f32);
             for n in 0..sh.n {
-                let o = n * sh.c + c;
-                with_g(o, &mut |g_block| {
-                    let (s, d) = block_sums(isa, g_block, &x[o * hw..(o + 1) * hw], mean[c]);
-                    acc = (acc.0 + s, acc.1 + d);
-                });
+                let (s, d) = block(n * sh.c + c, c);
+                acc = (acc.0 + s, acc.1 + d);
             }
             acc
         })
@@ -293,11 +354,53 @@ mod scalar {
             *o = a * *o + (b * xv + c);
         }
     }
+    /// relu(z), NaN kept: the elementwise kernels' ReLU.
+    fn relu(z: f32) -> f32 {
+        if z > 0.0 || z.is_nan() {
+            z
+        } else {
+            0.0
+        }
+    }
+    /// g where a x + b > 0, else 0: ReLU's backward with the mask recomputed from x.
+    fn masked(g: f32, x: f32, a: f32, b: f32) -> f32 {
+        if a * x + b > 0.0 {
+            g
+        } else {
+            0.0
+        }
+    }
+    pub fn affine_relu(out: &mut [f32], x: &[f32], a: f32, b: f32) {
+        for (o, &v) in out.iter_mut().zip(x) {
+            *o = relu(a * v + b);
+        }
+    }
+    pub fn masked_sums(g: &[f32], x: &[f32], a: f32, b: f32, mean: f32) -> (f32, f32) {
+        g.iter().zip(x).fold((0.0, 0.0), |(s, d), (&gv, &xv)| {
+            let gm = masked(gv, xv, a, b);
+            (s + gm, d + gm * (xv - mean))
+        })
+    }
+    #[allow(clippy::too_many_arguments)]
+    pub fn masked_affine2(
+        dx: &mut [f32],
+        g: &[f32],
+        x: &[f32],
+        a: f32,
+        b: f32,
+        ca: f32,
+        cb: f32,
+        cc: f32,
+    ) {
+        for ((o, &gv), &xv) in dx.iter_mut().zip(g).zip(x) {
+            *o = ca * masked(gv, xv, a, b) + (cb * xv + cc);
+        }
+    }
 }
 
 /// The SIMD bodies for one ISA: `$l` lanes, vector type ops named by the arguments.
 macro_rules! bn_simd {
-    ($feat:literal, $l:literal, $zero:ident, $set1:ident, $load:ident, $store:ident, $add:ident, $sub:ident, $mul:ident, $fmadd:ident, $reduce:path) => {
+    ($feat:literal, $l:literal, $zero:ident, $set1:ident, $load:ident, $store:ident, $add:ident, $sub:ident, $mul:ident, $fmadd:ident, $reduce:path, $relu:ident, $keep_pos:ident) => {
         use super::scalar;
 
         // Callers guarantee: the CPU has the feature; slices of one call have one length.
@@ -363,6 +466,64 @@ macro_rules! bn_simd {
             }
             scalar::affine2_in_place(&mut gdx[n..], &x[n..], a, b, c);
         }
+
+        // The ReLU fused into batch norm (`relu.rs`): `affine`'s multiply-add, then the
+        // select of the elementwise kernels; the same lanes, tails and accumulators as
+        // `affine`, `sum`, `dot_dev` and `affine2_in_place`, so the bits are theirs.
+
+        #[target_feature(enable = $feat)]
+        pub unsafe fn affine_relu(out: &mut [f32], x: &[f32], a: f32, b: f32) {
+            let (n, po, px) = (x.len() / $l * $l, out.as_mut_ptr(), x.as_ptr());
+            let (av, bv) = ($set1(a), $set1(b));
+            for i in (0..n).step_by($l) {
+                // SAFETY: i + lanes <= n <= x.len() = out.len().
+                unsafe { $store(po.add(i), $relu($fmadd(av, $load(px.add(i)), bv))) };
+            }
+            scalar::affine_relu(&mut out[n..], &x[n..], a, b);
+        }
+
+        #[target_feature(enable = $feat)]
+        pub unsafe fn masked_sums(g: &[f32], x: &[f32], a: f32, b: f32, mean: f32) -> (f32, f32) {
+            let (n, pg, px) = (x.len() / $l * $l, g.as_ptr(), x.as_ptr());
+            let (av, bv, mv) = ($set1(a), $set1(b), $set1(mean));
+            let (mut s, mut d) = ($zero(), $zero());
+            for i in (0..n).step_by($l) {
+                // SAFETY: i + lanes <= n <= x.len() = g.len().
+                let (gv, xv) = unsafe { ($load(pg.add(i)), $load(px.add(i))) };
+                let gm = $keep_pos($fmadd(av, xv, bv), gv);
+                s = $add(s, gm);
+                d = $fmadd(gm, $sub(xv, mv), d);
+            }
+            let (ts, td) = scalar::masked_sums(&g[n..], &x[n..], a, b, mean);
+            ($reduce(s) + ts, $reduce(d) + td)
+        }
+
+        #[target_feature(enable = $feat)]
+        #[allow(clippy::too_many_arguments)]
+        pub unsafe fn masked_affine2(
+            dx: &mut [f32],
+            g: &[f32],
+            x: &[f32],
+            a: f32,
+            b: f32,
+            ca: f32,
+            cb: f32,
+            cc: f32,
+        ) {
+            let (n, po, pg, px) = (x.len() / $l * $l, dx.as_mut_ptr(), g.as_ptr(), x.as_ptr());
+            let (av, bv) = ($set1(a), $set1(b));
+            let (cav, cbv, ccv) = ($set1(ca), $set1(cb), $set1(cc));
+            for i in (0..n).step_by($l) {
+                // SAFETY: i + lanes <= n <= x.len() = g.len() = dx.len().
+                unsafe {
+                    let xv = $load(px.add(i));
+                    let gm = $keep_pos($fmadd(av, xv, bv), $load(pg.add(i)));
+                    let t = $fmadd(cbv, xv, ccv);
+                    $store(po.add(i), $fmadd(cav, gm, t));
+                }
+            }
+            scalar::masked_affine2(&mut dx[n..], &g[n..], &x[n..], a, b, ca, cb, cc);
+        }
     };
 }
 
@@ -380,8 +541,24 @@ mod avx512 {
         _mm512_sub_ps,
         _mm512_mul_ps,
         _mm512_fmadd_ps,
-        _mm512_reduce_add_ps
+        _mm512_reduce_add_ps,
+        relu512,
+        keep_pos512
     );
+
+    /// z where z > 0 or z is NaN, else +0 (the elementwise ReLU's select).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn relu512(z: __m512) -> __m512 {
+        _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_NLE_UQ>(z, _mm512_setzero_ps()), z)
+    }
+
+    /// g where z > 0 (NaN is not), else +0.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn keep_pos512(z: __m512, g: __m512) -> __m512 {
+        _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(z, _mm512_setzero_ps()), g)
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -398,8 +575,24 @@ mod avx2 {
         _mm256_sub_ps,
         _mm256_mul_ps,
         _mm256_fmadd_ps,
-        hsum256
+        hsum256,
+        relu256,
+        keep_pos256
     );
+
+    /// z where z > 0 or z is NaN, else +0 (the elementwise ReLU's select).
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn relu256(z: __m256) -> __m256 {
+        _mm256_and_ps(_mm256_cmp_ps::<_CMP_NLE_UQ>(z, _mm256_setzero_ps()), z)
+    }
+
+    /// g where z > 0 (NaN is not), else +0.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn keep_pos256(z: __m256, g: __m256) -> __m256 {
+        _mm256_and_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(z, _mm256_setzero_ps()), g)
+    }
 
     /// Horizontal sum of 8 lanes in a fixed order.
     #[target_feature(enable = "avx2,fma")]
@@ -439,6 +632,23 @@ mod neon {
         vsubq_f32,
         vmulq_f32,
         fmadd,
-        vaddvq_f32
+        vaddvq_f32,
+        relu_neon,
+        keep_pos_neon
     );
+
+    /// z where z > 0 or z is NaN (z ≠ z), else +0 (the elementwise ReLU's select).
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn relu_neon(z: float32x4_t) -> float32x4_t {
+        let keep = vorrq_u32(vcgtq_f32(z, zero()), vmvnq_u32(vceqq_f32(z, z)));
+        vreinterpretq_f32_u32(vandq_u32(keep, vreinterpretq_u32_f32(z)))
+    }
+
+    /// g where z > 0 (NaN is not), else +0.
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn keep_pos_neon(z: float32x4_t, g: float32x4_t) -> float32x4_t {
+        vreinterpretq_f32_u32(vandq_u32(vcgtq_f32(z, zero()), vreinterpretq_u32_f32(g)))
+    }
 }

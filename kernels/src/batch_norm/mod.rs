@@ -18,6 +18,7 @@
 pub mod fast;
 pub mod pool;
 pub mod reference;
+pub mod relu;
 
 use crate::{op_mode, KernelOp, Mode, Real};
 

@@ -1,0 +1,150 @@
+//! The fused `relu(batch_norm(x))` of conv → BN → ReLU in training mode: one op where the
+//! unfused chain is two. The math is in `stitch_kernels::batch_norm::relu`; this file adds
+//! the backward rule.
+//!
+//! Forward: batch norm's statistics, then y = relu(a·x + b) per block, written once.
+//! Backward, with G the gradient of y:
+//!   G' = G · [a·x + b > 0]                       (ReLU; the mask recomputed from x)
+//!   ∂x, ∂γ, ∂β = batch norm's training backward of G'
+//! with G' never stored at full size and no mask kept between the passes. Values and
+//! gradients are the unfused ops' bits (the kernels' tests and `tests/gradcheck_cnn_ops.rs`
+//! check it).
+
+use stitch_kernels::batch_norm::{BatchNormParams, BatchNormShape};
+
+use super::batch_norm::BatchNormOptions;
+use crate::autograd::Backward;
+use crate::tensor::recycle::{self, take};
+use crate::{Real, Tensor};
+
+struct BatchNormReluBackward<T> {
+    shape: BatchNormShape,
+    mean: Vec<T>,
+    invstd: Vec<T>,
+}
+
+impl<T: Real> Backward<T> for BatchNormReluBackward<T> {
+    fn name(&self) -> &'static str {
+        "batch_norm_relu"
+    }
+
+    fn saved_bytes(&self) -> usize {
+        (self.mean.len() + self.invstd.len()) * std::mem::size_of::<T>()
+    }
+
+    /// Reads G and x twice, writes ∂x.
+    fn cost(&self, _needs: &[bool]) -> (u64, u64) {
+        (0, 20 * self.shape.len() as u64)
+    }
+
+    /// x, γ and β (the mask is recomputed from all three).
+    fn reads_input(&self, _i: usize) -> bool {
+        true
+    }
+
+    fn backward_owned(
+        &self,
+        g: Vec<T>,
+        inputs: &[Tensor<T>],
+        needs: &[bool],
+    ) -> Vec<Option<Vec<T>>> {
+        let out = self.backward(&g, inputs, needs);
+        recycle::give(g);
+        out
+    }
+
+    fn backward(&self, g: &[T], inputs: &[Tensor<T>], needs: &[bool]) -> Vec<Option<Vec<T>>> {
+        let sh = &self.shape;
+        let mut dx = take(sh.len(), T::ZERO);
+        let (mut dw, mut db) = (vec![T::ZERO; sh.c], vec![T::ZERO; sh.c]);
+        T::bn_relu_fused_backward(
+            &mut dx,
+            &mut dw,
+            &mut db,
+            g,
+            &inputs[0].data(),
+            &inputs[1].data(),
+            &inputs[2].data(),
+            &self.mean,
+            &self.invstd,
+            sh,
+        );
+        let dx = if needs[0] {
+            Some(dx)
+        } else {
+            recycle::give(dx);
+            None
+        };
+        vec![dx, needs[1].then_some(dw), needs[2].then_some(db)]
+    }
+}
+
+impl<T: Real> Tensor<T> {
+    /// `relu(batch_norm(self, …))` as one op: in training mode, for f32 with batch norm's
+    /// fast kernels and fusion on ([`crate::ops::set_fusion`]); otherwise (evaluation mode,
+    /// f64, reference kernels) the two ops in turn. Either way the values, the gradients
+    /// and the running statistics' update are the same bits. The arguments are
+    /// [`Tensor::batch_norm`]'s; `self` is \[N, C, H, W\] or \[N, C\].
+    #[track_caller]
+    pub fn batch_norm_relu(
+        &self,
+        weight: &Tensor<T>,
+        bias: &Tensor<T>,
+        running_mean: &Tensor<T>,
+        running_var: &Tensor<T>,
+        training: bool,
+        opts: BatchNormOptions,
+    ) -> Tensor<T> {
+        let unfused = || {
+            self.batch_norm(weight, bias, running_mean, running_var, training, opts)
+                .relu()
+        };
+        let sh = match *self.shape() {
+            [n, c, h, w] => BatchNormShape { n, c, hw: h * w },
+            [n, c] => BatchNormShape { n, c, hw: 1 },
+            _ => return unfused(), // batch_norm gives the error
+        };
+        let params_fit = [weight, bias, running_mean, running_var]
+            .iter()
+            .all(|t| t.shape() == [sh.c]);
+        if !training || !super::fusion_enabled() || !params_fit || sh.per_channel() < 2 {
+            return unfused();
+        }
+        // The statistics' pass over x, then x read and y written.
+        let bytes = 12 * sh.len() as u64;
+        let _p =
+            crate::profile::scope_with("batch_norm_relu", crate::profile::Pass::Forward, 0, bytes);
+        let mut y = take(sh.len(), T::ZERO);
+        let (mut mean, mut invstd) = (vec![T::ZERO; sh.c], vec![T::ZERO; sh.c]);
+        let done = {
+            let (w, b) = (weight.data(), bias.data());
+            let (mut rm, mut rv) = (running_mean.data_mut(), running_var.data_mut());
+            let p = BatchNormParams {
+                weight: &w,
+                bias: &b,
+                running_mean: &mut rm,
+                running_var: &mut rv,
+                momentum: T::from_f64(opts.momentum),
+                eps: T::from_f64(opts.eps),
+            };
+            T::bn_relu_fused_forward_train(&mut y, &mut mean, &mut invstd, &self.data(), p, &sh)
+        };
+        if !done {
+            if let Some(p) = _p {
+                p.cancel();
+            }
+            recycle::give(y);
+            return unfused();
+        }
+        Tensor::from_op(
+            y,
+            self.shape(),
+            &[self, weight, bias],
+            BatchNormReluBackward {
+                shape: sh,
+                mean,
+                invstd,
+            },
+        )
+    }
+}
