@@ -456,3 +456,87 @@ fn gradcheck_batch_norm_relu() {
         }
     }
 }
+
+#[test]
+fn fused_batch_norm_add_relu_equals_the_two_ops_in_f32() {
+    // relu(batch_norm(x) + s): fused in training mode for f32, batch_norm → add_relu with
+    // fusion off. Values, the gradients of x, γ, β and the shortcut, and the running
+    // statistics must be the same bits.
+    let cases: [&[usize]; 6] = [
+        &[4, 3, 28, 28],
+        &[3, 5, 14, 14],
+        &[1, 2, 7, 7],
+        &[2, 3, 17, 17],
+        &[5, 2, 1, 1],
+        &[9, 4],
+    ];
+    for (i, shape) in cases.into_iter().enumerate() {
+        let c = shape[1];
+        let seed = 500 + 10 * i as u64;
+        let to32 = |t: Tensor<f64>| t.cast::<f32>();
+        let x = to32(rand64(shape, seed).mul_scalar(2.0)).requires_grad_();
+        let s = to32(rand64(shape, seed + 6)).requires_grad_();
+        let w = to32(rand64(&[c], seed + 1).add_scalar(1.0)).requires_grad_();
+        let b = to32(rand64(&[c], seed + 2)).requires_grad_();
+        let run = |fused: bool| {
+            let (rm, rv) = (
+                to32(rand64(&[c], seed + 3)),
+                to32(rand64(&[c], seed + 4).add_scalar(2.0)),
+            );
+            let _off = (!fused).then(stitch::ops::no_fusion);
+            let opts = BatchNormOptions::default();
+            let y = x.batch_norm_add_relu(&w, &b, &rm, &rv, true, opts, &s);
+            let want = if fused { "batch_norm_add_relu" } else { "relu" };
+            assert_eq!(y.grad_fn_name(), Some(want), "{shape:?}");
+            let r = to32(rand64(y.shape(), seed + 5));
+            y.mul(&r).sum().backward();
+            let grads: Vec<Vec<f32>> = [&x, &w, &b, &s]
+                .iter()
+                .map(|t| t.grad().unwrap().to_vec())
+                .collect();
+            for t in [&x, &w, &b, &s] {
+                t.zero_grad();
+            }
+            (y.to_vec(), grads, rm.to_vec(), rv.to_vec())
+        };
+        let (fused, plain) = (run(true), run(false));
+        assert_eq!(fused.0, plain.0, "values {shape:?}");
+        for (name, (a, b)) in ["x", "w", "b", "s"]
+            .iter()
+            .zip(fused.1.iter().zip(&plain.1))
+        {
+            assert_eq!(a, b, "∂{name} {shape:?}");
+        }
+        assert_eq!(
+            (fused.2, fused.3),
+            (plain.2, plain.3),
+            "running stats {shape:?}"
+        );
+        assert!(
+            fused.1[0].iter().any(|&v| v != 0.0),
+            "∂x all zero {shape:?}"
+        );
+    }
+}
+
+#[test]
+fn gradcheck_batch_norm_add_relu() {
+    // In f64 the op composes batch_norm and add_relu; the shortcut's gradient included.
+    for shape in [&[2, 3, 5, 5][..], &[6, 3]] {
+        let x = rand64(shape, 51).mul_scalar(2.0);
+        let s = rand64(shape, 56);
+        let w = rand64(&[3], 52).add_scalar(1.5);
+        let b = rand64(&[3], 53);
+        for training in [true, false] {
+            let (rm, rv) = (rand64(&[3], 54), rand64(&[3], 55).add_scalar(2.0));
+            let opts = BatchNormOptions::default();
+            assert_gradcheck(
+                |t| {
+                    let y = t[0].batch_norm_add_relu(&t[1], &t[2], &rm, &rv, training, opts, &t[3]);
+                    head(&y, 7)
+                },
+                &[x.clone(), w.clone(), b.clone(), s.clone()],
+            );
+        }
+    }
+}

@@ -273,6 +273,22 @@ pub trait Real:
     ) -> bool {
         false
     }
+    /// The fused training-mode batch norm → + shortcut → ReLU forward, writing the output
+    /// and the ReLU's mask ([`crate::batch_norm::relu`]), when this type has it and batch
+    /// norm runs its fast kernels: returns false (and touches nothing) otherwise.
+    #[allow(clippy::too_many_arguments)]
+    fn bn_add_relu_fused_forward_train(
+        _out: &mut [Self],
+        _positive: &mut [bool],
+        _save_mean: &mut [Self],
+        _save_invstd: &mut [Self],
+        _x: &[Self],
+        _shortcut: &[Self],
+        _p: BatchNormParams<'_, Self>,
+        _sh: &BatchNormShape,
+    ) -> bool {
+        false
+    }
     /// The fused backward; only called after `bn_relu_fused_forward_train` returned true.
     #[allow(clippy::too_many_arguments)]
     fn bn_relu_fused_backward(
@@ -517,6 +533,32 @@ impl Real for f32 {
             save_mean,
             save_invstd,
             x,
+            p,
+            sh,
+        );
+        true
+    }
+    fn bn_add_relu_fused_forward_train(
+        out: &mut [f32],
+        positive: &mut [bool],
+        save_mean: &mut [f32],
+        save_invstd: &mut [f32],
+        x: &[f32],
+        shortcut: &[f32],
+        p: BatchNormParams<'_, f32>,
+        sh: &BatchNormShape,
+    ) -> bool {
+        use crate::{op_mode, KernelOp, Mode};
+        if op_mode(KernelOp::BatchNorm) != Mode::Fast {
+            return false;
+        }
+        crate::batch_norm::relu::batch_norm_add_relu_forward_train(
+            out,
+            positive,
+            save_mean,
+            save_invstd,
+            x,
+            shortcut,
             p,
             sh,
         );

@@ -199,3 +199,63 @@ fn a_nan_channel_gives_the_unfused_bits() {
         }
     }
 }
+
+#[test]
+fn fused_add_relu_equals_batch_norm_then_add_relu_bit_for_bit() {
+    // relu(batch_norm(x) + s) and its mask, against batch norm's fast forward followed by
+    // the elementwise add_relu_mask, at every level; and normwise against the f64 chain.
+    use stitch_kernels::elementwise::reference::add_relu_mask;
+    for (i, bn) in shapes().iter().enumerate() {
+        let inp = inputs(bn, 10 * i as u64 + 5);
+        let s = data(bn.len(), 10 * i as u64 + 6);
+        for isa in Isa::supported() {
+            let (mut rm, mut rv) = (inp.rm.clone(), inp.rv.clone());
+            let (mut mean, mut inv) = (vec![0.0; bn.c], vec![0.0; bn.c]);
+            let mut z = vec![0.0f32; bn.len()];
+            let p = params(&inp, &mut rm, &mut rv);
+            batch_norm::fast::batch_norm_forward_train_with(
+                isa, &mut z, &mut mean, &mut inv, &inp.x, p, bn,
+            );
+            let (mut want, mut want_pos) = (vec![0.0f32; bn.len()], vec![false; bn.len()]);
+            add_relu_mask(&mut want, &mut want_pos, &z, &s);
+
+            let (mut rm2, mut rv2) = (inp.rm.clone(), inp.rv.clone());
+            let (mut mean2, mut inv2) = (vec![0.0; bn.c], vec![0.0; bn.c]);
+            let (mut y, mut pos) = (vec![f32::NAN; bn.len()], vec![true; bn.len()]);
+            let p = params(&inp, &mut rm2, &mut rv2);
+            relu::batch_norm_add_relu_forward_train_with(
+                isa, &mut y, &mut pos, &mut mean2, &mut inv2, &inp.x, &s, p, bn,
+            );
+            let label = format!("{isa:?} {bn:?}");
+            assert_eq!(want, y, "y {label}");
+            assert_eq!(want_pos, pos, "mask {label}");
+            assert_eq!(
+                (&rm, &rv, &mean, &inv),
+                (&rm2, &rv2, &mean2, &inv2),
+                "{label}"
+            );
+            assert!(pos.contains(&false) && pos.contains(&true), "{label}");
+
+            // Normwise against the f64 chain.
+            let to64 = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
+            let (x, w, b) = (to64(&inp.x), to64(&inp.w), to64(&inp.b));
+            let (mut rm, mut rv) = (to64(&inp.rm), to64(&inp.rv));
+            let mut z = vec![0.0f64; bn.len()];
+            let (mut mean, mut inv) = (vec![0.0; bn.c], vec![0.0; bn.c]);
+            let p = BatchNormParams {
+                weight: &w,
+                bias: &b,
+                running_mean: &mut rm,
+                running_var: &mut rv,
+                momentum: 0.1,
+                eps: 1e-5,
+            };
+            batch_norm::reference::batch_norm_forward_train(&mut z, &mut mean, &mut inv, &x, p, bn);
+            let (mut y64, mut pos64) = (vec![0.0f64; bn.len()], vec![false; bn.len()]);
+            add_relu_mask(&mut y64, &mut pos64, &z, &to64(&s));
+            let y64: Vec<f32> = y64.iter().map(|&v| v as f32).collect();
+            let (at, err) = normwise(&y, &y64);
+            assert!(err <= 1e-5, "y vs f64 {label}: {err} at {at}");
+        }
+    }
+}

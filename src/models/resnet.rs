@@ -65,8 +65,7 @@ impl<T: Real> Module<T> for BasicBlock<T> {
     fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
         let h = self.bn1.forward_relu(&self.conv1.forward(x));
         self.bn2
-            .forward(&self.conv2.forward(&h))
-            .add_relu(&self.shortcut.forward(x))
+            .forward_add_relu(&self.conv2.forward(&h), &self.shortcut.forward(x))
     }
 
     fn describe(&self) -> String {

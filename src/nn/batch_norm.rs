@@ -85,6 +85,32 @@ impl<T: Real> BatchNorm<T> {
         )
     }
 
+    /// `relu(self.forward(x) + shortcut)` as the one fused op [`Tensor::batch_norm_add_relu`]:
+    /// the same values, gradients and running statistics without batch norm's output ever
+    /// written at full size (the end of a residual block).
+    #[track_caller]
+    pub fn forward_add_relu(&self, x: &Tensor<T>, shortcut: &Tensor<T>) -> Tensor<T> {
+        assert!(
+            x.ndim() == self.dims,
+            "BatchNorm{}d: input {:?} must have {} dimensions",
+            self.dims - 2,
+            x.shape(),
+            self.dims
+        );
+        if self.is_training() {
+            self.num_batches_tracked.fetch_add(1, Ordering::Relaxed);
+        }
+        x.batch_norm_add_relu(
+            &self.weight,
+            &self.bias,
+            &self.running_mean,
+            &self.running_var,
+            self.is_training(),
+            self.options,
+            shortcut,
+        )
+    }
+
     /// Training-mode forward calls so far (PyTorch's `num_batches_tracked`; it weighs the
     /// running statistics only when momentum is `None`, which stitch does not offer, but it
     /// is part of the layer's `state_dict`).

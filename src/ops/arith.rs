@@ -202,27 +202,35 @@ impl<T: Real> Tensor<T> {
         let mut y = take(n, T::ZERO);
         let mut positive = take(n, false);
         elementwise::add_relu_mask(&mut y, &mut positive, &self.data(), &other.data());
-        let sum = Tensor::unmaterialized_from_op(
-            self.shape(),
-            &[self, other],
-            ArithBackward {
-                kind: Arith::Add,
-                out_shape: self.shape().to_vec(),
-            },
-        );
-        // The ReLU half: ∂s = G · [y > 0] from the 1-byte mask. Its input is the sum s, an
-        // `add` node whose elements are never written (nothing reads them): the walk masks G
-        // in its own buffer, and the `add` node then hands that one buffer to both a and b.
-        Tensor::from_op(
-            y,
-            self.shape(),
-            &[&sum],
-            super::unary::ReluBackward {
-                op: "add_relu",
-                positive,
-            },
-        )
+        add_relu_node(self, other, y, positive, "add_relu")
     }
+}
+
+/// The graph of `relu(a + b)` computed elsewhere: `y` and its mask `positive` = \[y > 0\],
+/// recorded as a ReLU node named `op` over an `add` node of a and b. The sum's elements are
+/// never written (nothing reads them): the walk masks G in its own buffer, ∂s = G · \[y > 0\],
+/// and the `add` node then hands that one buffer to both a and b.
+pub(super) fn add_relu_node<T: Real>(
+    a: &Tensor<T>,
+    b: &Tensor<T>,
+    y: Vec<T>,
+    positive: Vec<bool>,
+    op: &'static str,
+) -> Tensor<T> {
+    let sum = Tensor::unmaterialized_from_op(
+        a.shape(),
+        &[a, b],
+        ArithBackward {
+            kind: Arith::Add,
+            out_shape: a.shape().to_vec(),
+        },
+    );
+    Tensor::from_op(
+        y,
+        a.shape(),
+        &[&sum],
+        super::unary::ReluBackward { op, positive },
+    )
 }
 
 struct AddScalarBackward;

@@ -33,10 +33,10 @@ impl Default for BatchNormOptions {
     }
 }
 
-struct BatchNormTrainBackward<T> {
-    shape: BatchNormShape,
-    mean: Vec<T>,
-    invstd: Vec<T>,
+pub(super) struct BatchNormTrainBackward<T> {
+    pub(super) shape: BatchNormShape,
+    pub(super) mean: Vec<T>,
+    pub(super) invstd: Vec<T>,
 }
 
 impl<T: Real> Backward<T> for BatchNormTrainBackward<T> {

@@ -6,13 +6,19 @@
 //! Backward, with G the gradient of y:
 //!   G' = G · [a·x + b > 0]                       (ReLU; the mask recomputed from x)
 //!   ∂x, ∂γ, ∂β = batch norm's training backward of G'
-//! with G' never stored at full size and no mask kept between the passes. Values and
-//! gradients are the unfused ops' bits (the kernels' tests and `tests/gradcheck_cnn_ops.rs`
-//! check it).
+//! with G' never stored at full size and no mask kept between the passes.
+//!
+//! `batch_norm_add_relu`, the end of a residual block, relu(batch_norm(x) + s): the forward
+//! in one pass per block (batch norm's output never written at full size), the backward the
+//! unfused ops' rules over a graph of batch norm → add → ReLU whose two inner nodes hold no
+//! elements (the shortcut needs the masked G at full size anyway).
+//!
+//! Values and gradients are the unfused ops' bits (the kernels' tests and
+//! `tests/gradcheck_cnn_ops.rs` check it).
 
 use stitch_kernels::batch_norm::{BatchNormParams, BatchNormShape};
 
-use super::batch_norm::BatchNormOptions;
+use super::batch_norm::{BatchNormOptions, BatchNormTrainBackward};
 use crate::autograd::Backward;
 use crate::tensor::recycle::{self, take};
 use crate::{Real, Tensor};
@@ -146,5 +152,95 @@ impl<T: Real> Tensor<T> {
                 invstd,
             },
         )
+    }
+
+    /// `relu(batch_norm(self, …) + shortcut)` as one op: the end of a residual block. In
+    /// training mode, for f32 with batch norm's fast kernels and fusion on, one pass per
+    /// block after the statistics; otherwise batch norm, then [`Tensor::add_relu`]. Either
+    /// way the same bits. `shortcut` has `self`'s shape.
+    #[allow(clippy::too_many_arguments)]
+    #[track_caller]
+    pub fn batch_norm_add_relu(
+        &self,
+        weight: &Tensor<T>,
+        bias: &Tensor<T>,
+        running_mean: &Tensor<T>,
+        running_var: &Tensor<T>,
+        training: bool,
+        opts: BatchNormOptions,
+        shortcut: &Tensor<T>,
+    ) -> Tensor<T> {
+        let unfused = || {
+            self.batch_norm(weight, bias, running_mean, running_var, training, opts)
+                .add_relu(shortcut)
+        };
+        let sh = match *self.shape() {
+            [n, c, h, w] => BatchNormShape { n, c, hw: h * w },
+            [n, c] => BatchNormShape { n, c, hw: 1 },
+            _ => return unfused(), // batch_norm gives the error
+        };
+        let params_fit = [weight, bias, running_mean, running_var]
+            .iter()
+            .all(|t| t.shape() == [sh.c]);
+        if !training
+            || !super::fusion_enabled()
+            || !params_fit
+            || sh.per_channel() < 2
+            || shortcut.shape() != self.shape()
+        {
+            return unfused();
+        }
+        // The statistics' pass over x; x and the shortcut read, y and the mask written.
+        let bytes = 17 * sh.len() as u64;
+        let _p = crate::profile::scope_with(
+            "batch_norm_add_relu",
+            crate::profile::Pass::Forward,
+            0,
+            bytes,
+        );
+        let mut y = take(sh.len(), T::ZERO);
+        let mut positive = take(sh.len(), false);
+        let (mut mean, mut invstd) = (vec![T::ZERO; sh.c], vec![T::ZERO; sh.c]);
+        let done = {
+            let (w, b) = (weight.data(), bias.data());
+            let (mut rm, mut rv) = (running_mean.data_mut(), running_var.data_mut());
+            let p = BatchNormParams {
+                weight: &w,
+                bias: &b,
+                running_mean: &mut rm,
+                running_var: &mut rv,
+                momentum: T::from_f64(opts.momentum),
+                eps: T::from_f64(opts.eps),
+            };
+            T::bn_add_relu_fused_forward_train(
+                &mut y,
+                &mut positive,
+                &mut mean,
+                &mut invstd,
+                &self.data(),
+                &shortcut.data(),
+                p,
+                &sh,
+            )
+        };
+        if !done {
+            if let Some(p) = _p {
+                p.cancel();
+            }
+            recycle::give(y);
+            recycle::give(positive);
+            return unfused();
+        }
+        // Batch norm's node holds no elements (its rule reads x, γ and the statistics).
+        let normalized = Tensor::unmaterialized_from_op(
+            self.shape(),
+            &[self, weight, bias],
+            BatchNormTrainBackward {
+                shape: sh,
+                mean,
+                invstd,
+            },
+        );
+        super::arith::add_relu_node(&normalized, shortcut, y, positive, "batch_norm_add_relu")
     }
 }

@@ -27,7 +27,9 @@
 
 use rayon::prelude::*;
 
-use super::fast::{block_affine_relu, block_masked_affine2, coefficients, masked_gradient_sums};
+use super::fast::{
+    block_affine, block_affine_relu, block_masked_affine2, coefficients, masked_gradient_sums,
+};
 use super::{BatchNormParams, BatchNormShape};
 use crate::isa::{isa, Isa};
 use crate::simd::{blocks_per_task, usable};
@@ -90,6 +92,103 @@ pub fn batch_norm_relu_forward_train_with(
             let c = blk % sh.c;
             block_affine_relu(isa, y, xb, scale[c], shift[c]);
         });
+}
+
+/// Training-mode batch norm, plus a shortcut, then ReLU: out = relu(batch_norm(x) + s) and
+/// positive = \[out > 0\], the end of a residual block. Per block, z = a·x + b goes into
+/// `out` (in L1) and the elementwise kernels' `add_relu_mask` select runs over it there, so
+/// the values and the mask are the unfused `batch_norm` → `add_relu` bits; the full-size
+/// batch norm output is never written. (Its backward is the unfused ops' rules: the
+/// shortcut's gradient is the masked G itself, which must exist at full size anyway.)
+#[allow(clippy::too_many_arguments)]
+#[track_caller]
+pub fn batch_norm_add_relu_forward_train(
+    out: &mut [f32],
+    positive: &mut [bool],
+    save_mean: &mut [f32],
+    save_invstd: &mut [f32],
+    x: &[f32],
+    shortcut: &[f32],
+    p: BatchNormParams<'_, f32>,
+    sh: &BatchNormShape,
+) {
+    batch_norm_add_relu_forward_train_with(
+        isa(),
+        out,
+        positive,
+        save_mean,
+        save_invstd,
+        x,
+        shortcut,
+        p,
+        sh,
+    )
+}
+
+/// [`batch_norm_add_relu_forward_train`] on SIMD level `isa` (or the best usable one below
+/// it).
+#[allow(clippy::too_many_arguments)]
+#[track_caller]
+pub fn batch_norm_add_relu_forward_train_with(
+    isa: Isa,
+    out: &mut [f32],
+    positive: &mut [bool],
+    save_mean: &mut [f32],
+    save_invstd: &mut [f32],
+    x: &[f32],
+    shortcut: &[f32],
+    mut p: BatchNormParams<'_, f32>,
+    sh: &BatchNormShape,
+) {
+    const K: &str = "batch_norm_add_relu_forward_train";
+    let (full, c) = (sh.len(), sh.c);
+    super::check(
+        K,
+        sh,
+        &[
+            ("x", x.len(), full),
+            ("shortcut", shortcut.len(), full),
+            ("out", out.len(), full),
+            ("positive", positive.len(), full),
+            ("save_mean", save_mean.len(), c),
+            ("save_invstd", save_invstd.len(), c),
+            ("weight", p.weight.len(), c),
+            ("bias", p.bias.len(), c),
+            ("running_mean", p.running_mean.len(), c),
+            ("running_var", p.running_var.len(), c),
+        ],
+    );
+    assert!(
+        sh.per_channel() >= 2,
+        "{K}: training needs more than one value per channel, got {sh:?}"
+    );
+    let isa = usable(isa);
+    let (scale, shift) = super::fast::train_statistics(isa, save_mean, save_invstd, x, &mut p, sh);
+    let hw = sh.hw;
+    if hw == 0 {
+        return;
+    }
+    out.par_chunks_mut(hw)
+        .zip(positive.par_chunks_mut(hw))
+        .zip(x.par_chunks(hw).zip(shortcut.par_chunks(hw)))
+        .with_min_len(blocks_per_task(hw))
+        .enumerate()
+        .for_each(|(blk, ((y, pos), (xb, sb)))| {
+            let k = blk % c;
+            block_affine(isa, y, xb, scale[k], shift[k]);
+            add_relu_mask_in_place(y, pos, sb);
+        });
+}
+
+/// y ← relu(y + s) (NaN kept) and positive = \[y > 0\]: `elementwise::reference::add_relu_mask`
+/// with its first operand in place.
+fn add_relu_mask_in_place(y: &mut [f32], positive: &mut [bool], s: &[f32]) {
+    for ((v, p), &sv) in y.iter_mut().zip(positive).zip(s) {
+        let sum = *v + sv;
+        let keep = sum > 0.0 || sum.is_nan();
+        *v = if keep { sum } else { 0.0 };
+        *p = *v > 0.0;
+    }
 }
 
 /// Training-mode backward from G, the gradient of relu(batch_norm(x)): writes ∂x, ∂γ and
