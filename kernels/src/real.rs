@@ -580,7 +580,6 @@ impl Real for f32 {
             d_x, d_w, d_b, g, x, w, b, mean, invstd, sh,
         )
     }
-    #[cfg(target_arch = "x86_64")]
     fn conv_pool_fused_forward(
         pooled: &mut [f32],
         argmax: &mut [u32],
@@ -590,7 +589,9 @@ impl Real for f32 {
         sh: &Conv2dShape,
         input_grad: bool,
     ) -> bool {
-        if crate::op_mode(crate::KernelOp::Conv2d) != crate::Mode::Fast
+        use crate::{op_mode, KernelOp, Mode};
+        if op_mode(KernelOp::Conv2d) != Mode::Fast
+            || op_mode(KernelOp::MaxPool2d) != Mode::Fast
             || !crate::conv2d::fused::applies(sh, input_grad)
         {
             return false;
@@ -598,7 +599,6 @@ impl Real for f32 {
         crate::conv2d::fused::forward(pooled, argmax, x, w, b, sh);
         true
     }
-    #[cfg(target_arch = "x86_64")]
     fn conv_pool_fused_backward(
         d_x: Option<&mut [f32]>,
         d_w: &mut [f32],

@@ -45,6 +45,15 @@ fn use_planes(
     super::planes::Width::for_isa(isa()).filter(|_| super::planes::applies(sh))
 }
 
+/// The phase-plane width the forward convolution of `sh` runs at under `Auto`, if the
+/// phase planes take it (what `fused` checks to pool the very same output).
+pub(crate) fn planes_forward_width(sh: &Conv2dShape) -> Option<super::planes::Width> {
+    if use_direct(ConvAlgo::Auto, sh) {
+        return None;
+    }
+    use_planes(ConvAlgo::Auto, sh, sh.k)
+}
+
 /// The width Winograd runs at for `sh`, when `algo` asks for it and it applies. (`Auto`
 /// never picks it: at the channel counts of the ladder and the deeper nets, 16–128, its
 /// transforms cost more than the multiplies it saves on this machine kind; see the

@@ -1,36 +1,61 @@
 //! Convolution → 2×2 max-pool fused per image, so the full-size convolution output never
 //! leaves the core's cache (`conv-pool`'s blocks: Conv2d → ReLU → MaxPool2d).
 //!
-//! Unfused, a batch of 128 images writes the first convolution's 12.8 MB output to memory,
-//! reads it back to pool it, and in the backward pass writes and reads a 12.8 MB gradient
-//! again: four trips through DRAM per step for a tensor nobody keeps. Here each image's
-//! convolution output (100 KB) goes to a per-thread scratch buffer, is pooled from there,
-//! and only the pooled values and the argmax are written; backward routes the pooled
-//! gradient back into a scratch plane per image and feeds it straight to the weight,
-//! bias and input gradients.
+//! Unfused, a batch of 128 images writes the first convolution's 12.8 MB output to memory
+//! and reads it back to pool it. Here each image's convolution output (100 KB) goes to a
+//! per-thread scratch buffer, is pooled from there, and only the pooled values and the
+//! argmax are written.
 //!
-//! Equals the unfused `conv2d` then `max_pool2d` bit for bit: the same direct kernels on
-//! the same values in the same order (the weight gradient's image groups, the bias
-//! gradient's per-image plane sums added in image order). AVX-512 and stride-1 only, the
-//! cases the direct kernels handle; ReLU stays in the caller (pool, then rectify).
+//! Two routes, whichever computes the unfused convolution on this CPU:
+//! - AVX-512's direct kernels (stride 1): backward also fused, the pooled gradient routed
+//!   back into a scratch plane per image and fed straight to the weight, bias and input
+//!   gradients;
+//! - the phase planes (AVX2, NEON, and AVX-512's strided layers): the forward is fused; the
+//!   backward routes the pooled gradient into a full-size G and runs the convolution's own
+//!   backward kernels on it.
+//!
+//! Either way the values and gradients equal the unfused `conv2d` then `max_pool2d` bit for
+//! bit: the same kernels on the same values in the same order (the weight gradient's image
+//! groups, the bias gradient's per-image plane sums added in image order). ReLU stays in
+//! the caller (pool, then rectify).
 
 use rayon::prelude::*;
 
+#[cfg(target_arch = "x86_64")]
 use super::direct;
-use super::Conv2dShape;
+use super::{planes, Conv2dShape};
+#[cfg(target_arch = "x86_64")]
 use crate::isa::{isa, Isa};
 use crate::max_pool2d::{fast as pool, Pool2dShape};
+#[cfg(target_arch = "x86_64")]
 use crate::scratch::{with_cols, with_partials};
 
-/// Whether the fused kernels handle `sh` on this CPU: the direct kernels apply, the output
-/// is even-sized for 2×2 windows, and the input gradient (if wanted) has the direct tile's
-/// eight channels to fill.
+/// Whether the fused kernels handle `sh` on this CPU: the output is even-sized for 2×2
+/// windows, and either the phase planes compute its forward convolution, or the direct
+/// kernels apply and the input gradient (if wanted) has the direct tile's eight channels
+/// to fill.
 pub fn applies(sh: &Conv2dShape, input_grad: bool) -> bool {
-    isa() == Isa::Avx512
-        && direct::applies(sh)
-        && sh.out_h().is_multiple_of(2)
+    sh.out_h().is_multiple_of(2)
         && sh.out_w().is_multiple_of(2)
-        && (!input_grad || sh.c >= 8)
+        && (planes_route(sh).is_some() || direct_route(sh, input_grad))
+}
+
+/// The phase planes' width, where they compute the unfused forward convolution of `sh`.
+fn planes_route(sh: &Conv2dShape) -> Option<planes::Width> {
+    super::fast::planes_forward_width(sh)
+}
+
+/// Whether the AVX-512 direct kernels take `sh`.
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
+fn direct_route(sh: &Conv2dShape, input_grad: bool) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        isa() == Isa::Avx512 && direct::applies(sh) && (!input_grad || sh.c >= 8)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 /// The pooling of one output plane.
@@ -48,6 +73,50 @@ fn plane_pool(sh: &Conv2dShape) -> Pool2dShape {
 
 /// pooled [N, K, P/2, Q/2] and argmax = max-pool(conv2d(x, w) + b). Caller checked `applies`.
 pub fn forward(
+    pooled: &mut [f32],
+    argmax: &mut [u32],
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    sh: &Conv2dShape,
+) {
+    if let Some(width) = planes_route(sh) {
+        return forward_planes(width, pooled, argmax, x, w, bias, sh);
+    }
+    #[cfg(target_arch = "x86_64")]
+    forward_direct(pooled, argmax, x, w, bias, sh);
+}
+
+/// [`forward`] by the phase planes: each image's output pooled from a scratch buffer by
+/// max pooling's own plane kernel, at the level `max_pool2d` runs.
+fn forward_planes(
+    width: planes::Width,
+    pooled: &mut [f32],
+    argmax: &mut [u32],
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    sh: &Conv2dShape,
+) {
+    let ps = plane_pool(sh);
+    let (plane, pooled_plane) = (sh.out_h() * sh.out_w(), ps.out_h() * ps.out_w());
+    let level = crate::simd::usable(crate::isa::isa());
+    let per_image = sh.k * pooled_plane;
+    let outs = pooled
+        .par_chunks_mut(per_image.max(1))
+        .zip(argmax.par_chunks_mut(per_image.max(1)));
+    planes::forward_each(width, outs, x, w, bias, sh, |(p_n, a_n), y_n| {
+        for k in 0..sh.k {
+            let range = k * pooled_plane..(k + 1) * pooled_plane;
+            let y_k = &y_n[k * plane..(k + 1) * plane];
+            pool::forward_plane(level, &mut p_n[range.clone()], &mut a_n[range], y_k, &ps);
+        }
+    });
+}
+
+/// [`forward`] by the AVX-512 direct kernels.
+#[cfg(target_arch = "x86_64")]
+fn forward_direct(
     pooled: &mut [f32],
     argmax: &mut [u32],
     x: &[f32],
@@ -99,6 +168,54 @@ pub fn forward(
 /// the caller's ReLU) and the forward pass's `argmax`: ∂x (if wanted), ∂w and ∂b.
 #[allow(clippy::too_many_arguments)]
 pub fn backward(
+    d_x: Option<&mut [f32]>,
+    d_w: &mut [f32],
+    d_b: &mut [f32],
+    g: &[f32],
+    argmax: &[u32],
+    x: &[f32],
+    w: &[f32],
+    sh: &Conv2dShape,
+) {
+    if planes_route(sh).is_some() {
+        return backward_unpooled(d_x, d_w, d_b, g, argmax, x, w, sh);
+    }
+    #[cfg(target_arch = "x86_64")]
+    backward_direct(d_x, d_w, d_b, g, argmax, x, w, sh);
+}
+
+/// [`backward`] of the phase planes' route: the pooled gradient routed into a full-size G
+/// by max pooling's backward, then the convolution's own fast backward kernels on it,
+/// exactly the unfused ops' calls.
+#[allow(clippy::too_many_arguments)]
+fn backward_unpooled(
+    d_x: Option<&mut [f32]>,
+    d_w: &mut [f32],
+    d_b: &mut [f32],
+    g: &[f32],
+    argmax: &[u32],
+    x: &[f32],
+    w: &[f32],
+    sh: &Conv2dShape,
+) {
+    let ps = Pool2dShape {
+        n: sh.n,
+        c: sh.k,
+        ..plane_pool(sh)
+    };
+    let mut g_full = vec![0.0f32; sh.output_len()];
+    pool::max_pool2d_backward(&mut g_full, g, argmax, &ps);
+    super::fast::conv2d_backward_bias(d_b, &g_full, sh);
+    super::fast::conv2d_backward_weight(d_w, &g_full, x, sh);
+    if let Some(d_x) = d_x {
+        super::fast::conv2d_backward_input(d_x, &g_full, w, sh);
+    }
+}
+
+/// [`backward`] by the AVX-512 direct kernels.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+fn backward_direct(
     d_x: Option<&mut [f32]>,
     d_w: &mut [f32],
     d_b: &mut [f32],

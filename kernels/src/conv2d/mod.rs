@@ -18,7 +18,6 @@
 #[cfg(target_arch = "x86_64")]
 pub mod direct;
 pub mod fast;
-#[cfg(target_arch = "x86_64")]
 pub mod fused;
 pub mod im2col;
 pub mod planes;

@@ -55,7 +55,7 @@ mod tile;
 use rayon::prelude::*;
 
 use super::Conv2dShape;
-use crate::scratch::{with_cols, with_partials, with_stage};
+use crate::scratch::{with_cols, with_partials, with_stage, with_work};
 use crate::vector::{Lanes, Scalar1, Scalar4};
 
 /// Images per partial weight gradient.
@@ -695,6 +695,56 @@ macro_rules! by_width_weight {
     };
 }
 
+/// What the forward pass of one shape needs for every image: the planes' layout, the tap
+/// list, the packed weights and the scratch sizes.
+struct ForwardPlan {
+    planes: Planes,
+    ts: TapSum,
+    wp: Vec<f32>,
+    /// Floats of the planes buffer and of the staging rows.
+    plen: usize,
+    slen: usize,
+}
+
+impl ForwardPlan {
+    fn new(width: Width, w: &[f32], sh: &Conv2dShape) -> ForwardPlan {
+        let lanes = width.lanes();
+        let planes = Planes::new(sh, lanes);
+        let ts = TapSum {
+            taps: planes.forward_taps(sh),
+            k: sh.k,
+            rows: sh.out_h(),
+            cols: sh.out_w(),
+            pitch: planes.pitch,
+        };
+        let (plen, slen) = (planes.len(sh.c), ts.stage_len(lanes, width.mr()));
+        ForwardPlan {
+            wp: pack_forward(w, sh, width.mr()),
+            planes,
+            ts,
+            plen,
+            slen,
+        }
+    }
+
+    /// y_n [K, P, Q] of one image x_n [C, H, W].
+    fn image(
+        &self,
+        width: Width,
+        y_n: &mut [f32],
+        x_n: &[f32],
+        bias: Option<&[f32]>,
+        sh: &Conv2dShape,
+    ) {
+        with_cols(self.plen, |buf| {
+            self.planes.fill(buf, x_n, sh);
+            with_stage(self.slen, |stage| {
+                by_width!(width, forward(y_n, buf, &self.wp, bias, &self.ts, stage))
+            })
+        })
+    }
+}
+
 /// y = conv2d(x, w) + b over the batch, one image per rayon task.
 pub fn forward(
     width: Width,
@@ -704,31 +754,40 @@ pub fn forward(
     bias: Option<&[f32]>,
     sh: &Conv2dShape,
 ) {
-    let lanes = width.lanes();
-    let planes = Planes::new(sh, lanes);
-    let ts = TapSum {
-        taps: planes.forward_taps(sh),
-        k: sh.k,
-        rows: sh.out_h(),
-        cols: sh.out_w(),
-        pitch: planes.pitch,
-    };
-    let wp = pack_forward(w, sh, width.mr());
     let (in_len, out_len) = (sh.c * sh.h * sh.w, sh.output_len() / sh.n.max(1));
     if sh.n == 0 || out_len == 0 {
         return;
     }
-    let (plen, slen) = (planes.len(sh.c), ts.stage_len(lanes, width.mr()));
+    let plan = ForwardPlan::new(width, w, sh);
     out.par_chunks_mut(out_len)
         .zip(x.par_chunks(in_len.max(1)))
-        .for_each(|(y_n, x_n)| {
-            with_cols(plen, |buf| {
-                planes.fill(buf, x_n, sh);
-                with_stage(slen, |stage| {
-                    by_width!(width, forward(y_n, buf, &wp, bias, &ts, stage))
-                })
-            })
-        });
+        .for_each(|(y_n, x_n)| plan.image(width, y_n, x_n, bias, sh));
+}
+
+/// [`forward`] with each image's output y_n [K, P, Q] handed to `then(out, y_n)` from a
+/// per-thread buffer instead of written to a batch tensor, `outs` yielding one `out` per
+/// image: the fused convolution → max-pool pools it there, so the full-size output never
+/// goes to memory. The same values as [`forward`], bit for bit.
+pub(crate) fn forward_each<O: Send>(
+    width: Width,
+    outs: impl IndexedParallelIterator<Item = O>,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    sh: &Conv2dShape,
+    then: impl Fn(O, &[f32]) + Sync + Send,
+) {
+    let (in_len, out_len) = (sh.c * sh.h * sh.w, sh.output_len() / sh.n.max(1));
+    if sh.n == 0 || out_len == 0 {
+        return;
+    }
+    let plan = ForwardPlan::new(width, w, sh);
+    outs.zip(x.par_chunks(in_len.max(1))).for_each(|(o, x_n)| {
+        with_work(out_len, |y_n| {
+            plan.image(width, y_n, x_n, bias, sh);
+            then(o, y_n)
+        })
+    });
 }
 
 /// A phase (a, b) with its rows and columns inside the image.
