@@ -54,9 +54,12 @@
 //! A fusion is a tensor op that does the work of several in fewer passes over memory, with
 //! the same bits as the ops it replaces: [`Tensor::max_pool2d_relu`] (pool, then rectify
 //! the 4× smaller output), [`Tensor::conv2d_relu_max_pool2d`] (the convolution's output
-//! stays in cache) and [`Tensor::add_relu`] (a residual block's sum and its ReLU in one
-//! pass). Any model uses them by calling them in its `forward`, as the block above calls
-//! `add_relu`; [`Sequential`] calls them itself where its layers form the pattern.
+//! stays in cache), [`Tensor::batch_norm_relu_max_pool2d`], [`Tensor::batch_norm_relu`]
+//! and [`Tensor::batch_norm_add_relu`] (batch norm's output never written at full size) and
+//! [`Tensor::add_relu`] (a residual block's sum and its ReLU in one pass). Any model uses
+//! them by calling them in its `forward`, as the block above calls `add_relu` (batch norm's
+//! as [`BatchNorm::forward_relu`] and [`BatchNorm::forward_add_relu`]); [`Sequential`]
+//! calls them itself where its layers form the pattern.
 //! [`crate::ops::set_fusion`]`(false)` (or the scoped [`crate::ops::no_fusion`]) makes every
 //! fused op run its parts one by one, for comparisons and for tools that need to see every
 //! intermediate (`--diagnostics`, `summary`, `show`).
