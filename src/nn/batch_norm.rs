@@ -60,11 +60,10 @@ impl<T: Real> BatchNorm<T> {
         self.training.load(Ordering::Relaxed)
     }
 
-    /// `relu(self.forward(x))` as the one fused op [`Tensor::batch_norm_relu`]: the same
-    /// values, gradients and running statistics, one full-size pass and mask fewer (the
-    /// conv → BN → ReLU of a residual block).
+    /// What every forward does first: checks x's rank and, in training mode, counts the
+    /// batch (`num_batches_tracked`).
     #[track_caller]
-    pub fn forward_relu(&self, x: &Tensor<T>) -> Tensor<T> {
+    fn begin_batch(&self, x: &Tensor<T>) {
         assert!(
             x.ndim() == self.dims,
             "BatchNorm{}d: input {:?} must have {} dimensions",
@@ -75,6 +74,14 @@ impl<T: Real> BatchNorm<T> {
         if self.is_training() {
             self.num_batches_tracked.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// `relu(self.forward(x))` as the one fused op [`Tensor::batch_norm_relu`]: the same
+    /// values, gradients and running statistics, one full-size pass and mask fewer (the
+    /// conv → BN → ReLU of a residual block).
+    #[track_caller]
+    pub fn forward_relu(&self, x: &Tensor<T>) -> Tensor<T> {
+        self.begin_batch(x);
         x.batch_norm_relu(
             &self.weight,
             &self.bias,
@@ -90,16 +97,7 @@ impl<T: Real> BatchNorm<T> {
     /// written at full size (the end of a residual block).
     #[track_caller]
     pub fn forward_add_relu(&self, x: &Tensor<T>, shortcut: &Tensor<T>) -> Tensor<T> {
-        assert!(
-            x.ndim() == self.dims,
-            "BatchNorm{}d: input {:?} must have {} dimensions",
-            self.dims - 2,
-            x.shape(),
-            self.dims
-        );
-        if self.is_training() {
-            self.num_batches_tracked.fetch_add(1, Ordering::Relaxed);
-        }
+        self.begin_batch(x);
         x.batch_norm_add_relu(
             &self.weight,
             &self.bias,
@@ -122,16 +120,7 @@ impl<T: Real> BatchNorm<T> {
 impl<T: Real> Module<T> for BatchNorm<T> {
     #[track_caller]
     fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
-        assert!(
-            x.ndim() == self.dims,
-            "BatchNorm{}d: input {:?} must have {} dimensions",
-            self.dims - 2,
-            x.shape(),
-            self.dims
-        );
-        if self.is_training() {
-            self.num_batches_tracked.fetch_add(1, Ordering::Relaxed);
-        }
+        self.begin_batch(x);
         x.batch_norm(
             &self.weight,
             &self.bias,

@@ -33,6 +33,44 @@ impl Default for BatchNormOptions {
     }
 }
 
+/// The batch norm shape of `x` [N, C, H, W] or [N, C] when a fused training kernel may
+/// take it: training mode, fusion on, γ, β and the running statistics of C elements and
+/// more than one value per channel. `None` sends the caller to the unfused ops (which
+/// report any error).
+pub(super) fn fused_train_shape<T: Real>(
+    x: &Tensor<T>,
+    params: [&Tensor<T>; 4],
+    training: bool,
+) -> Option<BatchNormShape> {
+    let sh = match *x.shape() {
+        [n, c, h, w] => BatchNormShape { n, c, hw: h * w },
+        [n, c] => BatchNormShape { n, c, hw: 1 },
+        _ => return None,
+    };
+    let fits = params.iter().all(|t| t.shape() == [sh.c]);
+    (training && super::fusion_enabled() && fits && sh.per_channel() >= 2).then_some(sh)
+}
+
+/// Runs `f` with the kernels' view of γ, β and the running statistics ([weight, bias,
+/// running_mean, running_var]), the last two borrowed for update.
+pub(super) fn with_params<T: Real, R>(
+    params: [&Tensor<T>; 4],
+    opts: BatchNormOptions,
+    f: impl FnOnce(BatchNormParams<'_, T>) -> R,
+) -> R {
+    let [weight, bias, running_mean, running_var] = params;
+    let (w, b) = (weight.data(), bias.data());
+    let (mut rm, mut rv) = (running_mean.data_mut(), running_var.data_mut());
+    f(BatchNormParams {
+        weight: &w,
+        bias: &b,
+        running_mean: &mut rm,
+        running_var: &mut rv,
+        momentum: T::from_f64(opts.momentum),
+        eps: T::from_f64(opts.eps),
+    })
+}
+
 pub(super) struct BatchNormTrainBackward<T> {
     pub(super) shape: BatchNormShape,
     pub(super) mean: Vec<T>,

@@ -12,10 +12,10 @@
 //! with G never stored at full size. Values and gradients are the unfused ops' bits (the
 //! kernels' tests and `tests/fusion.rs` check it).
 
-use stitch_kernels::batch_norm::{BatchNormParams, BatchNormShape};
+use stitch_kernels::batch_norm::BatchNormShape;
 use stitch_kernels::max_pool2d::Pool2dShape;
 
-use super::batch_norm::BatchNormOptions;
+use super::batch_norm::{with_params, BatchNormOptions};
 use super::max_pool2d::{relu_in_place, relu_mask_grad_in_place};
 use crate::autograd::Backward;
 use crate::tensor::recycle::{self, take};
@@ -150,17 +150,8 @@ impl<T: Real> Tensor<T> {
         let mut pooled = take(pool.output_len(), T::ZERO);
         let mut argmax = take(pool.output_len(), 0u32);
         let (mut mean, mut invstd) = (vec![T::ZERO; bn.c], vec![T::ZERO; bn.c]);
-        let done = {
-            let (w, b) = (weight.data(), bias.data());
-            let (mut rm, mut rv) = (running_mean.data_mut(), running_var.data_mut());
-            let p = BatchNormParams {
-                weight: &w,
-                bias: &b,
-                running_mean: &mut rm,
-                running_var: &mut rv,
-                momentum: T::from_f64(opts.momentum),
-                eps: T::from_f64(opts.eps),
-            };
+        let params = [weight, bias, running_mean, running_var];
+        let done = with_params(params, opts, |p| {
             T::bn_pool_fused_forward_train(
                 &mut pooled,
                 &mut argmax,
@@ -170,7 +161,7 @@ impl<T: Real> Tensor<T> {
                 p,
                 &pool,
             )
-        };
+        });
         if !done {
             if let Some(p) = _p {
                 p.cancel();

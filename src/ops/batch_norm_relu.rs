@@ -16,9 +16,9 @@
 //! Values and gradients are the unfused ops' bits (the kernels' tests and
 //! `tests/gradcheck_cnn_ops.rs` check it).
 
-use stitch_kernels::batch_norm::{BatchNormParams, BatchNormShape};
+use stitch_kernels::batch_norm::BatchNormShape;
 
-use super::batch_norm::{BatchNormOptions, BatchNormTrainBackward};
+use super::batch_norm::{fused_train_shape, with_params, BatchNormOptions, BatchNormTrainBackward};
 use crate::autograd::Backward;
 use crate::tensor::recycle::{self, take};
 use crate::{Real, Tensor};
@@ -105,36 +105,19 @@ impl<T: Real> Tensor<T> {
             self.batch_norm(weight, bias, running_mean, running_var, training, opts)
                 .relu()
         };
-        let sh = match *self.shape() {
-            [n, c, h, w] => BatchNormShape { n, c, hw: h * w },
-            [n, c] => BatchNormShape { n, c, hw: 1 },
-            _ => return unfused(), // batch_norm gives the error
-        };
-        let params_fit = [weight, bias, running_mean, running_var]
-            .iter()
-            .all(|t| t.shape() == [sh.c]);
-        if !training || !super::fusion_enabled() || !params_fit || sh.per_channel() < 2 {
+        let params = [weight, bias, running_mean, running_var];
+        let Some(sh) = fused_train_shape(self, params, training) else {
             return unfused();
-        }
+        };
         // The statistics' pass over x, then x read and y written.
         let bytes = 12 * sh.len() as u64;
         let _p =
             crate::profile::scope_with("batch_norm_relu", crate::profile::Pass::Forward, 0, bytes);
         let mut y = take(sh.len(), T::ZERO);
         let (mut mean, mut invstd) = (vec![T::ZERO; sh.c], vec![T::ZERO; sh.c]);
-        let done = {
-            let (w, b) = (weight.data(), bias.data());
-            let (mut rm, mut rv) = (running_mean.data_mut(), running_var.data_mut());
-            let p = BatchNormParams {
-                weight: &w,
-                bias: &b,
-                running_mean: &mut rm,
-                running_var: &mut rv,
-                momentum: T::from_f64(opts.momentum),
-                eps: T::from_f64(opts.eps),
-            };
+        let done = with_params(params, opts, |p| {
             T::bn_relu_fused_forward_train(&mut y, &mut mean, &mut invstd, &self.data(), p, &sh)
-        };
+        });
         if !done {
             if let Some(p) = _p {
                 p.cancel();
@@ -174,20 +157,11 @@ impl<T: Real> Tensor<T> {
             self.batch_norm(weight, bias, running_mean, running_var, training, opts)
                 .add_relu(shortcut)
         };
-        let sh = match *self.shape() {
-            [n, c, h, w] => BatchNormShape { n, c, hw: h * w },
-            [n, c] => BatchNormShape { n, c, hw: 1 },
-            _ => return unfused(), // batch_norm gives the error
+        let params = [weight, bias, running_mean, running_var];
+        let Some(sh) = fused_train_shape(self, params, training) else {
+            return unfused();
         };
-        let params_fit = [weight, bias, running_mean, running_var]
-            .iter()
-            .all(|t| t.shape() == [sh.c]);
-        if !training
-            || !super::fusion_enabled()
-            || !params_fit
-            || sh.per_channel() < 2
-            || shortcut.shape() != self.shape()
-        {
+        if shortcut.shape() != self.shape() {
             return unfused();
         }
         // The statistics' pass over x; x and the shortcut read, y and the mask written.
@@ -201,17 +175,7 @@ impl<T: Real> Tensor<T> {
         let mut y = take(sh.len(), T::ZERO);
         let mut positive = take(sh.len(), false);
         let (mut mean, mut invstd) = (vec![T::ZERO; sh.c], vec![T::ZERO; sh.c]);
-        let done = {
-            let (w, b) = (weight.data(), bias.data());
-            let (mut rm, mut rv) = (running_mean.data_mut(), running_var.data_mut());
-            let p = BatchNormParams {
-                weight: &w,
-                bias: &b,
-                running_mean: &mut rm,
-                running_var: &mut rv,
-                momentum: T::from_f64(opts.momentum),
-                eps: T::from_f64(opts.eps),
-            };
+        let done = with_params(params, opts, |p| {
             T::bn_add_relu_fused_forward_train(
                 &mut y,
                 &mut positive,
@@ -222,7 +186,7 @@ impl<T: Real> Tensor<T> {
                 p,
                 &sh,
             )
-        };
+        });
         if !done {
             if let Some(p) = _p {
                 p.cancel();

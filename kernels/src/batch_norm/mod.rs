@@ -77,6 +77,37 @@ fn check(kernel: &str, sh: &BatchNormShape, lens: &[(&str, usize, usize)]) {
     }
 }
 
+/// The checks of a fused training forward: `lens` (its own buffers, x included), the saved
+/// statistics and every per-channel parameter of C elements, and more than one value per
+/// channel.
+#[track_caller]
+fn check_train<T>(
+    kernel: &str,
+    sh: &BatchNormShape,
+    lens: &[(&str, usize, usize)],
+    saved: (&[T], &[T]),
+    p: &BatchNormParams<'_, T>,
+) {
+    let c = sh.c;
+    check(kernel, sh, lens);
+    check(
+        kernel,
+        sh,
+        &[
+            ("save_mean", saved.0.len(), c),
+            ("save_invstd", saved.1.len(), c),
+            ("weight", p.weight.len(), c),
+            ("bias", p.bias.len(), c),
+            ("running_mean", p.running_mean.len(), c),
+            ("running_var", p.running_var.len(), c),
+        ],
+    );
+    assert!(
+        sh.per_channel() >= 2,
+        "{kernel}: training needs more than one value per channel, got {sh:?}"
+    );
+}
+
 /// Training-mode forward: normalizes with the batch statistics, saves μ and invstd for the
 /// backward pass, and updates the running statistics. Needs M ≥ 2 (as PyTorch does).
 #[track_caller]

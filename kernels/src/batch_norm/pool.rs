@@ -78,25 +78,17 @@ pub fn batch_norm_max_pool2d_forward_train_with(
 ) {
     const K: &str = "batch_norm_max_pool2d_forward_train";
     let bn = checked_shape(K, pool);
-    let (full, pooled_len, c) = (bn.len(), pool.output_len(), bn.c);
-    super::check(
+    let (full, pooled_len) = (bn.len(), pool.output_len());
+    super::check_train(
         K,
         &bn,
         &[
             ("x", x.len(), full),
             ("pooled", pooled.len(), pooled_len),
             ("argmax", argmax.len(), pooled_len),
-            ("save_mean", save_mean.len(), c),
-            ("save_invstd", save_invstd.len(), c),
-            ("weight", p.weight.len(), c),
-            ("bias", p.bias.len(), c),
-            ("running_mean", p.running_mean.len(), c),
-            ("running_var", p.running_var.len(), c),
         ],
-    );
-    assert!(
-        bn.per_channel() >= 2,
-        "{K}: training needs more than one value per channel, got {bn:?}"
+        (save_mean, save_invstd),
+        &p,
     );
     let isa = usable(isa);
     let (scale, shift) = super::fast::train_statistics(isa, save_mean, save_invstd, x, &mut p, &bn);

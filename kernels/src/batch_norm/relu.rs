@@ -60,24 +60,12 @@ pub fn batch_norm_relu_forward_train_with(
     sh: &BatchNormShape,
 ) {
     const K: &str = "batch_norm_relu_forward_train";
-    let c = sh.c;
-    super::check(
+    super::check_train(
         K,
         sh,
-        &[
-            ("x", x.len(), sh.len()),
-            ("out", out.len(), sh.len()),
-            ("save_mean", save_mean.len(), c),
-            ("save_invstd", save_invstd.len(), c),
-            ("weight", p.weight.len(), c),
-            ("bias", p.bias.len(), c),
-            ("running_mean", p.running_mean.len(), c),
-            ("running_var", p.running_var.len(), c),
-        ],
-    );
-    assert!(
-        sh.per_channel() >= 2,
-        "{K}: training needs more than one value per channel, got {sh:?}"
+        &[("x", x.len(), sh.len()), ("out", out.len(), sh.len())],
+        (save_mean, save_invstd),
+        &p,
     );
     let isa = usable(isa);
     let (scale, shift) = super::fast::train_statistics(isa, save_mean, save_invstd, x, &mut p, sh);
@@ -142,7 +130,7 @@ pub fn batch_norm_add_relu_forward_train_with(
 ) {
     const K: &str = "batch_norm_add_relu_forward_train";
     let (full, c) = (sh.len(), sh.c);
-    super::check(
+    super::check_train(
         K,
         sh,
         &[
@@ -150,17 +138,9 @@ pub fn batch_norm_add_relu_forward_train_with(
             ("shortcut", shortcut.len(), full),
             ("out", out.len(), full),
             ("positive", positive.len(), full),
-            ("save_mean", save_mean.len(), c),
-            ("save_invstd", save_invstd.len(), c),
-            ("weight", p.weight.len(), c),
-            ("bias", p.bias.len(), c),
-            ("running_mean", p.running_mean.len(), c),
-            ("running_var", p.running_var.len(), c),
         ],
-    );
-    assert!(
-        sh.per_channel() >= 2,
-        "{K}: training needs more than one value per channel, got {sh:?}"
+        (save_mean, save_invstd),
+        &p,
     );
     let isa = usable(isa);
     let (scale, shift) = super::fast::train_statistics(isa, save_mean, save_invstd, x, &mut p, sh);
