@@ -61,6 +61,9 @@ use crate::vector::{Lanes, Scalar1, Scalar4};
 /// Images per partial weight gradient.
 pub const GROUP: usize = 8;
 
+/// Floats per task when ∂w's per-group partials are added up.
+const FOLD_CHUNK: usize = 4096;
+
 /// AVX2's forward tile: MR channels × NV vectors.
 #[cfg(target_arch = "x86_64")]
 pub(crate) const AVX2_MR: usize = 6;
@@ -512,9 +515,11 @@ pub(crate) mod image {
         pitch: usize,
     ) {
         let kvs = kpad / L::LANES;
-        // Blocks of whole output rows, about 64 positions each: the block of Gᵀ stays in
-        // L1 while every tap tile streams over it.
-        let rows = (64 / q.max(1)).max(1);
+        // Blocks of whole output rows, up to about 200 positions each (a whole 14×14
+        // image): each tile's accumulators are loaded and stored once per block, and the
+        // block of Gᵀ streams from L2 in order. (Blocks of 64 positions that keep Gᵀ in L1
+        // measured 10–20% slower: the accumulators' round trips cost more than L2's reads.)
+        let rows = (200 / q.max(1)).max(1);
         for p0 in (0..p).step_by(rows) {
             let p1 = (p0 + rows).min(p);
             for t0 in (0..taps.len()).step_by(NT) {
@@ -984,14 +989,24 @@ pub fn backward_weight(width: Width, d_w: &mut [f32], g: &[f32], x: &[f32], sh: 
                     }
                 })
             });
-        // Σ of the partials in group order, read transposed: ∂w[k][t] = Σ_g ∂wᵀ_g[t][k].
-        for k in 0..sh.k {
-            for t in 0..nt {
-                let mut v = 0.0f32;
-                for part in partials.chunks_exact(plen) {
-                    v += part[t * kpad + k];
+        // Σ of the partials in group order, into the first: ∂wᵀ[i] = Σ_g ∂wᵀ_g[i], by fixed
+        // chunks of consecutive floats (any thread may add any chunk, the same sums in the
+        // same order), then read transposed: ∂w[k][t] = ∂wᵀ[t][k].
+        let (sum, rest) = partials.split_at_mut(plen);
+        let rest = &*rest;
+        sum.par_chunks_mut(FOLD_CHUNK)
+            .enumerate()
+            .for_each(|(ci, chunk)| {
+                let (at, len) = (ci * FOLD_CHUNK, chunk.len());
+                for part in rest.chunks_exact(plen) {
+                    for (s, &v) in chunk.iter_mut().zip(&part[at..at + len]) {
+                        *s += v;
+                    }
                 }
-                d_w[k * nt + t] = v;
+            });
+        for (k, row) in d_w.chunks_exact_mut(nt).enumerate() {
+            for (t, v) in row.iter_mut().enumerate() {
+                *v = sum[t * kpad + k];
             }
         }
     });
