@@ -196,6 +196,16 @@ fn conv(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("backward_weight_fast", name), |bn| {
             bn.iter(|| conv2d::fast::conv2d_backward_weight(&mut dw, &gr, &x, &sh))
         });
+        let mut db = vec![0.0f32; sh.k];
+        g.bench_function(BenchmarkId::new("backward_weight_bias_fast", name), |bn| {
+            bn.iter(|| {
+                let algo = conv2d::fast::ConvAlgo::Auto;
+                conv2d::fast::conv2d_backward_weight_bias_with(algo, &mut dw, &mut db, &gr, &x, &sh)
+            })
+        });
+        g.bench_function(BenchmarkId::new("backward_bias_fast", name), |bn| {
+            bn.iter(|| conv2d::fast::conv2d_backward_bias(&mut db, &gr, &sh))
+        });
         let im2col = conv2d::fast::ConvAlgo::Im2col;
         g.bench_function(BenchmarkId::new("forward_im2col_gemm", name), |bn| {
             bn.iter(|| conv2d::fast::conv2d_forward_with(im2col, &mut y, &x, &w, Some(&b), &sh))

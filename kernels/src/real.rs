@@ -157,6 +157,18 @@ pub trait Real:
     fn conv2d_backward_bias_fast(d_b: &mut [Self], g: &[Self], sh: &Conv2dShape) {
         crate::conv2d::reference::conv2d_backward_bias(d_b, g, sh)
     }
+    /// The fast kernel behind `conv2d_backward_weight_bias` (f32 overrides it with the one-pass SIMD version; f64 makes the two calls).
+    fn conv2d_backward_weight_bias_fast(
+        algo: ConvAlgo,
+        d_w: &mut [Self],
+        d_b: &mut [Self],
+        g: &[Self],
+        x: &[Self],
+        sh: &Conv2dShape,
+    ) {
+        Self::conv2d_backward_weight_fast(algo, d_w, g, x, sh);
+        Self::conv2d_backward_bias_fast(d_b, g, sh);
+    }
     /// The fast kernel behind `max_pool2d_forward` (f32 overrides it with the SIMD version; f64 runs the reference loop).
     fn max_pool2d_forward_fast(out: &mut [Self], argmax: &mut [u32], x: &[Self], sh: &Pool2dShape) {
         crate::max_pool2d::reference::max_pool2d_forward(out, argmax, x, sh)
@@ -429,6 +441,16 @@ impl Real for f32 {
     }
     fn conv2d_backward_bias_fast(d_b: &mut [f32], g: &[f32], sh: &Conv2dShape) {
         crate::conv2d::fast::conv2d_backward_bias(d_b, g, sh)
+    }
+    fn conv2d_backward_weight_bias_fast(
+        algo: ConvAlgo,
+        d_w: &mut [f32],
+        d_b: &mut [f32],
+        g: &[f32],
+        x: &[f32],
+        sh: &Conv2dShape,
+    ) {
+        crate::conv2d::fast::conv2d_backward_weight_bias_with(algo, d_w, d_b, g, x, sh)
     }
     fn max_pool2d_forward_fast(out: &mut [f32], argmax: &mut [u32], x: &[f32], sh: &Pool2dShape) {
         crate::max_pool2d::fast::max_pool2d_forward(out, argmax, x, sh)

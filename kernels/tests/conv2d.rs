@@ -116,6 +116,23 @@ fn compare_with(algo: ConvAlgo, sh: &Conv2dShape) {
     reference::conv2d_backward_bias(&mut want, &g, sh);
     fast::conv2d_backward_bias(&mut got, &g, sh);
     agree("backward_bias", sh, &got, &want, &want64);
+
+    // ∂w and ∂b in one call: the same bits as the two calls above, on every algorithm.
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let mut dw_alone = vec![f32::NAN; sh.weight_len()];
+    fast::conv2d_backward_weight_with(algo, &mut dw_alone, &g, &x, sh);
+    let (mut dw, mut db) = (vec![f32::NAN; sh.weight_len()], vec![f32::NAN; sh.k]);
+    fast::conv2d_backward_weight_bias_with(algo, &mut dw, &mut db, &g, &x, sh);
+    assert_eq!(
+        bits(&dw),
+        bits(&dw_alone),
+        "{algo:?} backward_weight_bias ∂w {sh:?}"
+    );
+    assert_eq!(
+        bits(&db),
+        bits(&got),
+        "{algo:?} backward_weight_bias ∂b {sh:?}"
+    );
 }
 
 /// Every valid configuration of the grid.

@@ -45,6 +45,26 @@ fn compare(width: Width, sh: &Conv2dShape) {
     let mut got = vec![f32::NAN; sh.weight_len()];
     planes::backward_weight(width, &mut got, &g, &x, sh);
     check("backward_weight", width, sh, &got, &want);
+    // ∂w and ∂b in one pass: ∂w the same bits as alone, ∂b the same bits as the fast bias
+    // kernel, and both within the tolerance of the f64 reference.
+    let (mut dw, mut db) = (vec![f32::NAN; sh.weight_len()], vec![f32::NAN; sh.k]);
+    planes::backward_weight_bias(width, &mut dw, Some(&mut db), &g, &x, sh);
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(
+        bits(&dw),
+        bits(&got),
+        "backward_weight_bias ∂w at {width:?} {sh:?}"
+    );
+    let mut db_alone = vec![f32::NAN; sh.k];
+    stitch_kernels::conv2d::fast::conv2d_backward_bias(&mut db_alone, &g, sh);
+    assert_eq!(
+        bits(&db),
+        bits(&db_alone),
+        "backward_weight_bias ∂b at {width:?} {sh:?}"
+    );
+    let mut want = vec![f64::NAN; sh.k];
+    reference::conv2d_backward_bias(&mut want, &g64, sh);
+    check("backward_weight_bias ∂b", width, sh, &db, &want);
 }
 
 /// The odd-shape grid: kernels 1, 3, 5; stride 1, 2; padding 0, 1, 2; dilation 1, 2;

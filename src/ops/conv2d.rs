@@ -2,11 +2,14 @@
 //!
 //!   y = conv2d(x, w) + b
 //!   ∂x = conv2d_backward_input(G, w),  ∂w = conv2d_backward_weight(G, x),  ∂b = Σ_{n,p,q} G
+//!
+//! ∂w and ∂b are taken in one pass over G when both are wanted
+//! (`conv2d_backward_weight_bias_algo`, the same bits as the two kernels).
 
 pub use stitch_kernels::conv2d::ConvAlgo;
 use stitch_kernels::conv2d::{
     conv2d_backward_bias, conv2d_backward_input_algo, conv2d_backward_weight_algo,
-    conv2d_forward_algo, Conv2dShape,
+    conv2d_backward_weight_bias_algo, conv2d_forward_algo, Conv2dShape,
 };
 
 use super::max_pool2d::{relu_in_place, relu_mask_grad_in_place};
@@ -95,24 +98,41 @@ impl<T: Real> Backward<T> for Conv2dBackward {
             conv2d_backward_input_algo(self.algo, &mut dx, g, &inputs[1].data(), sh);
             dx
         });
-        let dw = needs[1].then(|| {
-            let cost = (
-                2 * sh.macs() as u64,
-                4 * (sh.output_len() + sh.input_len() + sh.weight_len()) as u64,
-            );
-            let _p = crate::profile::scope_with(
-                "conv2d.d_weight",
-                crate::profile::Pass::Backward,
-                cost.0,
-                cost.1,
-            );
-            let mut dw = vec![T::ZERO; sh.weight_len()];
-            conv2d_backward_weight_algo(self.algo, &mut dw, g, &inputs[0].data(), sh);
-            dw
-        });
-        let mut grads = vec![dx, dw];
-        if inputs.len() == 3 {
-            grads.push(needs[2].then(|| {
+        let want_db = inputs.len() == 3 && needs[2];
+        let (dw, db) = match (needs[1], want_db) {
+            // ∂w and ∂b in one pass over G (the same bits as the two calls).
+            (true, true) => {
+                let cost = (
+                    2 * sh.macs() as u64,
+                    4 * (sh.output_len() + sh.input_len() + sh.weight_len() + sh.k) as u64,
+                );
+                let _p = crate::profile::scope_with(
+                    "conv2d.d_weight",
+                    crate::profile::Pass::Backward,
+                    cost.0,
+                    cost.1,
+                );
+                let (mut dw, mut db) = (vec![T::ZERO; sh.weight_len()], vec![T::ZERO; sh.k]);
+                let x = inputs[0].data();
+                conv2d_backward_weight_bias_algo(self.algo, &mut dw, &mut db, g, &x, sh);
+                (Some(dw), Some(db))
+            }
+            (true, false) => {
+                let cost = (
+                    2 * sh.macs() as u64,
+                    4 * (sh.output_len() + sh.input_len() + sh.weight_len()) as u64,
+                );
+                let _p = crate::profile::scope_with(
+                    "conv2d.d_weight",
+                    crate::profile::Pass::Backward,
+                    cost.0,
+                    cost.1,
+                );
+                let mut dw = vec![T::ZERO; sh.weight_len()];
+                conv2d_backward_weight_algo(self.algo, &mut dw, g, &inputs[0].data(), sh);
+                (Some(dw), None)
+            }
+            (false, true) => {
                 let _p = crate::profile::scope_with(
                     "conv2d.d_bias",
                     crate::profile::Pass::Backward,
@@ -121,8 +141,13 @@ impl<T: Real> Backward<T> for Conv2dBackward {
                 );
                 let mut db = vec![T::ZERO; sh.k];
                 conv2d_backward_bias(&mut db, g, sh);
-                db
-            }));
+                (None, Some(db))
+            }
+            (false, false) => (None, None),
+        };
+        let mut grads = vec![dx, dw];
+        if inputs.len() == 3 {
+            grads.push(db);
         }
         grads
     }

@@ -330,6 +330,26 @@ pub fn conv2d_backward_weight_with(
     direct_weight(d_w, g, x, sh);
 }
 
+/// ∂w and ∂b together, fast version: the same bits as [`conv2d_backward_weight_with`] and
+/// [`conv2d_backward_bias`], with G read from memory once on the phase planes (each image's
+/// plane sums taken while its G is in cache); the other paths make the two calls.
+pub fn conv2d_backward_weight_bias_with(
+    algo: ConvAlgo,
+    d_w: &mut [f32],
+    d_b: &mut [f32],
+    g: &[f32],
+    x: &[f32],
+    sh: &Conv2dShape,
+) {
+    if use_winograd(algo, sh).is_none() && !use_direct(algo, sh) {
+        if let Some(width) = use_planes(algo, sh, sh.k) {
+            return super::planes::backward_weight_bias(width, d_w, Some(d_b), g, x, sh);
+        }
+    }
+    conv2d_backward_weight_with(algo, d_w, g, x, sh);
+    conv2d_backward_bias(d_b, g, sh);
+}
+
 /// The direct forward tile over every image: of `sh` itself, or with `input_grad` of the
 /// convolution whose output is `sh`'s input gradient (input G, output ∂x).
 #[cfg(target_arch = "x86_64")]

@@ -205,8 +205,7 @@ fn backward_unpooled(
     };
     let mut g_full = vec![0.0f32; sh.output_len()];
     pool::max_pool2d_backward(&mut g_full, g, argmax, &ps);
-    super::fast::conv2d_backward_bias(d_b, &g_full, sh);
-    super::fast::conv2d_backward_weight(d_w, &g_full, x, sh);
+    super::fast::conv2d_backward_weight_bias_with(super::ConvAlgo::Auto, d_w, d_b, &g_full, x, sh);
     if let Some(d_x) = d_x {
         super::fast::conv2d_backward_input(d_x, &g_full, w, sh);
     }

@@ -393,6 +393,33 @@ pub fn conv2d_backward_weight_algo<T: Real>(
     }
 }
 
+/// ∂L/∂w and ∂L/∂b from ∂L/∂y together (overwrites both): the same bits as
+/// [`conv2d_backward_weight_algo`] and [`conv2d_backward_bias`], with ∂L/∂y read from
+/// memory once where the kernel allows it (the phase planes).
+#[track_caller]
+pub fn conv2d_backward_weight_bias_algo<T: Real>(
+    algo: ConvAlgo,
+    d_weight: &mut [T],
+    d_bias: &mut [T],
+    d_out: &[T],
+    input: &[T],
+    sh: &Conv2dShape,
+) {
+    let name = "conv2d_backward_weight_bias";
+    checked(name, sh);
+    check(name, "d_weight", d_weight.len(), sh.weight_len(), sh);
+    check(name, "d_bias", d_bias.len(), sh.k, sh);
+    check(name, "d_out", d_out.len(), sh.output_len(), sh);
+    check(name, "input", input.len(), sh.input_len(), sh);
+    let algo = algo.resolved();
+    if algo.is_reference() {
+        reference::conv2d_backward_weight(d_weight, d_out, input, sh);
+        conv2d_backward_bias(d_bias, d_out, sh);
+    } else {
+        T::conv2d_backward_weight_bias_fast(algo, d_weight, d_bias, d_out, input, sh)
+    }
+}
+
 /// ∂L/∂b from ∂L/∂y (overwrites `d_bias`).
 #[track_caller]
 pub fn conv2d_backward_bias<T: Real>(d_bias: &mut [T], d_out: &[T], sh: &Conv2dShape) {

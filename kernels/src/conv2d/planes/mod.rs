@@ -959,6 +959,22 @@ pub fn backward_input(width: Width, d_x: &mut [f32], g: &[f32], w: &[f32], sh: &
 /// ∂w from G and x (overwrites `d_w`): fixed groups of [`GROUP`] images, one partial ∂wᵀ
 /// each, the partials added in group order.
 pub fn backward_weight(width: Width, d_w: &mut [f32], g: &[f32], x: &[f32], sh: &Conv2dShape) {
+    backward_weight_bias(width, d_w, None, g, x, sh)
+}
+
+/// [`backward_weight`], and with `d_b` the bias gradient in the same pass over G:
+///   ∂b\[k\] = Σ_n Σ_{p,q} G\[n, k, p, q\]
+/// each image's plane sums taken right after its Gᵀ is built (G then comes from cache, not
+/// memory), by the same `reduce::fast::sum` per plane and the same Σ over images in order
+/// as `fast::conv2d_backward_bias`: the same bits.
+pub fn backward_weight_bias(
+    width: Width,
+    d_w: &mut [f32],
+    d_b: Option<&mut [f32]>,
+    g: &[f32],
+    x: &[f32],
+    sh: &Conv2dShape,
+) {
     let lanes = width.lanes();
     let planes = Planes::new(sh, lanes);
     let taps = planes.forward_taps(sh);
@@ -968,23 +984,38 @@ pub fn backward_weight(width: Width, d_w: &mut [f32], g: &[f32], x: &[f32], sh: 
     let plen = nt * kpad;
     let (chw, kpq) = (sh.c * sh.h * sh.w, sh.k * p * q);
     let groups = sh.n.div_ceil(GROUP);
-    if groups == 0 || plen == 0 {
+    if groups == 0 || plen == 0 || p * q == 0 {
         d_w.fill(0.0);
+        if let Some(d_b) = d_b {
+            d_b.fill(0.0);
+        }
         return;
     }
     let (xlen, gtlen) = (planes.len(sh.c), p * q * kpad);
+    // Each image's K plane sums of G, taken only when ∂b is wanted.
+    let want_bias = d_b.is_some();
+    let mut plane_sums = vec![0.0f32; if want_bias { sh.n * sh.k } else { groups }];
+    let sums_per_group = if want_bias { GROUP * sh.k } else { 1 };
     with_partials(groups * plen, |partials| {
         partials
             .par_chunks_mut(plen)
+            .zip(plane_sums.par_chunks_mut(sums_per_group))
             .enumerate()
-            .for_each(|(gi, part)| {
+            .for_each(|(gi, (part, sums))| {
                 part.fill(0.0);
                 let (first, last) = (gi * GROUP, ((gi + 1) * GROUP).min(sh.n));
                 with_cols(xlen + gtlen, |scratch| {
                     let (xp, gt) = scratch.split_at_mut(xlen);
                     for n in first..last {
+                        let g_n = &g[n * kpq..(n + 1) * kpq];
                         planes.fill(xp, &x[n * chw..(n + 1) * chw], sh);
-                        transpose(width, gt, &g[n * kpq..(n + 1) * kpq], sh.k, p * q, kpad);
+                        transpose(width, gt, g_n, sh.k, p * q, kpad);
+                        if want_bias {
+                            let sums_n = &mut sums[(n - first) * sh.k..(n - first + 1) * sh.k];
+                            for (s, plane) in sums_n.iter_mut().zip(g_n.chunks_exact(p * q)) {
+                                *s = crate::reduce::fast::sum(plane);
+                            }
+                        }
                         by_width_weight!(width, (part, gt, xp, &taps, kpad, p, q, planes.pitch));
                     }
                 })
@@ -1010,6 +1041,15 @@ pub fn backward_weight(width: Width, d_w: &mut [f32], g: &[f32], x: &[f32], sh: 
             }
         }
     });
+    if let Some(d_b) = d_b {
+        for (k, db) in d_b.iter_mut().enumerate() {
+            let mut acc = 0.0f32;
+            for n in 0..sh.n {
+                acc += plane_sums[n * sh.k + k];
+            }
+            *db = acc;
+        }
+    }
 }
 
 /// Gᵀ of one image: gt\[f\]\[k\] = G\[k, f\] for f < P·Q, zero for k ≥ K.
