@@ -441,6 +441,33 @@ macro_rules! by_width {
 pub(crate) mod image {
     use super::*;
 
+    /// dst = src, by whole vectors of `L` (the last one overlapping the one before when
+    /// the length is not a multiple of the lanes): a grid row is 7–28 floats, short enough
+    /// that a call to `memcpy` per row costs more than the copy.
+    ///
+    /// # Safety
+    /// The CPU runs `L`; `dst` and `src` have the same length.
+    #[inline(always)]
+    pub(super) unsafe fn copy_row<L: Lanes>(dst: &mut [f32], src: &[f32]) {
+        let n = dst.len();
+        debug_assert_eq!(n, src.len());
+        if n < L::LANES {
+            for (d, &v) in dst.iter_mut().zip(src) {
+                *d = v;
+            }
+            return;
+        }
+        let (d, s) = (dst.as_mut_ptr(), src.as_ptr());
+        let mut i = 0;
+        while i + L::LANES < n {
+            // SAFETY: i + LANES < n: a whole vector inside both slices.
+            unsafe { L::store(d.add(i), L::load(s.add(i))) };
+            i += L::LANES;
+        }
+        // SAFETY: n ≥ LANES: the last LANES floats of both slices.
+        unsafe { L::store(d.add(n - L::LANES), L::load(s.add(n - L::LANES))) };
+    }
+
     /// Forward of one image: y_n [K, P, Q].
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
@@ -458,7 +485,8 @@ pub(crate) mod image {
             tap_sum_image::<L, MR, NV>(planes, wp, bias, ts, stage, |k, row| {
                 let y_k = &mut y_n[k * pq..(k + 1) * pq];
                 for (p, out) in y_k.chunks_exact_mut(ts.cols.max(1)).enumerate() {
-                    out.copy_from_slice(&row[p * ts.pitch..p * ts.pitch + ts.cols]);
+                    // Both rows hold `cols` floats.
+                    copy_row::<L>(out, &row[p * ts.pitch..p * ts.pitch + ts.cols]);
                 }
             })
         }
@@ -490,7 +518,8 @@ pub(crate) mod image {
                     let src = &row[i * ts.pitch..i * ts.pitch + ts.cols];
                     let dst = &mut dx_c[u * sh.w..(u + 1) * sh.w];
                     if sh.stride[1] == 1 {
-                        dst[v0..v0 + ts.cols].copy_from_slice(src);
+                        // Both rows hold `cols` floats.
+                        copy_row::<L>(&mut dst[v0..v0 + ts.cols], src);
                     } else {
                         for (k, &v) in src.iter().enumerate() {
                             dst[v0 + k * sh.stride[1]] = v;
