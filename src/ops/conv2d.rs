@@ -99,40 +99,32 @@ impl<T: Real> Backward<T> for Conv2dBackward {
             dx
         });
         let want_db = inputs.len() == 3 && needs[2];
-        let (dw, db) = match (needs[1], want_db) {
-            // ∂w and ∂b in one pass over G (the same bits as the two calls).
-            (true, true) => {
-                let cost = (
-                    2 * sh.macs() as u64,
-                    4 * (sh.output_len() + sh.input_len() + sh.weight_len() + sh.k) as u64,
-                );
-                let _p = crate::profile::scope_with(
-                    "conv2d.d_weight",
-                    crate::profile::Pass::Backward,
-                    cost.0,
-                    cost.1,
-                );
-                let (mut dw, mut db) = (vec![T::ZERO; sh.weight_len()], vec![T::ZERO; sh.k]);
-                let x = inputs[0].data();
+        let (dw, db) = if needs[1] {
+            // With ∂b wanted too, both in one pass over G (the same bits as the two calls).
+            let bias_len = if want_db { sh.k } else { 0 };
+            let cost = (
+                2 * sh.macs() as u64,
+                4 * (sh.output_len() + sh.input_len() + sh.weight_len() + bias_len) as u64,
+            );
+            let _p = crate::profile::scope_with(
+                "conv2d.d_weight",
+                crate::profile::Pass::Backward,
+                cost.0,
+                cost.1,
+            );
+            let mut dw = vec![T::ZERO; sh.weight_len()];
+            let x = inputs[0].data();
+            let db = if want_db {
+                let mut db = vec![T::ZERO; sh.k];
                 conv2d_backward_weight_bias_algo(self.algo, &mut dw, &mut db, g, &x, sh);
-                (Some(dw), Some(db))
-            }
-            (true, false) => {
-                let cost = (
-                    2 * sh.macs() as u64,
-                    4 * (sh.output_len() + sh.input_len() + sh.weight_len()) as u64,
-                );
-                let _p = crate::profile::scope_with(
-                    "conv2d.d_weight",
-                    crate::profile::Pass::Backward,
-                    cost.0,
-                    cost.1,
-                );
-                let mut dw = vec![T::ZERO; sh.weight_len()];
-                conv2d_backward_weight_algo(self.algo, &mut dw, g, &inputs[0].data(), sh);
-                (Some(dw), None)
-            }
-            (false, true) => {
+                Some(db)
+            } else {
+                conv2d_backward_weight_algo(self.algo, &mut dw, g, &x, sh);
+                None
+            };
+            (Some(dw), db)
+        } else {
+            let db = want_db.then(|| {
                 let _p = crate::profile::scope_with(
                     "conv2d.d_bias",
                     crate::profile::Pass::Backward,
@@ -141,9 +133,9 @@ impl<T: Real> Backward<T> for Conv2dBackward {
                 );
                 let mut db = vec![T::ZERO; sh.k];
                 conv2d_backward_bias(&mut db, g, sh);
-                (None, Some(db))
-            }
-            (false, false) => (None, None),
+                db
+            });
+            (None, db)
         };
         let mut grads = vec![dx, dw];
         if inputs.len() == 3 {

@@ -225,15 +225,26 @@ pub fn conv2d_backward_bias(d_b: &mut [f32], g: &[f32], sh: &Conv2dShape) {
     plane_sums
         .par_chunks_mut(sh.k)
         .zip(g.par_chunks(sh.k * pq))
-        .for_each(|(sums, g_n)| {
-            for (s, plane) in sums.iter_mut().zip(g_n.chunks_exact(pq)) {
-                *s = crate::reduce::fast::sum(plane);
-            }
-        });
-    for (k, db) in d_b.iter_mut().enumerate() {
+        .for_each(|(sums, g_n)| bias_plane_sums(sums, g_n, pq));
+    bias_from_plane_sums(d_b, &plane_sums);
+}
+
+/// The first step of ∂b for one image: sums\[k\] = Σ_{p,q} G_n\[k, p, q\], one SIMD sum
+/// per plane of `pq` floats. (The phase planes' ∂w takes it too, while G_n is in cache.)
+pub(crate) fn bias_plane_sums(sums: &mut [f32], g_n: &[f32], pq: usize) {
+    for (s, plane) in sums.iter_mut().zip(g_n.chunks_exact(pq)) {
+        *s = crate::reduce::fast::sum(plane);
+    }
+}
+
+/// The second step: ∂b\[k\] = Σ_n sums\[n, k\], the images in order (so the bits do not
+/// depend on the thread count), from the [N, K] plane sums.
+pub(crate) fn bias_from_plane_sums(d_b: &mut [f32], plane_sums: &[f32]) {
+    let k = d_b.len();
+    for (c, db) in d_b.iter_mut().enumerate() {
         let mut acc = 0.0f32;
-        for n in 0..sh.n {
-            acc += plane_sums[n * sh.k + k];
+        for sums_n in plane_sums.chunks_exact(k) {
+            acc += sums_n[c];
         }
         *db = acc;
     }
@@ -317,17 +328,7 @@ pub fn conv2d_backward_weight_with(
     x: &[f32],
     sh: &Conv2dShape,
 ) {
-    if let Some(width) = use_winograd(algo, sh) {
-        return super::winograd::backward_weight(width, d_w, g, x, sh);
-    }
-    if !use_direct(algo, sh) {
-        if let Some(width) = use_planes(algo, sh, sh.k) {
-            return super::planes::backward_weight(width, d_w, g, x, sh);
-        }
-        return conv2d_backward_weight_im2col(d_w, g, x, sh);
-    }
-    #[cfg(target_arch = "x86_64")]
-    direct_weight(d_w, g, x, sh);
+    backward_weight_maybe_bias(algo, d_w, None, g, x, sh)
 }
 
 /// ∂w and ∂b together, fast version: the same bits as [`conv2d_backward_weight_with`] and
@@ -341,13 +342,32 @@ pub fn conv2d_backward_weight_bias_with(
     x: &[f32],
     sh: &Conv2dShape,
 ) {
-    if use_winograd(algo, sh).is_none() && !use_direct(algo, sh) {
-        if let Some(width) = use_planes(algo, sh, sh.k) {
-            return super::planes::backward_weight_bias(width, d_w, Some(d_b), g, x, sh);
-        }
+    backward_weight_maybe_bias(algo, d_w, Some(d_b), g, x, sh)
+}
+
+/// The one choice of ∂w's path, with ∂b taken in the same pass where the path can (the
+/// phase planes) and by [`conv2d_backward_bias`] after it elsewhere.
+fn backward_weight_maybe_bias(
+    algo: ConvAlgo,
+    d_w: &mut [f32],
+    d_b: Option<&mut [f32]>,
+    g: &[f32],
+    x: &[f32],
+    sh: &Conv2dShape,
+) {
+    if let Some(width) = use_winograd(algo, sh) {
+        super::winograd::backward_weight(width, d_w, g, x, sh);
+    } else if use_direct(algo, sh) {
+        #[cfg(target_arch = "x86_64")]
+        direct_weight(d_w, g, x, sh);
+    } else if let Some(width) = use_planes(algo, sh, sh.k) {
+        return super::planes::backward_weight_bias(width, d_w, d_b, g, x, sh);
+    } else {
+        conv2d_backward_weight_im2col(d_w, g, x, sh);
     }
-    conv2d_backward_weight_with(algo, d_w, g, x, sh);
-    conv2d_backward_bias(d_b, g, sh);
+    if let Some(d_b) = d_b {
+        conv2d_backward_bias(d_b, g, sh);
+    }
 }
 
 /// The direct forward tile over every image: of `sh` itself, or with `input_grad` of the

@@ -249,6 +249,15 @@ fn checked(kernel: &str, sh: &Conv2dShape) {
     }
 }
 
+/// The shape and the three lengths of a weight-gradient call.
+#[track_caller]
+fn check_weight_grad(kernel: &str, d_weight: usize, d_out: usize, input: usize, sh: &Conv2dShape) {
+    checked(kernel, sh);
+    check(kernel, "d_weight", d_weight, sh.weight_len(), sh);
+    check(kernel, "d_out", d_out, sh.output_len(), sh);
+    check(kernel, "input", input, sh.input_len(), sh);
+}
+
 /// y = conv2d(x, w) + b.
 #[track_caller]
 pub fn conv2d_forward<T: Real>(
@@ -363,26 +372,11 @@ pub fn conv2d_backward_weight_algo<T: Real>(
     input: &[T],
     sh: &Conv2dShape,
 ) {
-    checked("conv2d_backward_weight", sh);
-    check(
+    check_weight_grad(
         "conv2d_backward_weight",
-        "d_weight",
         d_weight.len(),
-        sh.weight_len(),
-        sh,
-    );
-    check(
-        "conv2d_backward_weight",
-        "d_out",
         d_out.len(),
-        sh.output_len(),
-        sh,
-    );
-    check(
-        "conv2d_backward_weight",
-        "input",
         input.len(),
-        sh.input_len(),
         sh,
     );
     let algo = algo.resolved();
@@ -406,11 +400,8 @@ pub fn conv2d_backward_weight_bias_algo<T: Real>(
     sh: &Conv2dShape,
 ) {
     let name = "conv2d_backward_weight_bias";
-    checked(name, sh);
-    check(name, "d_weight", d_weight.len(), sh.weight_len(), sh);
+    check_weight_grad(name, d_weight.len(), d_out.len(), input.len(), sh);
     check(name, "d_bias", d_bias.len(), sh.k, sh);
-    check(name, "d_out", d_out.len(), sh.output_len(), sh);
-    check(name, "input", input.len(), sh.input_len(), sh);
     let algo = algo.resolved();
     if algo.is_reference() {
         reference::conv2d_backward_weight(d_weight, d_out, input, sh);

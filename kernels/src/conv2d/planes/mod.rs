@@ -54,6 +54,7 @@ mod tile;
 
 use rayon::prelude::*;
 
+use super::fast::{bias_from_plane_sums, bias_plane_sums};
 use super::Conv2dShape;
 use crate::scratch::{with_cols, with_partials, with_stage, with_work};
 use crate::vector::{Lanes, Scalar1, Scalar4};
@@ -441,33 +442,6 @@ macro_rules! by_width {
 pub(crate) mod image {
     use super::*;
 
-    /// dst = src, by whole vectors of `L` (the last one overlapping the one before when
-    /// the length is not a multiple of the lanes): a grid row is 7–28 floats, short enough
-    /// that a call to `memcpy` per row costs more than the copy.
-    ///
-    /// # Safety
-    /// The CPU runs `L`; `dst` and `src` have the same length.
-    #[inline(always)]
-    pub(super) unsafe fn copy_row<L: Lanes>(dst: &mut [f32], src: &[f32]) {
-        let n = dst.len();
-        debug_assert_eq!(n, src.len());
-        if n < L::LANES {
-            for (d, &v) in dst.iter_mut().zip(src) {
-                *d = v;
-            }
-            return;
-        }
-        let (d, s) = (dst.as_mut_ptr(), src.as_ptr());
-        let mut i = 0;
-        while i + L::LANES < n {
-            // SAFETY: i + LANES < n: a whole vector inside both slices.
-            unsafe { L::store(d.add(i), L::load(s.add(i))) };
-            i += L::LANES;
-        }
-        // SAFETY: n ≥ LANES: the last LANES floats of both slices.
-        unsafe { L::store(d.add(n - L::LANES), L::load(s.add(n - L::LANES))) };
-    }
-
     /// Forward of one image: y_n [K, P, Q].
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
@@ -485,8 +459,7 @@ pub(crate) mod image {
             tap_sum_image::<L, MR, NV>(planes, wp, bias, ts, stage, |k, row| {
                 let y_k = &mut y_n[k * pq..(k + 1) * pq];
                 for (p, out) in y_k.chunks_exact_mut(ts.cols.max(1)).enumerate() {
-                    // Both rows hold `cols` floats.
-                    copy_row::<L>(out, &row[p * ts.pitch..p * ts.pitch + ts.cols]);
+                    out.copy_from_slice(&row[p * ts.pitch..p * ts.pitch + ts.cols]);
                 }
             })
         }
@@ -518,8 +491,7 @@ pub(crate) mod image {
                     let src = &row[i * ts.pitch..i * ts.pitch + ts.cols];
                     let dst = &mut dx_c[u * sh.w..(u + 1) * sh.w];
                     if sh.stride[1] == 1 {
-                        // Both rows hold `cols` floats.
-                        copy_row::<L>(&mut dst[v0..v0 + ts.cols], src);
+                        dst[v0..v0 + ts.cols].copy_from_slice(src);
                     } else {
                         for (k, &v) in src.iter().enumerate() {
                             dst[v0 + k * sh.stride[1]] = v;
@@ -994,8 +966,7 @@ pub fn backward_weight(width: Width, d_w: &mut [f32], g: &[f32], x: &[f32], sh: 
 /// [`backward_weight`], and with `d_b` the bias gradient in the same pass over G:
 ///   ∂b\[k\] = Σ_n Σ_{p,q} G\[n, k, p, q\]
 /// each image's plane sums taken right after its Gᵀ is built (G then comes from cache, not
-/// memory), by the same `reduce::fast::sum` per plane and the same Σ over images in order
-/// as `fast::conv2d_backward_bias`: the same bits.
+/// memory), by the two steps of `fast::conv2d_backward_bias` itself: the same bits.
 pub fn backward_weight_bias(
     width: Width,
     d_w: &mut [f32],
@@ -1021,14 +992,13 @@ pub fn backward_weight_bias(
         return;
     }
     let (xlen, gtlen) = (planes.len(sh.c), p * q * kpad);
-    // Each image's K plane sums of G, taken only when ∂b is wanted.
+    // Each image's K plane sums of G (∂b's first step), taken only when ∂b is wanted.
     let want_bias = d_b.is_some();
-    let mut plane_sums = vec![0.0f32; if want_bias { sh.n * sh.k } else { groups }];
-    let sums_per_group = if want_bias { GROUP * sh.k } else { 1 };
+    let mut plane_sums = vec![0.0f32; sh.n * sh.k];
     with_partials(groups * plen, |partials| {
         partials
             .par_chunks_mut(plen)
-            .zip(plane_sums.par_chunks_mut(sums_per_group))
+            .zip(plane_sums.par_chunks_mut(GROUP * sh.k))
             .enumerate()
             .for_each(|(gi, (part, sums))| {
                 part.fill(0.0);
@@ -1041,9 +1011,7 @@ pub fn backward_weight_bias(
                         transpose(width, gt, g_n, sh.k, p * q, kpad);
                         if want_bias {
                             let sums_n = &mut sums[(n - first) * sh.k..(n - first + 1) * sh.k];
-                            for (s, plane) in sums_n.iter_mut().zip(g_n.chunks_exact(p * q)) {
-                                *s = crate::reduce::fast::sum(plane);
-                            }
+                            bias_plane_sums(sums_n, g_n, p * q);
                         }
                         by_width_weight!(width, (part, gt, xp, &taps, kpad, p, q, planes.pitch));
                     }
@@ -1071,13 +1039,7 @@ pub fn backward_weight_bias(
         }
     });
     if let Some(d_b) = d_b {
-        for (k, db) in d_b.iter_mut().enumerate() {
-            let mut acc = 0.0f32;
-            for n in 0..sh.n {
-                acc += plane_sums[n * sh.k + k];
-            }
-            *db = acc;
-        }
+        bias_from_plane_sums(d_b, &plane_sums);
     }
 }
 
