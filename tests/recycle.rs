@@ -1,7 +1,8 @@
 //! Recycled buffers (`stitch::tensor::recycle`) change no result: training with every
 //! recycled buffer poisoned (NaN, `u32::MAX`, `true`) before use, and with recycled buffers
 //! holding their stale values, equals training with recycling off, bit for bit, for every
-//! model of the ladder, with the fast kernels and with the reference ones.
+//! model of the ladder, with the fast kernels and with the reference ones; and
+//! `recycle::release` empties the shelves.
 //!
 //! One test function in its own binary: the switches are process-wide.
 
@@ -55,6 +56,10 @@ fn poisoned_and_stale_recycled_buffers_give_the_same_bits_as_no_recycling() {
                 "{model}: buffers were recycled"
             );
             recycle::set_poison(false);
+            // `release` (the trainer's, between an epoch's steps and evaluation) empties
+            // the shelves and changes nothing either.
+            recycle::release();
+            assert_eq!(recycle::shelved_bytes(), 0, "{model}: released");
             let stale = train(model, batch_size, steps);
             assert_eq!(plain.0, poisoned.0, "{model} {mode:?}: losses, poisoned");
             assert!(plain.1 == poisoned.1, "{model} {mode:?}: weights, poisoned");

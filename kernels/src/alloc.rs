@@ -11,6 +11,14 @@
 //! everything smaller goes straight to the system allocator, as does everything once the
 //! cache holds [`MAX_CACHED_BYTES`]. The binary installs it with
 //! `#[global_allocator] static ALLOC: CachingAlloc = CachingAlloc;`.
+//!
+//! A cache keeps the blocks of the sizes it has seen. When the sizes change (the shorter
+//! last batch of an epoch, evaluation without a graph), it still holds the old phase's
+//! blocks while the new phase allocates its own, and glibc's heap, carving the new blocks
+//! beside the old ones, cannot give the holes back: a resnet20 run's resident memory grew
+//! by 40–55 MB per epoch (277 MB in the first, 331 MB in the second, 441 MB after ten).
+//! [`release_cached`] frees every cached block at such a boundary (the trainer calls it
+//! through `stitch::tensor::recycle::release`), and the run stays at its first epoch's peak.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::ptr;
@@ -126,6 +134,16 @@ fn evict_one_at_least(class: usize) {
             // layout, and a block leaves the cache under the class lock, so it is freed once.
             unsafe { System.dealloc(p as *mut u8, Layout::from_size_align_unchecked(size, ALIGN)) };
             return;
+        }
+    }
+}
+
+/// Gives every cached block back to the system allocator (see the module docs). Blocks in
+/// use are untouched; the cache fills again as they are freed.
+pub fn release_cached() {
+    for (class, cache) in CACHE.iter().enumerate() {
+        while cache.with(|len, _| len.load(Ordering::Relaxed)) > 0 {
+            evict_one_at_least(class);
         }
     }
 }

@@ -15,6 +15,7 @@ use crate::checkpoint::Checkpoint;
 use crate::data::{epoch_permutation, Split};
 use crate::nn::Module;
 use crate::optim::{Adam, Optimizer, Sgd};
+use crate::tensor::recycle;
 use crate::{models, Tensor};
 
 /// A model, its optimizer and where the recipe has got to.
@@ -284,11 +285,14 @@ impl Trainer {
             }
         }
         let epoch_seconds = start.elapsed().as_secs_f64();
+        // Evaluation's buffers differ from training's: each phase starts with empty caches.
+        recycle::release();
         let ev = self.evaluate(test);
         let val = self.validation.as_ref().map(|v| {
             let e = self.evaluate(v);
             (e.loss, e.accuracy)
         });
+        recycle::release();
         self.epoch = epoch;
         let m = EpochMetrics {
             epoch,
