@@ -12,13 +12,21 @@
 //! cache holds [`MAX_CACHED_BYTES`]. The binary installs it with
 //! `#[global_allocator] static ALLOC: CachingAlloc = CachingAlloc;`.
 //!
+//! ## Giving memory back
 //! A cache keeps the blocks of the sizes it has seen. When the sizes change (the shorter
-//! last batch of an epoch, evaluation without a graph), it still holds the old phase's
-//! blocks while the new phase allocates its own, and glibc's heap, carving the new blocks
-//! beside the old ones, cannot give the holes back: a resnet20 run's resident memory grew
-//! by 40–55 MB per epoch (277 MB in the first, 331 MB in the second, 441 MB after ten).
-//! [`release_cached`] frees every cached block at such a boundary (the trainer calls it
-//! through `stitch::tensor::recycle::release`), and the run stays at its first epoch's peak.
+//! last batch of an epoch, evaluation without a graph), it would still hold the old phase's
+//! blocks while the new phase allocates its own; [`release_cached`] frees every cached
+//! block at such a boundary (the trainer calls it through `stitch::tensor::recycle::release`).
+//! For the freed memory to leave the process, each large block must have its own mapping:
+//! glibc's `malloc` maps a block of at least its *mmap threshold* on its own pages and
+//! carves smaller ones out of its heaps, and the threshold starts at 128 KiB but rises to
+//! the size of each mapped block freed (up to 32 MiB), so after the first step nearly every
+//! activation comes from a heap, where a block freed between two live ones stays resident.
+//! A resnet20 run's resident memory grew by 20–55 MB per epoch that way (277 MB in the
+//! first, 331 MB in the second, 441 MB after ten). Reusing large blocks is this cache's job,
+//! not the heaps', so on first use it fixes the threshold at [`MIN_CACHED`]
+//! (`mallopt(M_MMAP_THRESHOLD, …)`, which also stops the rise): every block it asks the
+//! system for is mapped on its own, and every block it frees is unmapped.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::ptr;
@@ -36,6 +44,32 @@ const SUB: usize = 8;
 const CLASSES: usize = (40 - 18 + 1) * SUB;
 /// Blocks kept per class.
 const SLOTS: usize = 32;
+
+/// glibc's `mallopt` parameter for the mmap threshold (`M_MMAP_THRESHOLD` in `malloc.h`).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const M_MMAP_THRESHOLD: i32 = -3;
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+extern "C" {
+    /// glibc: sets one of `malloc`'s tunables; returns 1 on success.
+    fn mallopt(param: i32, value: i32) -> i32;
+}
+
+static THRESHOLD_FIXED: AtomicBool = AtomicBool::new(false);
+
+/// Fixes the system allocator's mmap threshold at [`MIN_CACHED`] the first time it runs
+/// (see the module docs); a no-op after that, and off glibc.
+fn fix_mmap_threshold() {
+    if THRESHOLD_FIXED.load(Ordering::Relaxed) || THRESHOLD_FIXED.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `mallopt` sets a tunable under glibc's own lock and allocates nothing (so it
+    // cannot re-enter this allocator); M_MMAP_THRESHOLD accepts any value up to 32 MiB.
+    unsafe {
+        mallopt(M_MMAP_THRESHOLD, MIN_CACHED as i32);
+    }
+}
 
 /// The class of a size ≥ MIN_CACHED, and the size that class allocates.
 fn class_of(size: usize) -> Option<(usize, usize)> {
@@ -138,7 +172,7 @@ fn evict_one_at_least(class: usize) {
     }
 }
 
-/// Gives every cached block back to the system allocator (see the module docs). Blocks in
+/// Gives every cached block back to the system (see the module docs). Blocks in
 /// use are untouched; the cache fills again as they are freed.
 pub fn release_cached() {
     for (class, cache) in CACHE.iter().enumerate() {
@@ -172,6 +206,7 @@ unsafe impl GlobalAlloc for CachingAlloc {
             // SAFETY: forwarded unchanged; the caller upholds `alloc`'s contract.
             return unsafe { System.alloc(layout) };
         };
+        fix_mmap_threshold();
         note_alloc(class_size);
         let reused = CACHE[class].with(|len, slots| {
             let n = len.load(Ordering::Relaxed);

@@ -260,6 +260,11 @@ impl Trainer {
             if let Some(m) = c.schedule.momentum_at(self.step, total_steps) {
                 self.optimizer.set_momentum(m);
             }
+            if b > 0 && idx.len() != c.batch {
+                // A shorter last batch needs buffers of other sizes: it starts with empty
+                // caches too, instead of allocating beside a full batch's.
+                recycle::release();
+            }
             let (x, y) = train.batch_augmented(idx, &c.augment, c.seed, epoch as u64);
             let (l, hits) = self
                 .train_step(&x, &y)
