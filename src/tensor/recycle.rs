@@ -16,8 +16,10 @@
 //! asked for again within [`MAX_AGE`] large takes leaves its shelf (a short last batch's,
 //! say); a take that finds no buffer of its length frees the smallest shelved one at least
 //! as large (the caching allocator's rule: its memory can serve the new buffer); and the
-//! shelves hold at most [`MAX_SHELVED_BYTES`]. `stitch train --model cnn --epochs 1` peaked at
-//! the same resident memory with recycling as without (138 MB, when it was measured).
+//! shelves hold at most [`MAX_SHELVED_BYTES`]. Where the sizes change (after an epoch's
+//! steps, before its shorter last batch, after evaluation) the trainer empties them with
+//! [`release`]. `stitch train --model cnn --epochs 1` peaked at the same resident memory
+//! with recycling as without (138 MB, when it was measured).
 //!
 //! Results cannot depend on what a recycled buffer held, and a test checks it:
 //! [`set_poison`] fills every recycled buffer with NaN (`u32::MAX`, `true`) before handing it
