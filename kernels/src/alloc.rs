@@ -114,6 +114,17 @@ impl Class {
         self.lock.store(false, Ordering::Release);
         r
     }
+
+    /// Takes the most recently cached block of this class, if any.
+    fn pop(&self) -> Option<usize> {
+        self.with(|len, slots| {
+            let n = len.load(Ordering::Relaxed);
+            (n > 0).then(|| {
+                len.store(n - 1, Ordering::Relaxed);
+                slots[n - 1].load(Ordering::Relaxed)
+            })
+        })
+    }
 }
 
 static CACHE: [Class; CLASSES] = [const { Class::new() }; CLASSES];
@@ -156,30 +167,28 @@ fn evict_one_at_least(class: usize) {
         if CACHED_BYTES.load(Ordering::Relaxed) == 0 {
             return;
         }
-        let p = cache.with(|len, slots| {
-            let n = len.load(Ordering::Relaxed);
-            (n > 0).then(|| {
-                len.store(n - 1, Ordering::Relaxed);
-                slots[n - 1].load(Ordering::Relaxed)
-            })
-        });
-        if let Some(p) = p {
-            let size = class_size_of(c);
-            CACHED_BYTES.fetch_sub(size, Ordering::Relaxed);
-            // SAFETY: cached blocks of class c were allocated by the system with exactly this
-            // layout, and a block leaves the cache under the class lock, so it is freed once.
-            unsafe { System.dealloc(p as *mut u8, Layout::from_size_align_unchecked(size, ALIGN)) };
+        if let Some(p) = cache.pop() {
+            free_cached(p, c);
             return;
         }
     }
+}
+
+/// Gives block `p`, just taken from the cache of `class`, back to the system.
+fn free_cached(p: usize, class: usize) {
+    let size = class_size_of(class);
+    CACHED_BYTES.fetch_sub(size, Ordering::Relaxed);
+    // SAFETY: cached blocks of a class were allocated by the system with exactly this
+    // layout, and a block leaves the cache under the class lock, so it is freed once.
+    unsafe { System.dealloc(p as *mut u8, Layout::from_size_align_unchecked(size, ALIGN)) };
 }
 
 /// Gives every cached block back to the system (see the module docs). Blocks in
 /// use are untouched; the cache fills again as they are freed.
 pub fn release_cached() {
     for (class, cache) in CACHE.iter().enumerate() {
-        while cache.with(|len, _| len.load(Ordering::Relaxed)) > 0 {
-            evict_one_at_least(class);
+        while let Some(p) = cache.pop() {
+            free_cached(p, class);
         }
     }
 }
@@ -210,13 +219,7 @@ unsafe impl GlobalAlloc for CachingAlloc {
         };
         fix_mmap_threshold();
         note_alloc(class_size);
-        let reused = CACHE[class].with(|len, slots| {
-            let n = len.load(Ordering::Relaxed);
-            (n > 0).then(|| {
-                len.store(n - 1, Ordering::Relaxed);
-                slots[n - 1].load(Ordering::Relaxed)
-            })
-        });
+        let reused = CACHE[class].pop();
         match reused {
             Some(p) => {
                 CACHED_BYTES.fetch_sub(class_size, Ordering::Relaxed);
