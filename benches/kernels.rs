@@ -184,8 +184,9 @@ fn conv(c: &mut Criterion) {
         let mut dx = vec![0.0f32; sh.input_len()];
         let mut dw = vec![0.0f32; sh.weight_len()];
         g.throughput(Throughput::Elements(2 * sh.macs() as u64));
-        // Three versions side by side: "fast" (what training runs: the direct AVX-512
-        // kernels on an AVX-512 CPU, the phase planes on AVX2 or NEON), im2col +
+        // Three versions side by side: "fast" (what training runs: on an AVX-512 CPU the
+        // direct AVX-512 kernels or the 16-lane phase planes, chosen per pass and shape;
+        // the phase planes on AVX2 or NEON), im2col +
         // matrixmultiply's gemm, and the textbook reference loops.
         g.bench_function(BenchmarkId::new("forward_fast", name), |bn| {
             bn.iter(|| conv2d::fast::conv2d_forward(&mut y, &x, &w, Some(&b), &sh))
@@ -233,7 +234,7 @@ fn conv(c: &mut Criterion) {
 }
 
 /// resnet20's and vgg-small's convolutions at batch 128, each algorithm side by side: `auto`
-/// (what training runs: the AVX-512 direct kernels or the phase planes), `winograd`
+/// (what training runs: the AVX-512 direct kernels or the phase planes, per pass and shape), `winograd`
 /// (F(2×2, 3×3), opt-in) and `im2col` (+ matrixmultiply's gemm).
 /// `cargo bench --bench kernels -- conv_algos`.
 fn conv_algos(c: &mut Criterion) {

@@ -3,8 +3,8 @@
 //! A kernel generic over [`Lanes`] is an `#[inline(always)]` function; a thin wrapper with
 //! `#[target_feature(enable = …)]` instantiates it for one ISA, so the intrinsics inline
 //! into code compiled for that ISA (and only ever run on a CPU that has it: the wrappers
-//! are called after [`crate::isa`]'s runtime check). The same source then serves AVX2 (8
-//! lanes), NEON (4 lanes) and two portable instantiations, [`Scalar1`] and [`Scalar4`],
+//! are called after [`crate::isa`]'s runtime check). The same source then serves AVX-512 (16
+//! lanes), AVX2 (8 lanes), NEON (4 lanes) and two portable instantiations, [`Scalar1`] and [`Scalar4`],
 //! whose tests check a kernel's lane logic at other widths on any machine.
 
 /// A vector of `LANES` f32 and the five operations the convolution tiles need.
@@ -145,6 +145,42 @@ impl Lanes for Avx2 {
     unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
         // SAFETY: the caller runs with FMA available.
         unsafe { std::arch::x86_64::_mm256_fmadd_ps(a, b, c) }
+    }
+}
+
+/// AVX-512F: 16 lanes in a 512-bit register (32 registers).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy, Debug)]
+pub struct Avx512;
+
+#[cfg(target_arch = "x86_64")]
+impl Lanes for Avx512 {
+    type V = std::arch::x86_64::__m512;
+    const LANES: usize = 16;
+    #[inline(always)]
+    unsafe fn zero() -> Self::V {
+        // SAFETY: the caller runs with AVX-512F available.
+        unsafe { std::arch::x86_64::_mm512_setzero_ps() }
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> Self::V {
+        // SAFETY: as above.
+        unsafe { std::arch::x86_64::_mm512_set1_ps(x) }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self::V {
+        // SAFETY: AVX-512F; sixteen valid floats at p.
+        unsafe { std::arch::x86_64::_mm512_loadu_ps(p) }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: Self::V) {
+        // SAFETY: AVX-512F; sixteen valid floats at p.
+        unsafe { std::arch::x86_64::_mm512_storeu_ps(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
+        // SAFETY: AVX-512F has the fused multiply-add.
+        unsafe { std::arch::x86_64::_mm512_fmadd_ps(a, b, c) }
     }
 }
 

@@ -48,7 +48,7 @@ fn use_planes(
 /// The phase-plane width the forward convolution of `sh` runs at under `Auto`, if the
 /// phase planes take it (what `fused` checks to pool the very same output).
 pub(crate) fn planes_forward_width(sh: &Conv2dShape) -> Option<super::planes::Width> {
-    if use_direct(ConvAlgo::Auto, sh) {
+    if use_direct(ConvAlgo::Auto, sh, Pass::Forward) {
         return None;
     }
     use_planes(ConvAlgo::Auto, sh, sh.k)
@@ -65,19 +65,60 @@ fn use_winograd(algo: ConvAlgo, sh: &Conv2dShape) -> Option<super::planes::Width
     Some(super::planes::Width::for_isa(isa()).unwrap_or(super::planes::Width::Scalar4))
 }
 
-/// Whether `algo` picks the direct kernels for `sh` on this CPU.
-fn use_direct(algo: ConvAlgo, sh: &Conv2dShape) -> bool {
+/// The three passes of a convolution, each of which picks its kernel on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pass {
+    Forward,
+    Input,
+    Weight,
+}
+
+/// Whether `algo` picks the AVX-512 direct kernels for `pass` of `sh` on this CPU.
+///
+/// `Direct` takes them wherever they apply. `Auto` takes them where they measured faster
+/// than the phase planes at 16 lanes (`cargo bench --bench kernels -- conv_algos`):
+/// - forward and ∂x, unless the planes' grid has under 0.8× the direct grid's vectors.
+///   The direct grid rounds each row up to 16 lanes, the planes' grid runs the rows on
+///   together: at 7×7 that is 7 vectors against 4 and the planes win by 25–50%; at 14×14
+///   (14 against 14) and 28×28 (56 against 51) direct wins by about 10%, as it writes
+///   its output without the planes' staging rows.
+/// - ∂w only for layers of fewer than 4 input channels (the first layer's 9 taps):
+///   elsewhere the planes' tile of 6 taps × 64 channels measured 10–70% faster.
+fn use_direct(algo: ConvAlgo, sh: &Conv2dShape, pass: Pass) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        matches!(algo, ConvAlgo::Auto | ConvAlgo::Direct)
+        if !(matches!(algo, ConvAlgo::Auto | ConvAlgo::Direct)
             && isa() == Isa::Avx512
-            && direct::applies(sh)
+            && direct::applies(sh))
+        {
+            return false;
+        }
+        if algo == ConvAlgo::Direct || super::planes::Width::for_isa(isa()).is_none() {
+            return true;
+        }
+        let fewer = |conv: &Conv2dShape| {
+            let planes = super::planes::forward_vectors(conv, 16);
+            5 * planes < 4 * direct::Grid::new(conv).nvec
+        };
+        match pass {
+            Pass::Forward => !fewer(sh),
+            Pass::Input => !fewer(&direct::input_grad_shape(sh)),
+            Pass::Weight => sh.c < 4,
+        }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (algo, sh);
+        let _ = (algo, sh, pass);
         false
     }
+}
+
+/// Whether the fused convolution → max-pool's backward may run on the direct kernels
+/// (`fused::backward_direct`): only where the unfused passes it replaces would too, so
+/// the two give the same bits.
+pub(crate) fn direct_backward_route(sh: &Conv2dShape, input_grad: bool) -> bool {
+    use_direct(ConvAlgo::Auto, sh, Pass::Weight)
+        && (!input_grad || use_direct(ConvAlgo::Auto, sh, Pass::Input))
 }
 
 /// Images per partial weight-gradient sum: 128 images give 32 partials, enough tasks for
@@ -273,7 +314,7 @@ pub fn conv2d_forward_with(
     if let Some(width) = use_winograd(algo, sh) {
         return super::winograd::forward(width, out, x, w, bias, sh);
     }
-    if !use_direct(algo, sh) {
+    if !use_direct(algo, sh, Pass::Forward) {
         if let Some(width) = use_planes(algo, sh, sh.k) {
             return super::planes::forward(width, out, x, w, bias, sh);
         }
@@ -304,7 +345,7 @@ pub fn conv2d_backward_input_with(
     if sh.c < 8 {
         return conv2d_backward_input_im2col(d_x, g, w, sh);
     }
-    if !use_direct(algo, sh) {
+    if !use_direct(algo, sh, Pass::Input) {
         if let Some(width) = use_planes(algo, sh, sh.c) {
             return super::planes::backward_input(width, d_x, g, w, sh);
         }
@@ -357,7 +398,7 @@ fn backward_weight_maybe_bias(
 ) {
     if let Some(width) = use_winograd(algo, sh) {
         super::winograd::backward_weight(width, d_w, g, x, sh);
-    } else if use_direct(algo, sh) {
+    } else if use_direct(algo, sh, Pass::Weight) {
         #[cfg(target_arch = "x86_64")]
         direct_weight(d_w, g, x, sh);
     } else if let Some(width) = use_planes(algo, sh, sh.k) {

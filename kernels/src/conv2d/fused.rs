@@ -177,7 +177,7 @@ pub fn backward(
     w: &[f32],
     sh: &Conv2dShape,
 ) {
-    if planes_route(sh).is_some() {
+    if planes_route(sh).is_some() || !super::fast::direct_backward_route(sh, d_x.is_some()) {
         return backward_unpooled(d_x, d_w, d_b, g, argmax, x, w, sh);
     }
     #[cfg(target_arch = "x86_64")]

@@ -1,6 +1,7 @@
 //! Direct convolution over phase planes, for any vector width: the fast path of every
-//! stride and dilation on AVX2 and NEON (and of strided convolutions on AVX-512, whose
-//! stride-1 layers keep `direct.rs`).
+//! stride and dilation on AVX2 and NEON, and on AVX-512 of the strided layers, of the
+//! stride-1 layers whose rows are short (7×7: the direct kernels of `direct.rs` round each
+//! row up to 16 lanes) and of every ∂w but the first layer's (see `fast::use_direct`).
 //!
 //! ## Phase planes
 //! A stride-σ convolution reads every σ-th padded input pixel. Split the zero-padded input
@@ -25,7 +26,7 @@
 //! MR output channels × NV vectors of positions: NV loads, MR broadcasts of w and MR·NV
 //! fused multiply-adds per tap. AVX2 has 16 registers: MR = 6, NV = 2 (12 accumulators, 2
 //! inputs, 1 weight; measured faster than 4 × 3, whose 16 live registers leave the compiler
-//! none to spare); NEON has 32: MR = 8, NV = 3. A tile writes its vectors into a staging
+//! none to spare); AVX-512 and NEON have 32: MR = 8, NV = 3. A tile writes its vectors into a staging
 //! row of the plane grid's length, and the kept columns q < Q of each row are then copied
 //! out: the grid rows need not be a whole number of vectors. The vector tiles are the
 //! outer loop, the channel tiles the inner one (see `tap_sum_image`).
@@ -43,7 +44,7 @@
 //!   ∂wᵀ\[t, k\] = Σ_n Σ_{p,q} planes_n\[off(t) + p·L + q\] · Gᵀ_n\[(p, q), k\]
 //! Lanes run over the output channels k (G is transposed per image, zero-padded to whole
 //! vectors), each input value is a broadcast; a register tile holds NT taps × KV vectors
-//! (AVX2: 6 × 2, NEON: 6 × 4). The sum over the batch runs over fixed groups of
+//! (AVX2: 6 × 2, AVX-512 and NEON: 6 × 4). The sum over the batch runs over fixed groups of
 //! [`GROUP`] images added in order, the groups' partials then in group order, so the result
 //! does not depend on the thread count.
 //!
@@ -70,6 +71,12 @@ const FOLD_CHUNK: usize = 4096;
 pub(crate) const AVX2_MR: usize = 6;
 #[cfg(target_arch = "x86_64")]
 pub(crate) const AVX2_NV: usize = 2;
+/// AVX-512's forward tile: 8 channels × 3 vectors of 16 (24 of the 32 registers
+/// accumulate, 3 hold inputs, 1 the broadcast weight).
+#[cfg(target_arch = "x86_64")]
+pub(crate) const AVX512_MR: usize = 8;
+#[cfg(target_arch = "x86_64")]
+pub(crate) const AVX512_NV: usize = 3;
 
 /// Which instantiation of the engine runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,6 +88,10 @@ pub enum Width {
     /// AVX2 + FMA, 8 lanes.
     #[cfg(target_arch = "x86_64")]
     Avx2,
+    /// AVX-512F, 16 lanes (on a CPU that also has AVX2 + FMA: Gᵀ's 8×8 transposes are
+    /// AVX2's).
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
     /// NEON, 4 lanes.
     #[cfg(target_arch = "aarch64")]
     Neon,
@@ -94,6 +105,9 @@ impl Width {
         #[cfg(target_arch = "x86_64")]
         if crate::isa::Isa::Avx2.is_supported() {
             v.push(Width::Avx2);
+            if crate::isa::Isa::Avx512.is_supported() {
+                v.push(Width::Avx512);
+            }
         }
         #[cfg(target_arch = "aarch64")]
         if crate::isa::Isa::Neon.is_supported() {
@@ -106,7 +120,9 @@ impl Width {
     pub fn for_isa(isa: crate::isa::Isa) -> Option<Width> {
         match isa {
             #[cfg(target_arch = "x86_64")]
-            crate::isa::Isa::Avx2 | crate::isa::Isa::Avx512 => Some(Width::Avx2),
+            crate::isa::Isa::Avx2 => Some(Width::Avx2),
+            #[cfg(target_arch = "x86_64")]
+            crate::isa::Isa::Avx512 if crate::isa::Isa::Avx2.is_supported() => Some(Width::Avx512),
             #[cfg(target_arch = "aarch64")]
             crate::isa::Isa::Neon => Some(Width::Neon),
             _ => None,
@@ -119,6 +135,8 @@ impl Width {
             Width::Scalar4 => 4,
             #[cfg(target_arch = "x86_64")]
             Width::Avx2 => 8,
+            #[cfg(target_arch = "x86_64")]
+            Width::Avx512 => 16,
             #[cfg(target_arch = "aarch64")]
             Width::Neon => 4,
         }
@@ -129,6 +147,8 @@ impl Width {
         match self {
             #[cfg(target_arch = "x86_64")]
             Width::Avx2 => AVX2_MR,
+            #[cfg(target_arch = "x86_64")]
+            Width::Avx512 => AVX512_MR,
             #[cfg(target_arch = "aarch64")]
             Width::Neon => 8,
             _ => 4,
@@ -310,6 +330,12 @@ fn index_range(
     lo.min(hi)..hi
 }
 
+/// The vectors of `lanes` the forward tiles of `sh` cover per output channel: the output
+/// rows on the planes' pitch (what `fast` weighs against the AVX-512 direct kernels' grid).
+pub(crate) fn forward_vectors(sh: &Conv2dShape, lanes: usize) -> usize {
+    (sh.out_h() * Planes::new(sh, lanes).pitch).div_ceil(lanes)
+}
+
 /// Whether the engine handles `sh`: every valid convolution (the checks of
 /// `Conv2dShape::validate` are the callers').
 pub fn applies(sh: &Conv2dShape) -> bool {
@@ -428,6 +454,9 @@ macro_rules! by_width {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `Width::Avx2` is only chosen where `Isa::Avx2.is_supported()`.
             Width::Avx2 => unsafe { avx2::$f($($arg),*) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Width::Avx512` is only chosen where AVX-512F (and AVX2) are.
+            Width::Avx512 => unsafe { avx512::$f($($arg),*) },
             #[cfg(target_arch = "aarch64")]
             // SAFETY: `Width::Neon` is only chosen where NEON is supported.
             Width::Neon => unsafe { neon::$f($($arg),*) },
@@ -632,6 +661,61 @@ mod avx2 {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::*;
+    use crate::vector::Avx512;
+
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn forward(
+        y_n: &mut [f32],
+        planes: &[f32],
+        wp: &[f32],
+        bias: Option<&[f32]>,
+        ts: &TapSum,
+        stage: &mut [f32],
+    ) {
+        // SAFETY: AVX-512F is enabled here; the rest is the caller's contract.
+        unsafe { image::forward::<Avx512, AVX512_MR, AVX512_NV>(y_n, planes, wp, bias, ts, stage) }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn input_phase(
+        dx_n: &mut [f32],
+        gpad: &[f32],
+        wp: &[f32],
+        ts: &TapSum,
+        phase: (usize, usize),
+        first: (usize, usize),
+        sh: &Conv2dShape,
+        stage: &mut [f32],
+    ) {
+        // SAFETY: as above.
+        unsafe {
+            image::input_phase::<Avx512, AVX512_MR, AVX512_NV>(
+                dx_n, gpad, wp, ts, phase, first, sh, stage,
+            )
+        }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn weight(
+        dwt: &mut [f32],
+        gt: &[f32],
+        planes: &[f32],
+        taps: &[usize],
+        kpad: usize,
+        p: usize,
+        q: usize,
+        pitch: usize,
+    ) {
+        // SAFETY: as above. 6 taps × 4 vectors: 24 accumulators, 4 loads of Gᵀ, 1 broadcast.
+        unsafe { image::weight::<Avx512, 6, 4>(dwt, gt, planes, taps, kpad, p, q, pitch) }
+    }
+}
+
 #[cfg(target_arch = "aarch64")]
 mod neon {
     use super::*;
@@ -694,6 +778,9 @@ macro_rules! by_width_weight {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `Width::Avx2` is only chosen where AVX2 is supported.
             Width::Avx2 => unsafe { avx2::weight($($arg),*) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Width::Avx512` is only chosen where AVX-512F is supported.
+            Width::Avx512 => unsafe { avx512::weight($($arg),*) },
             #[cfg(target_arch = "aarch64")]
             // SAFETY: `Width::Neon` is only chosen where NEON is supported.
             Width::Neon => unsafe { neon::weight($($arg),*) },
@@ -1062,8 +1149,8 @@ fn transpose(width: Width, gt: &mut [f32], g_n: &[f32], k: usize, pq: usize, kpa
         for f0 in (0..pq).step_by(B) {
             let fb = B.min(pq - f0);
             #[cfg(target_arch = "x86_64")]
-            if width == Width::Avx2 && kb == B && fb == B {
-                // SAFETY: AVX2 is supported where `Width::Avx2` is chosen; the block's 8
+            if matches!(width, Width::Avx2 | Width::Avx512) && kb == B && fb == B {
+                // SAFETY: AVX2 is supported where `Width::Avx2` or `Width::Avx512` is chosen; the block's 8
                 // rows of G (k0..k0 + 8 < K, f0..f0 + 8 ≤ P·Q) and of Gᵀ (f0..f0 + 8,
                 // k0..k0 + 8 ≤ kpad) lie inside the slices, as asserted above.
                 unsafe {

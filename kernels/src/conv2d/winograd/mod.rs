@@ -241,6 +241,49 @@ mod avx2 {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::*;
+    use crate::vector::Avx512;
+
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn forward_image(
+        y_n: &mut [f32],
+        x_n: &[f32],
+        u: &[f32],
+        bias: Option<&[f32]>,
+        sh: &Conv2dShape,
+        tl: &Tiles,
+        v: &mut [f32],
+        m: &mut [f32],
+        stage: &mut [f32],
+    ) {
+        // SAFETY: AVX-512F is enabled here; the rest is the caller's contract.
+        unsafe {
+            super::forward_image::<Avx512, { planes::AVX512_MR }, { planes::AVX512_NV }>(
+                y_n, x_n, u, bias, sh, tl, v, m, stage,
+            )
+        }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn weight_image(
+        du: &mut [f32],
+        x_n: &[f32],
+        g_n: &[f32],
+        sh: &Conv2dShape,
+        tl: &Tiles,
+        kpad: usize,
+        v: &mut [f32],
+        dmt: &mut [f32],
+    ) {
+        // SAFETY: as above.
+        unsafe { super::weight_image::<Avx512, 6, 4>(du, x_n, g_n, sh, tl, kpad, v, dmt) }
+    }
+}
+
 #[cfg(target_arch = "aarch64")]
 mod neon {
     use super::*;
@@ -315,6 +358,10 @@ pub fn forward(
                         #[cfg(target_arch = "x86_64")]
                         Width::Avx2 => unsafe {
                             avx2::forward_image(y_n, x_n, &u, bias, sh, &tl, v, m, stage)
+                        },
+                        #[cfg(target_arch = "x86_64")]
+                        Width::Avx512 => unsafe {
+                            avx512::forward_image(y_n, x_n, &u, bias, sh, &tl, v, m, stage)
                         },
                         #[cfg(target_arch = "aarch64")]
                         Width::Neon => unsafe {
@@ -400,6 +447,10 @@ pub fn backward_weight(width: Width, d_w: &mut [f32], g: &[f32], x: &[f32], sh: 
                                 #[cfg(target_arch = "x86_64")]
                                 Width::Avx2 => unsafe {
                                     avx2::weight_image(part, x_n, g_n, sh, &tl, kpad, v, dmt)
+                                },
+                                #[cfg(target_arch = "x86_64")]
+                                Width::Avx512 => unsafe {
+                                    avx512::weight_image(part, x_n, g_n, sh, &tl, kpad, v, dmt)
                                 },
                                 #[cfg(target_arch = "aarch64")]
                                 Width::Neon => unsafe {
