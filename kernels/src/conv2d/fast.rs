@@ -1,12 +1,14 @@
 //! Fast `f32` convolution: which engine runs, and im2col + matrixmultiply's packed gemm.
 //!
-//! [`ConvAlgo::Auto`] picks, per call: on AVX-512 the stride-1 direct kernels of
-//! `direct.rs` where they apply; else the phase-plane direct engine of `planes/` at the
-//! widest vector width the CPU has (AVX2, or NEON), for every kernel larger than 1×1 (and
+//! [`ConvAlgo::Auto`] picks, per call and pass: on AVX-512 the stride-1 direct kernels of
+//! `direct.rs` where they measured faster (`use_direct`); else the phase-plane direct
+//! engine of `planes/` at the widest vector width the CPU has (AVX-512, AVX2 or NEON), for
+//! every kernel larger than 1×1 and, at AVX-512's 16 lanes, for strided 1×1 layers (and
 //! for the input gradient when it has at least 8 channels: a tile of 4–8 channels with
-//! fewer would be mostly padding); else im2col + gemm, which also takes the 1×1 layers,
-//! where it measured as fast or faster (`cargo run --release -p stitch-kernels --example
-//! convtime` during development: 1×1 stride 2 at batch 128, forward 43 vs 33 GFLOP/s).
+//! fewer would be mostly padding); else im2col + gemm, which also takes the other 1×1
+//! layers, where it measured as fast or faster (`cargo run --release -p stitch-kernels
+//! --example convtime` during development on AVX2: 1×1 stride 2 at batch 128, forward 43
+//! vs 33 GFLOP/s).
 //!
 //! The im2col path equals `reference::conv2d_*` up to rounding; differs by: each image is lowered with
 //! [`im2col`] into a per-thread scratch buffer (reused across calls) and multiplied with
@@ -36,13 +38,21 @@ fn use_planes(
     sh: &Conv2dShape,
     channels_out: usize,
 ) -> Option<super::planes::Width> {
-    if !matches!(algo, ConvAlgo::Auto | ConvAlgo::Direct) || (sh.r == 1 && sh.s == 1) {
+    let width = super::planes::Width::for_isa(isa())?;
+    // A 1×1 layer goes to im2col + gemm (at stride 1 a plain matrix product, no lowering),
+    // except a strided one at AVX-512's 16 lanes: there the planes build the one phase it
+    // reads and measured 13–50% faster (16→32 @ 28×28, stride 2, with the stride-2 row
+    // gather of `planes`); at AVX2's 8 lanes im2col measured faster (module docs).
+    let pointwise = sh.r == 1 && sh.s == 1;
+    if !matches!(algo, ConvAlgo::Auto | ConvAlgo::Direct)
+        || (pointwise && (sh.stride == [1, 1] || width.lanes() < 16))
+    {
         return None;
     }
     if channels_out < 4 && sh.c * sh.r * sh.s < 8 {
         return None;
     }
-    super::planes::Width::for_isa(isa()).filter(|_| super::planes::applies(sh))
+    Some(width).filter(|_| super::planes::applies(sh))
 }
 
 /// The phase-plane width the forward convolution of `sh` runs at under `Auto`, if the

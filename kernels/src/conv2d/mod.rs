@@ -31,13 +31,14 @@ use crate::{op_mode, KernelOp, Mode, Real};
 /// `torch.backends.cudnn` choices, on a CPU).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum ConvAlgo {
-    /// The best fast path for the shape: the direct AVX-512 kernels where they apply
-    /// (stride 1, dilation 1, on a CPU with AVX-512), else the phase-plane direct kernels
-    /// ([`planes`], any stride, at the CPU's vector width: AVX2 or NEON) for every kernel
-    /// size but 1×1, else im2col + gemm.
+    /// The best fast path for the shape and pass, as measured: the direct AVX-512
+    /// kernels for the stride-1 passes where they beat the phase planes (on a CPU with
+    /// AVX-512), else the phase-plane direct kernels ([`planes`], any stride, at the CPU's
+    /// vector width: AVX-512, AVX2 or NEON) for every kernel size but 1×1 (and strided
+    /// 1×1 at AVX-512's width), else im2col + gemm.
     #[default]
     Auto,
-    /// The direct kernels wherever they apply (as `Auto` today), im2col + gemm elsewhere.
+    /// The AVX-512 direct kernels wherever they apply, else as `Auto`.
     Direct,
     /// Always im2col + matrixmultiply's gemm.
     Im2col,

@@ -287,9 +287,7 @@ impl Planes {
                     if st[1] == 1 {
                         row.copy_from_slice(&src[first_col..first_col + row.len()]);
                     } else {
-                        for (k, v) in row.iter_mut().enumerate() {
-                            *v = src[first_col + k * st[1]];
-                        }
+                        gather_strided(row, &src[first_col..], st[1]);
                     }
                 }
             }
@@ -310,6 +308,44 @@ impl Planes {
             }
         }
         taps
+    }
+}
+
+/// dst\[k\] = src\[k·stride\] for every k < dst.len(): one phase's columns of an input row.
+/// Stride 2 (every strided layer of the deeper nets) goes by pairs of a constant stride,
+/// which the compiler turns into vector shuffles; the runtime-stride loop stays scalar, and
+/// at a 3×3 stride-2 layer's 16 input channels it took a third of the layer's time.
+fn gather_strided(dst: &mut [f32], src: &[f32], stride: usize) {
+    let Some(last) = dst.len().checked_sub(1) else {
+        return;
+    };
+    if stride == 2 {
+        for (d, pair) in dst[..last].iter_mut().zip(src.chunks_exact(2)) {
+            *d = pair[0];
+        }
+        dst[last] = src[2 * last];
+    } else {
+        for (k, d) in dst.iter_mut().enumerate() {
+            *d = src[k * stride];
+        }
+    }
+}
+
+/// dst\[k·stride\] = src\[k\] for every k < src.len(): one phase's columns of ∂x written
+/// back into a row (the inverse of [`gather_strided`], by pairs at stride 2 the same way).
+fn scatter_strided(dst: &mut [f32], src: &[f32], stride: usize) {
+    let Some(last) = src.len().checked_sub(1) else {
+        return;
+    };
+    if stride == 2 {
+        for (pair, &v) in dst.chunks_exact_mut(2).zip(&src[..last]) {
+            pair[0] = v;
+        }
+        dst[2 * last] = src[last];
+    } else {
+        for (k, &v) in src.iter().enumerate() {
+            dst[k * stride] = v;
+        }
     }
 }
 
@@ -522,9 +558,7 @@ pub(crate) mod image {
                     if sh.stride[1] == 1 {
                         dst[v0..v0 + ts.cols].copy_from_slice(src);
                     } else {
-                        for (k, &v) in src.iter().enumerate() {
-                            dst[v0 + k * sh.stride[1]] = v;
-                        }
+                        scatter_strided(&mut dst[v0..], src, sh.stride[1]);
                     }
                 }
             })
