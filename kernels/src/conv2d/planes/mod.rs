@@ -368,6 +368,7 @@ fn index_range(
 
 /// The vectors of `lanes` the forward tiles of `sh` cover per output channel: the output
 /// rows on the planes' pitch (what `fast` weighs against the AVX-512 direct kernels' grid).
+#[cfg(target_arch = "x86_64")]
 pub(crate) fn forward_vectors(sh: &Conv2dShape, lanes: usize) -> usize {
     (sh.out_h() * Planes::new(sh, lanes).pitch).div_ceil(lanes)
 }
