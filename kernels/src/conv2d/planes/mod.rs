@@ -26,10 +26,11 @@
 //! MR output channels × NV vectors of positions: NV loads, MR broadcasts of w and MR·NV
 //! fused multiply-adds per tap. AVX2 has 16 registers: MR = 6, NV = 2 (12 accumulators, 2
 //! inputs, 1 weight; measured faster than 4 × 3, whose 16 live registers leave the compiler
-//! none to spare); AVX-512 and NEON have 32: MR = 8, NV = 3. A tile writes its vectors into a staging
-//! row of the plane grid's length, and the kept columns q < Q of each row are then copied
-//! out: the grid rows need not be a whole number of vectors. The vector tiles are the
-//! outer loop, the channel tiles the inner one (see `tap_sum_image`).
+//! none to spare); AVX-512 and NEON have 32: MR = 8, NV = 3 (the `*_MR`, `*_NV`
+//! constants). A tile writes its vectors into a staging row of the plane grid's length,
+//! and the kept columns q < Q of each row are then copied out: the grid rows need not be a
+//! whole number of vectors. The vector tiles are the outer loop, the channel tiles the
+//! inner one (see `tap_sum_image`).
 //!
 //! ## Input gradient, by output phase
 //!   ∂xpad\[U\] = Σ_{(p, r) : p·σ + r·d = U} G\[p\] · w\[r\]
@@ -66,17 +67,38 @@ pub const GROUP: usize = 8;
 /// Floats per task when ∂w's per-group partials are added up.
 const FOLD_CHUNK: usize = 4096;
 
-/// AVX2's forward tile: MR channels × NV vectors.
+/// Each SIMD width's register tiles, here once for the planes and for Winograd: the
+/// forward tile of MR channels × NV vectors (`_MR`, `_NV`) and the ∂w tile of NT taps × KV
+/// channel vectors (`_NT`, `_KV`).
+/// AVX2, 16 registers: 6 × 2 forward (12 accumulators, 2 inputs, 1 weight), 6 × 2 for ∂w
+/// (12 accumulators, 2 loads of Gᵀ, 1 broadcast).
 #[cfg(target_arch = "x86_64")]
 pub(crate) const AVX2_MR: usize = 6;
 #[cfg(target_arch = "x86_64")]
 pub(crate) const AVX2_NV: usize = 2;
-/// AVX-512's forward tile: 8 channels × 3 vectors of 16 (24 of the 32 registers
-/// accumulate, 3 hold inputs, 1 the broadcast weight).
+#[cfg(target_arch = "x86_64")]
+pub(crate) const AVX2_NT: usize = 6;
+#[cfg(target_arch = "x86_64")]
+pub(crate) const AVX2_KV: usize = 2;
+/// AVX-512, 32 registers: 8 × 3 forward (24 accumulators, 3 inputs, 1 weight), 6 × 4 for
+/// ∂w (24 accumulators, 4 loads of Gᵀ, 1 broadcast).
 #[cfg(target_arch = "x86_64")]
 pub(crate) const AVX512_MR: usize = 8;
 #[cfg(target_arch = "x86_64")]
 pub(crate) const AVX512_NV: usize = 3;
+#[cfg(target_arch = "x86_64")]
+pub(crate) const AVX512_NT: usize = 6;
+#[cfg(target_arch = "x86_64")]
+pub(crate) const AVX512_KV: usize = 4;
+/// NEON, 32 registers: the same tiles as AVX-512's at 4 lanes.
+#[cfg(target_arch = "aarch64")]
+pub(crate) const NEON_MR: usize = 8;
+#[cfg(target_arch = "aarch64")]
+pub(crate) const NEON_NV: usize = 3;
+#[cfg(target_arch = "aarch64")]
+pub(crate) const NEON_NT: usize = 6;
+#[cfg(target_arch = "aarch64")]
+pub(crate) const NEON_KV: usize = 4;
 
 /// Which instantiation of the engine runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,7 +172,7 @@ impl Width {
             #[cfg(target_arch = "x86_64")]
             Width::Avx512 => AVX512_MR,
             #[cfg(target_arch = "aarch64")]
-            Width::Neon => 8,
+            Width::Neon => NEON_MR,
             _ => 4,
         }
     }
@@ -602,204 +624,108 @@ pub(crate) mod image {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use super::*;
-    use crate::vector::Avx2;
+/// One SIMD width's `#[target_feature]` instantiations of the per-image steps, at the
+/// width's tiles (the constants above): `$module::{forward, input_phase, weight}`.
+macro_rules! width_steps {
+    ($module:ident, $feature:literal, $lanes:ident, $mr:ident, $nv:ident, $nt:ident, $kv:ident) => {
+        mod $module {
+            use super::*;
+            use crate::vector::$lanes;
 
-    /// dst\[j·dst_stride + i\] = src\[i·src_stride + j\] for i, j < 8: an 8×8 transpose in
-    /// registers (unpack pairs of rows, shuffle pairs of pairs, then swap 128-bit halves).
-    ///
-    /// # Safety
-    /// The CPU has AVX2; the 8 rows of 8 floats at both addresses are valid.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn transpose8(
-        dst: *mut f32,
-        dst_stride: usize,
-        src: *const f32,
-        src_stride: usize,
-    ) {
-        use std::arch::x86_64::*;
-        let mut r = [_mm256_setzero_ps(); 8];
-        for (i, v) in r.iter_mut().enumerate() {
-            // SAFETY: row i of the source block.
-            *v = unsafe { _mm256_loadu_ps(src.add(i * src_stride)) };
-        }
-        let mut t = [_mm256_setzero_ps(); 8];
-        for i in 0..4 {
-            t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-            t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-        }
-        for i in 0..2 {
-            r[4 * i] = _mm256_shuffle_ps::<0x44>(t[4 * i], t[4 * i + 2]);
-            r[4 * i + 1] = _mm256_shuffle_ps::<0xEE>(t[4 * i], t[4 * i + 2]);
-            r[4 * i + 2] = _mm256_shuffle_ps::<0x44>(t[4 * i + 1], t[4 * i + 3]);
-            r[4 * i + 3] = _mm256_shuffle_ps::<0xEE>(t[4 * i + 1], t[4 * i + 3]);
-        }
-        for j in 0..4 {
-            t[j] = _mm256_permute2f128_ps::<0x20>(r[j], r[j + 4]);
-            t[j + 4] = _mm256_permute2f128_ps::<0x31>(r[j], r[j + 4]);
-        }
-        for (j, v) in t.iter().enumerate() {
-            // SAFETY: row j of the destination block.
-            unsafe { _mm256_storeu_ps(dst.add(j * dst_stride), *v) };
-        }
-    }
+            #[target_feature(enable = $feature)]
+            pub(super) unsafe fn forward(
+                y_n: &mut [f32],
+                planes: &[f32],
+                wp: &[f32],
+                bias: Option<&[f32]>,
+                ts: &TapSum,
+                stage: &mut [f32],
+            ) {
+                // SAFETY: the width's features are enabled here; the rest is the caller's
+                // contract.
+                unsafe { image::forward::<$lanes, $mr, $nv>(y_n, planes, wp, bias, ts, stage) }
+            }
 
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn forward(
-        y_n: &mut [f32],
-        planes: &[f32],
-        wp: &[f32],
-        bias: Option<&[f32]>,
-        ts: &TapSum,
-        stage: &mut [f32],
-    ) {
-        // SAFETY: AVX2 + FMA are enabled here; the rest is the caller's contract.
-        unsafe { image::forward::<Avx2, AVX2_MR, AVX2_NV>(y_n, planes, wp, bias, ts, stage) }
-    }
+            #[target_feature(enable = $feature)]
+            #[allow(clippy::too_many_arguments)]
+            pub(super) unsafe fn input_phase(
+                dx_n: &mut [f32],
+                gpad: &[f32],
+                wp: &[f32],
+                ts: &TapSum,
+                phase: (usize, usize),
+                first: (usize, usize),
+                sh: &Conv2dShape,
+                stage: &mut [f32],
+            ) {
+                // SAFETY: as above.
+                unsafe {
+                    image::input_phase::<$lanes, $mr, $nv>(
+                        dx_n, gpad, wp, ts, phase, first, sh, stage,
+                    )
+                }
+            }
 
-    #[target_feature(enable = "avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn input_phase(
-        dx_n: &mut [f32],
-        gpad: &[f32],
-        wp: &[f32],
-        ts: &TapSum,
-        phase: (usize, usize),
-        first: (usize, usize),
-        sh: &Conv2dShape,
-        stage: &mut [f32],
-    ) {
-        // SAFETY: as above.
-        unsafe {
-            image::input_phase::<Avx2, AVX2_MR, AVX2_NV>(
-                dx_n, gpad, wp, ts, phase, first, sh, stage,
-            )
+            #[target_feature(enable = $feature)]
+            #[allow(clippy::too_many_arguments)]
+            pub(super) unsafe fn weight(
+                dwt: &mut [f32],
+                gt: &[f32],
+                planes: &[f32],
+                taps: &[usize],
+                kpad: usize,
+                p: usize,
+                q: usize,
+                pitch: usize,
+            ) {
+                // SAFETY: as above.
+                unsafe {
+                    image::weight::<$lanes, $nt, $kv>(dwt, gt, planes, taps, kpad, p, q, pitch)
+                }
+            }
         }
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn weight(
-        dwt: &mut [f32],
-        gt: &[f32],
-        planes: &[f32],
-        taps: &[usize],
-        kpad: usize,
-        p: usize,
-        q: usize,
-        pitch: usize,
-    ) {
-        // SAFETY: as above. 6 taps × 2 vectors: 12 accumulators, 2 loads of Gᵀ, 1 broadcast.
-        unsafe { image::weight::<Avx2, 6, 2>(dwt, gt, planes, taps, kpad, p, q, pitch) }
-    }
+    };
 }
 
 #[cfg(target_arch = "x86_64")]
-mod avx512 {
-    use super::*;
-    use crate::vector::Avx512;
-
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn forward(
-        y_n: &mut [f32],
-        planes: &[f32],
-        wp: &[f32],
-        bias: Option<&[f32]>,
-        ts: &TapSum,
-        stage: &mut [f32],
-    ) {
-        // SAFETY: AVX-512F is enabled here; the rest is the caller's contract.
-        unsafe { image::forward::<Avx512, AVX512_MR, AVX512_NV>(y_n, planes, wp, bias, ts, stage) }
-    }
-
-    #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn input_phase(
-        dx_n: &mut [f32],
-        gpad: &[f32],
-        wp: &[f32],
-        ts: &TapSum,
-        phase: (usize, usize),
-        first: (usize, usize),
-        sh: &Conv2dShape,
-        stage: &mut [f32],
-    ) {
-        // SAFETY: as above.
-        unsafe {
-            image::input_phase::<Avx512, AVX512_MR, AVX512_NV>(
-                dx_n, gpad, wp, ts, phase, first, sh, stage,
-            )
-        }
-    }
-
-    #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn weight(
-        dwt: &mut [f32],
-        gt: &[f32],
-        planes: &[f32],
-        taps: &[usize],
-        kpad: usize,
-        p: usize,
-        q: usize,
-        pitch: usize,
-    ) {
-        // SAFETY: as above. 6 taps × 4 vectors: 24 accumulators, 4 loads of Gᵀ, 1 broadcast.
-        unsafe { image::weight::<Avx512, 6, 4>(dwt, gt, planes, taps, kpad, p, q, pitch) }
-    }
-}
-
+width_steps!(avx2, "avx2,fma", Avx2, AVX2_MR, AVX2_NV, AVX2_NT, AVX2_KV);
+#[cfg(target_arch = "x86_64")]
+width_steps!(avx512, "avx512f", Avx512, AVX512_MR, AVX512_NV, AVX512_NT, AVX512_KV);
 #[cfg(target_arch = "aarch64")]
-mod neon {
-    use super::*;
-    use crate::vector::Neon;
+width_steps!(neon, "neon", Neon, NEON_MR, NEON_NV, NEON_NT, NEON_KV);
 
-    #[target_feature(enable = "neon")]
-    pub(super) unsafe fn forward(
-        y_n: &mut [f32],
-        planes: &[f32],
-        wp: &[f32],
-        bias: Option<&[f32]>,
-        ts: &TapSum,
-        stage: &mut [f32],
-    ) {
-        // SAFETY: NEON is enabled here; the rest is the caller's contract. 8 channels × 3
-        // vectors: 24 of the 32 registers accumulate.
-        unsafe { image::forward::<Neon, 8, 3>(y_n, planes, wp, bias, ts, stage) }
+/// dst\[j·dst_stride + i\] = src\[i·src_stride + j\] for i, j < 8: an 8×8 transpose in
+/// registers (unpack pairs of rows, shuffle pairs of pairs, then swap 128-bit halves).
+///
+/// # Safety
+/// The CPU has AVX2; the 8 rows of 8 floats at both addresses are valid.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn transpose8_avx2(dst: *mut f32, dst_stride: usize, src: *const f32, src_stride: usize) {
+    use std::arch::x86_64::*;
+    let mut r = [_mm256_setzero_ps(); 8];
+    for (i, v) in r.iter_mut().enumerate() {
+        // SAFETY: row i of the source block.
+        *v = unsafe { _mm256_loadu_ps(src.add(i * src_stride)) };
     }
-
-    #[target_feature(enable = "neon")]
-    #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn input_phase(
-        dx_n: &mut [f32],
-        gpad: &[f32],
-        wp: &[f32],
-        ts: &TapSum,
-        phase: (usize, usize),
-        first: (usize, usize),
-        sh: &Conv2dShape,
-        stage: &mut [f32],
-    ) {
-        // SAFETY: as above.
-        unsafe { image::input_phase::<Neon, 8, 3>(dx_n, gpad, wp, ts, phase, first, sh, stage) }
+    let mut t = [_mm256_setzero_ps(); 8];
+    for i in 0..4 {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
     }
-
-    #[target_feature(enable = "neon")]
-    #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn weight(
-        dwt: &mut [f32],
-        gt: &[f32],
-        planes: &[f32],
-        taps: &[usize],
-        kpad: usize,
-        p: usize,
-        q: usize,
-        pitch: usize,
-    ) {
-        // SAFETY: as above. 6 taps × 4 vectors: 24 accumulators.
-        unsafe { image::weight::<Neon, 6, 4>(dwt, gt, planes, taps, kpad, p, q, pitch) }
+    for i in 0..2 {
+        r[4 * i] = _mm256_shuffle_ps::<0x44>(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 1] = _mm256_shuffle_ps::<0xEE>(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 2] = _mm256_shuffle_ps::<0x44>(t[4 * i + 1], t[4 * i + 3]);
+        r[4 * i + 3] = _mm256_shuffle_ps::<0xEE>(t[4 * i + 1], t[4 * i + 3]);
+    }
+    for j in 0..4 {
+        t[j] = _mm256_permute2f128_ps::<0x20>(r[j], r[j + 4]);
+        t[j + 4] = _mm256_permute2f128_ps::<0x31>(r[j], r[j + 4]);
+    }
+    for (j, v) in t.iter().enumerate() {
+        // SAFETY: row j of the destination block.
+        unsafe { _mm256_storeu_ps(dst.add(j * dst_stride), *v) };
     }
 }
 
@@ -1171,7 +1097,7 @@ pub fn backward_weight_bias(
 /// of Gᵀ, so neither side is touched one float per cache line, and the 8 channels of a
 /// block row are read front to back (8 sequential streams that the hardware prefetcher
 /// follows: G usually comes from L3 or memory). Whole blocks go through registers on AVX2
-/// ([`avx2::transpose8`]); the edges, and the other widths, through a small array.
+/// ([`transpose8_avx2`]); the edges, and the other widths, through a small array.
 #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
 fn transpose(width: Width, gt: &mut [f32], g_n: &[f32], k: usize, pq: usize, kpad: usize) {
     const B: usize = 8;
@@ -1185,11 +1111,11 @@ fn transpose(width: Width, gt: &mut [f32], g_n: &[f32], k: usize, pq: usize, kpa
             let fb = B.min(pq - f0);
             #[cfg(target_arch = "x86_64")]
             if matches!(width, Width::Avx2 | Width::Avx512) && kb == B && fb == B {
-                // SAFETY: AVX2 is supported where `Width::Avx2` or `Width::Avx512` is chosen; the block's 8
-                // rows of G (k0..k0 + 8 < K, f0..f0 + 8 ≤ P·Q) and of Gᵀ (f0..f0 + 8,
-                // k0..k0 + 8 ≤ kpad) lie inside the slices, as asserted above.
+                // SAFETY: AVX2 is supported where `Width::Avx2` or `Width::Avx512` is
+                // chosen; the block's 8 rows of G (k0..k0 + 8 < K, f0..f0 + 8 ≤ P·Q) and of
+                // Gᵀ (f0..f0 + 8, k0..k0 + 8 ≤ kpad) lie inside the slices, as asserted above.
                 unsafe {
-                    avx2::transpose8(
+                    transpose8_avx2(
                         gt.as_mut_ptr().add(f0 * kpad + k0),
                         kpad,
                         g_n.as_ptr().add(k0 * pq + f0),

@@ -198,130 +198,65 @@ unsafe fn weight_image<L: Lanes, const NT: usize, const KV: usize>(
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use super::*;
-    use crate::vector::Avx2;
+/// One SIMD width's `#[target_feature]` instantiations of the per-image steps, at the
+/// width's tiles (the constants of `planes`): `$module::{forward_image, weight_image}`.
+macro_rules! width_steps {
+    ($module:ident, $feature:literal, $lanes:ident, $mr:ident, $nv:ident, $nt:ident, $kv:ident) => {
+        mod $module {
+            use super::*;
+            use crate::vector::$lanes;
 
-    #[target_feature(enable = "avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn forward_image(
-        y_n: &mut [f32],
-        x_n: &[f32],
-        u: &[f32],
-        bias: Option<&[f32]>,
-        sh: &Conv2dShape,
-        tl: &Tiles,
-        v: &mut [f32],
-        m: &mut [f32],
-        stage: &mut [f32],
-    ) {
-        // SAFETY: AVX2 + FMA are enabled here; the rest is the caller's contract.
-        unsafe {
-            super::forward_image::<Avx2, { planes::AVX2_MR }, { planes::AVX2_NV }>(
-                y_n, x_n, u, bias, sh, tl, v, m, stage,
-            )
+            #[target_feature(enable = $feature)]
+            #[allow(clippy::too_many_arguments)]
+            pub(super) unsafe fn forward_image(
+                y_n: &mut [f32],
+                x_n: &[f32],
+                u: &[f32],
+                bias: Option<&[f32]>,
+                sh: &Conv2dShape,
+                tl: &Tiles,
+                v: &mut [f32],
+                m: &mut [f32],
+                stage: &mut [f32],
+            ) {
+                // SAFETY: the width's features are enabled here; the rest is the caller's
+                // contract.
+                unsafe {
+                    super::forward_image::<$lanes, { planes::$mr }, { planes::$nv }>(
+                        y_n, x_n, u, bias, sh, tl, v, m, stage,
+                    )
+                }
+            }
+
+            #[target_feature(enable = $feature)]
+            #[allow(clippy::too_many_arguments)]
+            pub(super) unsafe fn weight_image(
+                du: &mut [f32],
+                x_n: &[f32],
+                g_n: &[f32],
+                sh: &Conv2dShape,
+                tl: &Tiles,
+                kpad: usize,
+                v: &mut [f32],
+                dmt: &mut [f32],
+            ) {
+                // SAFETY: as above.
+                unsafe {
+                    super::weight_image::<$lanes, { planes::$nt }, { planes::$kv }>(
+                        du, x_n, g_n, sh, tl, kpad, v, dmt,
+                    )
+                }
+            }
         }
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn weight_image(
-        du: &mut [f32],
-        x_n: &[f32],
-        g_n: &[f32],
-        sh: &Conv2dShape,
-        tl: &Tiles,
-        kpad: usize,
-        v: &mut [f32],
-        dmt: &mut [f32],
-    ) {
-        // SAFETY: as above.
-        unsafe { super::weight_image::<Avx2, 6, 2>(du, x_n, g_n, sh, tl, kpad, v, dmt) }
-    }
+    };
 }
 
 #[cfg(target_arch = "x86_64")]
-mod avx512 {
-    use super::*;
-    use crate::vector::Avx512;
-
-    #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn forward_image(
-        y_n: &mut [f32],
-        x_n: &[f32],
-        u: &[f32],
-        bias: Option<&[f32]>,
-        sh: &Conv2dShape,
-        tl: &Tiles,
-        v: &mut [f32],
-        m: &mut [f32],
-        stage: &mut [f32],
-    ) {
-        // SAFETY: AVX-512F is enabled here; the rest is the caller's contract.
-        unsafe {
-            super::forward_image::<Avx512, { planes::AVX512_MR }, { planes::AVX512_NV }>(
-                y_n, x_n, u, bias, sh, tl, v, m, stage,
-            )
-        }
-    }
-
-    #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn weight_image(
-        du: &mut [f32],
-        x_n: &[f32],
-        g_n: &[f32],
-        sh: &Conv2dShape,
-        tl: &Tiles,
-        kpad: usize,
-        v: &mut [f32],
-        dmt: &mut [f32],
-    ) {
-        // SAFETY: as above.
-        unsafe { super::weight_image::<Avx512, 6, 4>(du, x_n, g_n, sh, tl, kpad, v, dmt) }
-    }
-}
-
+width_steps!(avx2, "avx2,fma", Avx2, AVX2_MR, AVX2_NV, AVX2_NT, AVX2_KV);
+#[cfg(target_arch = "x86_64")]
+width_steps!(avx512, "avx512f", Avx512, AVX512_MR, AVX512_NV, AVX512_NT, AVX512_KV);
 #[cfg(target_arch = "aarch64")]
-mod neon {
-    use super::*;
-    use crate::vector::Neon;
-
-    #[target_feature(enable = "neon")]
-    #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn forward_image(
-        y_n: &mut [f32],
-        x_n: &[f32],
-        u: &[f32],
-        bias: Option<&[f32]>,
-        sh: &Conv2dShape,
-        tl: &Tiles,
-        v: &mut [f32],
-        m: &mut [f32],
-        stage: &mut [f32],
-    ) {
-        // SAFETY: NEON is enabled here; the rest is the caller's contract.
-        unsafe { super::forward_image::<Neon, 8, 3>(y_n, x_n, u, bias, sh, tl, v, m, stage) }
-    }
-
-    #[target_feature(enable = "neon")]
-    #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn weight_image(
-        du: &mut [f32],
-        x_n: &[f32],
-        g_n: &[f32],
-        sh: &Conv2dShape,
-        tl: &Tiles,
-        kpad: usize,
-        v: &mut [f32],
-        dmt: &mut [f32],
-    ) {
-        // SAFETY: as above.
-        unsafe { super::weight_image::<Neon, 6, 4>(du, x_n, g_n, sh, tl, kpad, v, dmt) }
-    }
-}
+width_steps!(neon, "neon", Neon, NEON_MR, NEON_NV, NEON_NT, NEON_KV);
 
 /// y = conv2d(x, w) + b for a 3×3 stride-1 convolution, one image per rayon task.
 pub fn forward(
