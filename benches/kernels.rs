@@ -20,12 +20,44 @@ fn data(n: usize) -> Vec<f32> {
         .collect()
 }
 
-/// (name, m, k, n, A transposed?)
-const GEMM_SHAPES: &[(&str, usize, usize, usize, bool)] = &[
-    ("dnn_fc1_forward_128x784x128", 128, 784, 128, false),
-    ("dnn_fc1_d_input_128x128x784", 128, 128, 784, false),
-    ("dnn_fc1_d_weight_128x128x784_At", 128, 128, 784, true),
-    ("square_512", 512, 512, 512, false),
+/// (name, m, k, n, A transposed?, B transposed?): the linear layers' three products at batch
+/// 128 as `linear` calls them (forward X·Wᵀ, ∂input G·W, ∂weight Gᵀ·X).
+const GEMM_SHAPES: &[(&str, usize, usize, usize, bool, bool)] = &[
+    ("dnn_fc1_forward_128x784x128_Bt", 128, 784, 128, false, true),
+    ("dnn_fc1_d_input_128x128x784", 128, 128, 784, false, false),
+    (
+        "dnn_fc1_d_weight_128x128x784_At",
+        128,
+        128,
+        784,
+        true,
+        false,
+    ),
+    (
+        "conv_fc1_forward_128x25088x128_Bt",
+        128,
+        25088,
+        128,
+        false,
+        true,
+    ),
+    (
+        "conv_fc1_d_input_128x128x25088",
+        128,
+        128,
+        25088,
+        false,
+        false,
+    ),
+    (
+        "conv_fc1_d_weight_128x128x25088_At",
+        128,
+        128,
+        25088,
+        true,
+        false,
+    ),
+    ("square_512", 512, 512, 512, false, false),
 ];
 
 fn gemm(c: &mut Criterion) {
@@ -33,7 +65,7 @@ fn gemm(c: &mut Criterion) {
     g.sample_size(20)
         .measurement_time(Duration::from_secs(3))
         .warm_up_time(Duration::from_millis(500));
-    for &(name, m, k, n, ta) in GEMM_SHAPES {
+    for &(name, m, k, n, ta, tb) in GEMM_SHAPES {
         let a = data(m * k);
         let b = data(k * n);
         let mut out = vec![0.0f32; m * n];
@@ -45,13 +77,33 @@ fn gemm(c: &mut Criterion) {
                 MatRef::row_major(&a, m, k)
             }
         };
+        let b_view = || {
+            if tb {
+                MatRef::row_major(&b, n, k).t()
+            } else {
+                MatRef::row_major(&b, k, n)
+            }
+        };
         g.bench_function(BenchmarkId::new("fast", name), |bench| {
             bench.iter(|| {
                 fast::sgemm(GemmArgs {
                     c: MatMut::row_major(&mut out, m, n),
                     alpha: 1.0,
                     a: a_view(),
-                    b: MatRef::row_major(&b, k, n),
+                    b: b_view(),
+                    beta: 0.0,
+                });
+                black_box(&out);
+            })
+        });
+        // The same product on matrixmultiply (stitch's fast sgemm before its own engine).
+        g.bench_function(BenchmarkId::new("matrixmultiply", name), |bench| {
+            bench.iter(|| {
+                fast::sgemm_matrixmultiply(GemmArgs {
+                    c: MatMut::row_major(&mut out, m, n),
+                    alpha: 1.0,
+                    a: a_view(),
+                    b: b_view(),
                     beta: 0.0,
                 });
                 black_box(&out);
@@ -71,7 +123,7 @@ fn gemm(c: &mut Criterion) {
                                 c: MatMut::row_major(&mut out, m, n),
                                 alpha: 1.0,
                                 a: a_view(),
-                                b: MatRef::row_major(&b, k, n),
+                                b: b_view(),
                                 beta: 0.0,
                             })
                         });
@@ -87,7 +139,7 @@ fn gemm(c: &mut Criterion) {
                         c: MatMut::row_major(&mut out, m, n),
                         alpha: 1.0,
                         a: a_view(),
-                        b: MatRef::row_major(&b, k, n),
+                        b: b_view(),
                         beta: 0.0,
                     });
                     black_box(&out);

@@ -11,6 +11,8 @@ thread_local! {
     static PARTIALS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
     static STAGE: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
     static WORK: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    static PACK_A: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    static PACK_B: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 fn with(
@@ -47,4 +49,9 @@ pub(crate) fn with_stage(len: usize, f: impl FnOnce(&mut [f32])) {
 /// A kernel's working buffer beside the others (contents unspecified).
 pub(crate) fn with_work(len: usize, f: impl FnOnce(&mut [f32])) {
     with(&WORK, len, f)
+}
+
+/// The packed gemm's two buffers, Ã and B̃, of at least `len_a` and `len_b` floats.
+pub(crate) fn with_packing(len_a: usize, len_b: usize, f: impl FnOnce(&mut [f32], &mut [f32])) {
+    with(&PACK_A, len_a, |a| with(&PACK_B, len_b, |b| f(a, b)))
 }

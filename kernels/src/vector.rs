@@ -7,7 +7,7 @@
 //! lanes), AVX2 (8 lanes), NEON (4 lanes) and two portable instantiations, [`Scalar1`] and [`Scalar4`],
 //! whose tests check a kernel's lane logic at other widths on any machine.
 
-/// A vector of `LANES` f32 and the five operations the convolution tiles need.
+/// A vector of `LANES` f32 and the operations the convolution and gemm tiles need.
 ///
 /// # Safety
 /// Implementations' functions are `unsafe` because their intrinsics need the CPU feature
@@ -43,6 +43,38 @@ pub trait Lanes: Copy {
     /// # Safety
     /// As [`Lanes::zero`].
     unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// a · b, lane by lane.
+    ///
+    /// # Safety
+    /// As [`Lanes::zero`].
+    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
+    /// dst\[j·dst_stride + i\] = src\[i·src_stride + j\] for i, j < LANES: a LANES × LANES
+    /// block transposed (the gemm's packing of k-contiguous operands).
+    ///
+    /// # Safety
+    /// The CPU has the ISA; the LANES rows of LANES floats at both addresses are valid and
+    /// do not overlap.
+    unsafe fn transpose_block(dst: *mut f32, dst_stride: usize, src: *const f32, src_stride: usize);
+}
+
+/// [`Lanes::transpose_block`] element by element.
+///
+/// # Safety
+/// As [`Lanes::transpose_block`], for `n` × `n` blocks.
+#[inline(always)]
+unsafe fn transpose_scalar(
+    n: usize,
+    dst: *mut f32,
+    dst_stride: usize,
+    src: *const f32,
+    src_stride: usize,
+) {
+    for i in 0..n {
+        for j in 0..n {
+            // SAFETY: the caller's contract: both blocks are valid.
+            unsafe { *dst.add(j * dst_stride + i) = *src.add(i * src_stride + j) };
+        }
+    }
 }
 
 /// One lane, plain Rust: the kernels' logic at width 1.
@@ -73,6 +105,15 @@ impl Lanes for Scalar1 {
     #[inline(always)]
     unsafe fn fma(a: f32, b: f32, c: f32) -> f32 {
         a.mul_add(b, c)
+    }
+    #[inline(always)]
+    unsafe fn mul(a: f32, b: f32) -> f32 {
+        a * b
+    }
+    #[inline(always)]
+    unsafe fn transpose_block(dst: *mut f32, ds: usize, src: *const f32, ss: usize) {
+        // SAFETY: forwarded.
+        unsafe { transpose_scalar(1, dst, ds, src, ss) }
     }
 }
 
@@ -110,6 +151,15 @@ impl Lanes for Scalar4 {
             a[3].mul_add(b[3], c[3]),
         ]
     }
+    #[inline(always)]
+    unsafe fn mul(a: [f32; 4], b: [f32; 4]) -> [f32; 4] {
+        [a[0] * b[0], a[1] * b[1], a[2] * b[2], a[3] * b[3]]
+    }
+    #[inline(always)]
+    unsafe fn transpose_block(dst: *mut f32, ds: usize, src: *const f32, ss: usize) {
+        // SAFETY: forwarded.
+        unsafe { transpose_scalar(4, dst, ds, src, ss) }
+    }
 }
 
 /// AVX2 + FMA: 8 lanes in a 256-bit register (16 registers).
@@ -145,6 +195,41 @@ impl Lanes for Avx2 {
     unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
         // SAFETY: the caller runs with FMA available.
         unsafe { std::arch::x86_64::_mm256_fmadd_ps(a, b, c) }
+    }
+    #[inline(always)]
+    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V {
+        // SAFETY: the caller runs with AVX available.
+        unsafe { std::arch::x86_64::_mm256_mul_ps(a, b) }
+    }
+    /// Unpack pairs of rows, shuffle pairs of pairs, then swap 128-bit halves.
+    #[inline(always)]
+    unsafe fn transpose_block(dst: *mut f32, ds: usize, src: *const f32, ss: usize) {
+        use std::arch::x86_64::*;
+        // SAFETY: AVX; the caller's contract covers the 8 rows at both addresses.
+        unsafe {
+            let mut r = [_mm256_setzero_ps(); 8];
+            for (i, v) in r.iter_mut().enumerate() {
+                *v = _mm256_loadu_ps(src.add(i * ss));
+            }
+            let mut t = [_mm256_setzero_ps(); 8];
+            for i in 0..4 {
+                t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+                t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+            }
+            for i in 0..2 {
+                r[4 * i] = _mm256_shuffle_ps::<0x44>(t[4 * i], t[4 * i + 2]);
+                r[4 * i + 1] = _mm256_shuffle_ps::<0xEE>(t[4 * i], t[4 * i + 2]);
+                r[4 * i + 2] = _mm256_shuffle_ps::<0x44>(t[4 * i + 1], t[4 * i + 3]);
+                r[4 * i + 3] = _mm256_shuffle_ps::<0xEE>(t[4 * i + 1], t[4 * i + 3]);
+            }
+            for j in 0..4 {
+                t[j] = _mm256_permute2f128_ps::<0x20>(r[j], r[j + 4]);
+                t[j + 4] = _mm256_permute2f128_ps::<0x31>(r[j], r[j + 4]);
+            }
+            for (j, v) in t.iter().enumerate() {
+                _mm256_storeu_ps(dst.add(j * ds), *v);
+            }
+        }
     }
 }
 
@@ -182,6 +267,53 @@ impl Lanes for Avx512 {
         // SAFETY: AVX-512F has the fused multiply-add.
         unsafe { std::arch::x86_64::_mm512_fmadd_ps(a, b, c) }
     }
+    #[inline(always)]
+    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V {
+        // SAFETY: AVX-512F.
+        unsafe { std::arch::x86_64::_mm512_mul_ps(a, b) }
+    }
+    /// Four rounds: unpack pairs of rows (2×2 blocks of floats in each 128-bit lane), unpack
+    /// pairs of those as doubles (4×4 blocks per lane), then two rounds of 128-bit lane
+    /// shuffles gather each column's four lanes.
+    #[inline(always)]
+    unsafe fn transpose_block(dst: *mut f32, ds: usize, src: *const f32, ss: usize) {
+        use std::arch::x86_64::*;
+        // SAFETY: AVX-512F; the caller's contract covers the 16 rows at both addresses.
+        unsafe {
+            let mut r = [_mm512_setzero_ps(); 16];
+            for (i, v) in r.iter_mut().enumerate() {
+                *v = _mm512_loadu_ps(src.add(i * ss));
+            }
+            // r[4g + c], lane l: rows 4g..4g + 4 at column 4l + c.
+            for g in 0..4 {
+                let t0 = _mm512_unpacklo_ps(r[4 * g], r[4 * g + 1]);
+                let t1 = _mm512_unpackhi_ps(r[4 * g], r[4 * g + 1]);
+                let t2 = _mm512_unpacklo_ps(r[4 * g + 2], r[4 * g + 3]);
+                let t3 = _mm512_unpackhi_ps(r[4 * g + 2], r[4 * g + 3]);
+                let (d0, d1, d2, d3) = (
+                    _mm512_castps_pd(t0),
+                    _mm512_castps_pd(t1),
+                    _mm512_castps_pd(t2),
+                    _mm512_castps_pd(t3),
+                );
+                r[4 * g] = _mm512_castpd_ps(_mm512_unpacklo_pd(d0, d2));
+                r[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(d0, d2));
+                r[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(d1, d3));
+                r[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(d1, d3));
+            }
+            for c in 0..4 {
+                let (u0, u1, u2, u3) = (r[c], r[4 + c], r[8 + c], r[12 + c]);
+                let ta = _mm512_shuffle_f32x4::<0x88>(u0, u1);
+                let tb = _mm512_shuffle_f32x4::<0xdd>(u0, u1);
+                let tc = _mm512_shuffle_f32x4::<0x88>(u2, u3);
+                let td = _mm512_shuffle_f32x4::<0xdd>(u2, u3);
+                _mm512_storeu_ps(dst.add(c * ds), _mm512_shuffle_f32x4::<0x88>(ta, tc));
+                _mm512_storeu_ps(dst.add((c + 8) * ds), _mm512_shuffle_f32x4::<0xdd>(ta, tc));
+                _mm512_storeu_ps(dst.add((c + 4) * ds), _mm512_shuffle_f32x4::<0x88>(tb, td));
+                _mm512_storeu_ps(dst.add((c + 12) * ds), _mm512_shuffle_f32x4::<0xdd>(tb, td));
+            }
+        }
+    }
 }
 
 /// NEON (AArch64's Advanced SIMD): 4 lanes in a 128-bit register (32 registers).
@@ -217,5 +349,28 @@ impl Lanes for Neon {
     unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
         // SAFETY: NEON. vfmaq_f32(c, a, b) = c + a·b, fused.
         unsafe { std::arch::aarch64::vfmaq_f32(c, a, b) }
+    }
+    #[inline(always)]
+    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V {
+        // SAFETY: NEON.
+        unsafe { std::arch::aarch64::vmulq_f32(a, b) }
+    }
+    /// Transpose 2×2 blocks of floats, then 2×2 blocks of pairs.
+    #[inline(always)]
+    unsafe fn transpose_block(dst: *mut f32, ds: usize, src: *const f32, ss: usize) {
+        use std::arch::aarch64::*;
+        // SAFETY: NEON; the caller's contract covers the 4 rows at both addresses.
+        unsafe {
+            let (r0, r1) = (vld1q_f32(src), vld1q_f32(src.add(ss)));
+            let (r2, r3) = (vld1q_f32(src.add(2 * ss)), vld1q_f32(src.add(3 * ss)));
+            let t0 = vreinterpretq_f64_f32(vtrn1q_f32(r0, r1));
+            let t1 = vreinterpretq_f64_f32(vtrn2q_f32(r0, r1));
+            let t2 = vreinterpretq_f64_f32(vtrn1q_f32(r2, r3));
+            let t3 = vreinterpretq_f64_f32(vtrn2q_f32(r2, r3));
+            vst1q_f32(dst, vreinterpretq_f32_f64(vtrn1q_f64(t0, t2)));
+            vst1q_f32(dst.add(ds), vreinterpretq_f32_f64(vtrn1q_f64(t1, t3)));
+            vst1q_f32(dst.add(2 * ds), vreinterpretq_f32_f64(vtrn2q_f64(t0, t2)));
+            vst1q_f32(dst.add(3 * ds), vreinterpretq_f32_f64(vtrn2q_f64(t1, t3)));
+        }
     }
 }

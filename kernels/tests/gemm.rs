@@ -2,9 +2,10 @@
 
 mod common;
 use common::{data, worst};
+use stitch_kernels::conv2d::planes::Width;
 use stitch_kernels::gemm::{fast, reference, GemmArgs, MatMut, MatRef};
 
-fn run(m: usize, k: usize, n: usize, ta: bool, tb: bool, beta: f32) {
+fn run(width: Width, m: usize, k: usize, n: usize, ta: bool, tb: bool, beta: f32) {
     let a = data(m * k, 1);
     let b = data(k * n, 2);
     let view = |d: &'static [f32], r, c, t: bool| {
@@ -30,23 +31,29 @@ fn run(m: usize, k: usize, n: usize, ta: bool, tb: bool, beta: f32) {
         beta,
     });
     let mut got = c0;
-    fast::sgemm(GemmArgs {
-        c: MatMut::row_major(&mut got, m, n),
-        alpha: 0.5,
-        a: view(a, m, k, ta),
-        b: view(b, k, n, tb),
-        beta,
-    });
+    fast::sgemm_at(
+        width,
+        GemmArgs {
+            c: MatMut::row_major(&mut got, m, n),
+            alpha: 0.5,
+            a: view(a, m, k, ta),
+            b: view(b, k, n, tb),
+            beta,
+        },
+    );
     let (i, e) = worst(&got, &want);
     assert!(
         e <= 1e-5 * (k as f32).sqrt().max(1.0),
-        "gemm {m}x{k}x{n} ta={ta} tb={tb} beta={beta}: {e} at {i}"
+        "gemm {width:?} {m}x{k}x{n} ta={ta} tb={tb} beta={beta}: {e} at {i}"
     );
 }
 
+/// Every width the CPU has, on odd shapes and on shapes that cross the engine's blocks:
+/// k past one k-block (256) and past the k-split (2·2048), n past one column block (768),
+/// m past one row block (192), and transposes with partial 16 × 16 blocks.
 #[test]
 fn gemm_matches_reference_on_odd_shapes() {
-    for &(m, k, n) in &[
+    let shapes = [
         (1, 1, 1),
         (1, 7, 1),
         (7, 1, 17),
@@ -55,11 +62,18 @@ fn gemm_matches_reference_on_odd_shapes() {
         (33, 65, 31),
         (128, 784, 128),
         (130, 40, 9),
-    ] {
-        for ta in [false, true] {
-            for tb in [false, true] {
-                for beta in [0.0, 1.0] {
-                    run(m, k, n, ta, tb, beta);
+        (17, 33, 49),
+        (200, 300, 70),
+        (33, 17, 800),
+        (8, 4200, 40),
+    ];
+    for width in Width::supported() {
+        for &(m, k, n) in &shapes {
+            for ta in [false, true] {
+                for tb in [false, true] {
+                    for beta in [0.0, 1.0] {
+                        run(width, m, k, n, ta, tb, beta);
+                    }
                 }
             }
         }

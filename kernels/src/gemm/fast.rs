@@ -1,22 +1,36 @@
-//! The fast gemm: matrixmultiply's packing micro-kernels, rows of C split across rayon.
+//! The fast gemm: f32 on stitch's packed engine ([`super::packed`]), f64 on matrixmultiply;
+//! C split across rayon for large products.
 //!
-//! Equals `reference::gemm` up to rounding; differs by: blocked, packed, SIMD accumulation
-//! (matrixmultiply picks AVX2+FMA or its fallback at run time), and for products of at least
-//! [`PAR_FLOPS`] multiply-adds whose C is row-major, C's rows cut into one block per rayon
-//! thread (a multiple of 16 rows each), every block an independent matrixmultiply call.
-//! matrixmultiply's block sizes (kc, mc, nc) are constants of its kernel, so an element of C
-//! gets the same sequence of operations whichever block it is in: the bits do not depend on
-//! the thread count. Products with few outputs and a long reduction (k ≥ 2·[`K_CHUNK`]) are
-//! instead split over k in fixed chunks, computed in parallel and added in chunk order: a
-//! split chosen by the shape alone, so again the same bits on any number of threads.
+//! Equals `reference::gemm` up to rounding; differs by: blocked, packed, SIMD accumulation,
+//! and for products of at least [`PAR_FLOPS`] multiply-adds, C cut into one block per rayon
+//! thread, every block an independent call of the engine on this thread:
+//! - f32: C's columns are cut (at whole vectors) when A is the smaller operand, its rows (at
+//!   whole tiles) otherwise, so each thread packs only its own share of the larger one. The
+//!   engine's k-blocks depend on k alone and an output's operations do not depend on the tile
+//!   it falls in, so the bits do not depend on the thread count.
+//! - f64 (and [`sgemm_matrixmultiply`], kept as the benchmarks' baseline): C's rows, in
+//!   multiples of 16; matrixmultiply's block sizes are constants of its kernel, so the same
+//!   holds.
+//!
+//! Products with few outputs and a long reduction (k ≥ 2·[`K_CHUNK`]) are instead split over
+//! k in fixed chunks, computed in parallel and added in chunk order: a split chosen by the
+//! shape alone, so again the same bits on any number of threads.
 
 use rayon::prelude::*;
 
+use super::packed::{pack_lens, sgemm_packed, tile_shape};
 use super::{GemmArgs, MatMut, MatRef};
+use crate::conv2d::planes::Width;
+use crate::isa::isa;
+use crate::scratch::with_packing;
 
-/// Below about a million multiply-adds (≈ 20 µs on one core) a product stays on one thread:
-/// a rayon hand-off and a second packing of B would eat the gain.
-pub const PAR_FLOPS: usize = 1 << 20;
+/// Below 16M multiply-adds (≈ 0.15 ms on one AVX-512 core) a product stays on one thread.
+/// Between a model's other ops rayon's workers fall asleep, and waking one costs more than
+/// it saves at this size: the `dnn` model's 128×784×128 products on one thread took its epoch
+/// from 0.42 to 0.29–0.32 s (`stitch train --model dnn --epochs 1`, 3 rounds alternated,
+/// AVX-512 Xeon, 2 threads), though a back-to-back benchmark of the same product, whose
+/// workers never sleep, runs 1.7× faster on two.
+pub const PAR_FLOPS: usize = 1 << 24;
 
 /// Row blocks are multiples of this, so no block ends in a half-empty micro-kernel tile
 /// (matrixmultiply's f32 tiles are at most 16 rows tall).
@@ -101,6 +115,12 @@ fn k_split<T: MmElem + crate::Real>(
             };
             one_block(part, n, 1, m, n, T::ONE, a_sub, b_sub, T::ZERO);
         });
+    add_partials(c, alpha, beta, &partials);
+}
+
+/// C = α Σ_chunks partial + β C, the chunks added in order.
+fn add_partials<T: crate::Real>(c: MatMut<'_, T>, alpha: T, beta: T, partials: &[T]) {
+    let (m, n) = (c.rows, c.cols);
     for i in 0..m {
         for j in 0..n {
             let mut s = T::ZERO;
@@ -119,6 +139,167 @@ fn k_split<T: MmElem + crate::Real>(
 
 /// Fast strided sgemm (see the module docs).
 pub fn sgemm(args: GemmArgs<'_, f32>) {
+    sgemm_at(width(), args)
+}
+
+/// The width the packed sgemm runs at: the ISA's, or the portable 4 lanes without one.
+pub fn width() -> Width {
+    Width::for_isa(isa()).unwrap_or(Width::Scalar4)
+}
+
+/// [`sgemm`] at a given width (tests run every width the CPU has).
+pub fn sgemm_at(width: Width, args: GemmArgs<'_, f32>) {
+    let GemmArgs {
+        c,
+        alpha,
+        a,
+        b,
+        beta,
+    } = args;
+    let (m, k, n) = (c.rows, a.cols, c.cols);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if c.cs != 1 || c.rs < n {
+        // Only a row-major C is cut into rows; a column-major one is the transposed product
+        // Cᵀ = Bᵀ Aᵀ, anything else goes to matrixmultiply.
+        if c.rs == 1 && c.cs >= m {
+            let ct = MatMut {
+                data: c.data,
+                rows: n,
+                cols: m,
+                rs: c.cs,
+                cs: 1,
+            };
+            return sgemm_at(
+                width,
+                GemmArgs {
+                    c: ct,
+                    alpha,
+                    a: b.t(),
+                    b: a.t(),
+                    beta,
+                },
+            );
+        }
+        return gemm_par(GemmArgs {
+            c,
+            alpha,
+            a,
+            b,
+            beta,
+        });
+    }
+    let threads = rayon::current_num_threads();
+    if m * n * k >= PAR_FLOPS && k >= 2 * K_CHUNK && m * n <= K_SPLIT_MAX_OUTPUTS {
+        return k_split_packed(width, c, alpha, a, b, beta);
+    }
+    let mut rows = rows_of(c.data, c.rs, m, n);
+    if m * n * k < PAR_FLOPS || threads == 1 {
+        return packed_block(width, &mut rows, n, alpha, a, b, beta);
+    }
+    let (mr, lanes) = (tile_shape(width).0, width.lanes());
+    if m <= n && n >= 2 * lanes {
+        // Columns: every job packs all of A (the smaller) and its own columns of B.
+        let cut = n.div_ceil(threads).div_ceil(lanes) * lanes;
+        let mut jobs: Vec<Vec<&mut [f32]>> = (0..n.div_ceil(cut)).map(|_| Vec::new()).collect();
+        for row in rows {
+            let mut rest = row;
+            for job in jobs.iter_mut() {
+                let (head, tail) = rest.split_at_mut(cut.min(rest.len()));
+                job.push(head);
+                rest = tail;
+            }
+        }
+        jobs.into_par_iter().enumerate().for_each(|(ji, mut job)| {
+            let (j0, cols) = (ji * cut, cut.min(n - ji * cut));
+            let b_job = MatRef {
+                data: &b.data[j0 * b.cs..],
+                cols,
+                ..b
+            };
+            packed_block(width, &mut job, cols, alpha, a, b_job, beta);
+        });
+    } else if m >= 2 * mr {
+        // Rows: every job packs all of B (the smaller) and its own rows of A.
+        let cut = m.div_ceil(threads).div_ceil(mr) * mr;
+        rows.par_chunks_mut(cut).enumerate().for_each(|(ji, job)| {
+            let a_job = MatRef {
+                data: &a.data[ji * cut * a.rs..],
+                rows: job.len(),
+                ..a
+            };
+            packed_block(width, job, n, alpha, a_job, b, beta);
+        });
+    } else {
+        packed_block(width, &mut rows, n, alpha, a, b, beta);
+    }
+}
+
+/// C's first m rows, each cut to its n columns.
+fn rows_of(data: &mut [f32], rs: usize, m: usize, n: usize) -> Vec<&mut [f32]> {
+    data.chunks_mut(rs)
+        .take(m)
+        .map(|row| &mut row[..n])
+        .collect()
+}
+
+/// One call of the packed engine on this thread, with this thread's packing buffers.
+fn packed_block(
+    width: Width,
+    rows: &mut [&mut [f32]],
+    n: usize,
+    alpha: f32,
+    a: MatRef<'_, f32>,
+    b: MatRef<'_, f32>,
+    beta: f32,
+) {
+    let (la, lb) = pack_lens(width, rows.len(), a.cols, n);
+    with_packing(la, lb, |pa, pb| {
+        sgemm_packed(width, rows, n, alpha, a, b, beta, (pa, pb))
+    });
+}
+
+/// [`k_split`] on the packed engine.
+fn k_split_packed(
+    width: Width,
+    c: MatMut<'_, f32>,
+    alpha: f32,
+    a: MatRef<'_, f32>,
+    b: MatRef<'_, f32>,
+    beta: f32,
+) {
+    let (m, k, n) = (c.rows, a.cols, c.cols);
+    let chunks = k.div_ceil(K_CHUNK);
+    // This thread's scratch (a fresh 0.5–1 MB allocation per call would fault its pages in
+    // every time); the chunks' own tasks only borrow the packing buffers.
+    crate::scratch::with_partials(chunks * m * n, |partials| {
+        partials
+            .par_chunks_mut(m * n)
+            .enumerate()
+            .for_each(|(ci, part)| {
+                let k0 = ci * K_CHUNK;
+                let kk = K_CHUNK.min(k - k0);
+                let a_sub = MatRef {
+                    data: &a.data[k0 * a.cs..],
+                    cols: kk,
+                    ..a
+                };
+                let b_sub = MatRef {
+                    data: &b.data[k0 * b.rs..],
+                    rows: kk,
+                    ..b
+                };
+                let mut rows = rows_of(part, n, m, n);
+                packed_block(width, &mut rows, n, 1.0, a_sub, b_sub, 0.0);
+            });
+        add_partials(c, alpha, beta, partials);
+    });
+}
+
+/// The fast sgemm before stitch had its own (matrixmultiply's packing micro-kernels, C's rows
+/// split across rayon): the benchmarks' baseline.
+pub fn sgemm_matrixmultiply(args: GemmArgs<'_, f32>) {
     gemm_par(args)
 }
 
@@ -137,10 +318,16 @@ pub fn sgemm_serial(args: GemmArgs<'_, f32>) {
         b,
         beta,
     } = args;
-    if c.rows == 0 || c.cols == 0 {
+    let (m, n) = (c.rows, c.cols);
+    if m == 0 || n == 0 {
         return;
     }
-    one_block(c.data, c.rs, c.cs, c.rows, c.cols, alpha, a, b, beta);
+    if c.cs != 1 || c.rs < n {
+        one_block(c.data, c.rs, c.cs, m, n, alpha, a, b, beta);
+        return;
+    }
+    let mut rows = rows_of(c.data, c.rs, m, n);
+    packed_block(width(), &mut rows, n, alpha, a, b, beta);
 }
 
 /// One matrixmultiply call on a block of rows.

@@ -7,13 +7,16 @@
 //! When β = 0, C is only written, never read (a C full of NaN gives a clean product), which is
 //! BLAS's and matrixmultiply's rule.
 //!
-//! The fast path is matrixmultiply's `sgemm`/`dgemm` (its AVX2+FMA and AVX-512 packing
-//! micro-kernels), with C's rows split across rayon for large products, or, for few outputs
-//! and a long reduction, k split into fixed chunks added in order (see `fast.rs`). Either way
-//! the result does not depend on the thread count.
+//! The fast path for f32 is stitch's own packed engine ([`packed`]: BLIS's loops around one
+//! register tile written once over the `Lanes` widths, AVX-512, AVX2, NEON and portable), with C
+//! split across rayon for large products, or, for few outputs and a long reduction, k split
+//! into fixed chunks added in order (see `fast.rs`); f64 (gradient checks) takes
+//! matrixmultiply's dgemm. Either way the result does not depend on the thread count.
 
 pub mod fast;
+pub mod packed;
 pub mod reference;
+mod tile;
 
 use crate::{op_mode, KernelOp, Mode, Real};
 

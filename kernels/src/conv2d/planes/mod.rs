@@ -694,39 +694,16 @@ width_steps!(avx512, "avx512f", Avx512, AVX512_MR, AVX512_NV, AVX512_NT, AVX512_
 #[cfg(target_arch = "aarch64")]
 width_steps!(neon, "neon", Neon, NEON_MR, NEON_NV, NEON_NT, NEON_KV);
 
-/// dst\[j·dst_stride + i\] = src\[i·src_stride + j\] for i, j < 8: an 8×8 transpose in
-/// registers (unpack pairs of rows, shuffle pairs of pairs, then swap 128-bit halves).
+/// dst\[j·dst_stride + i\] = src\[i·src_stride + j\] for i, j < 8: AVX2's 8×8 transpose in
+/// registers ([`Lanes::transpose_block`]).
 ///
 /// # Safety
 /// The CPU has AVX2; the 8 rows of 8 floats at both addresses are valid.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn transpose8_avx2(dst: *mut f32, dst_stride: usize, src: *const f32, src_stride: usize) {
-    use std::arch::x86_64::*;
-    let mut r = [_mm256_setzero_ps(); 8];
-    for (i, v) in r.iter_mut().enumerate() {
-        // SAFETY: row i of the source block.
-        *v = unsafe { _mm256_loadu_ps(src.add(i * src_stride)) };
-    }
-    let mut t = [_mm256_setzero_ps(); 8];
-    for i in 0..4 {
-        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    for i in 0..2 {
-        r[4 * i] = _mm256_shuffle_ps::<0x44>(t[4 * i], t[4 * i + 2]);
-        r[4 * i + 1] = _mm256_shuffle_ps::<0xEE>(t[4 * i], t[4 * i + 2]);
-        r[4 * i + 2] = _mm256_shuffle_ps::<0x44>(t[4 * i + 1], t[4 * i + 3]);
-        r[4 * i + 3] = _mm256_shuffle_ps::<0xEE>(t[4 * i + 1], t[4 * i + 3]);
-    }
-    for j in 0..4 {
-        t[j] = _mm256_permute2f128_ps::<0x20>(r[j], r[j + 4]);
-        t[j + 4] = _mm256_permute2f128_ps::<0x31>(r[j], r[j + 4]);
-    }
-    for (j, v) in t.iter().enumerate() {
-        // SAFETY: row j of the destination block.
-        unsafe { _mm256_storeu_ps(dst.add(j * dst_stride), *v) };
-    }
+    // SAFETY: AVX2 is enabled here; the blocks are the caller's contract.
+    unsafe { crate::vector::Avx2::transpose_block(dst, dst_stride, src, src_stride) }
 }
 
 /// The weight tile's shape for the scalar widths (NT, KV).
