@@ -45,7 +45,7 @@ use crate::vector::{Lanes, Scalar1, Scalar4};
 /// Apple's cores), leaving room for C's tile and Ã's panel.
 const B_PANEL_BYTES: usize = 32 * 1024;
 
-/// The longest k-block: a panel of B̃ within [`B_PANEL_BYTES`], at most 256 (beyond that
+/// The longest k-block: a panel of B̃ within `B_PANEL_BYTES` (32 KiB), at most 256 (beyond that
 /// C's tile is re-read so rarely it no longer matters), and a multiple of 16 so the packing's
 /// transposes (16 × 16 at most) have no ragged edge along k.
 pub fn kc_max(width: Width) -> usize {
