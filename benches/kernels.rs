@@ -219,6 +219,14 @@ fn conv_shapes() -> Vec<(&'static str, Conv2dShape)> {
             "32to64_14x14",
             Conv2dShape::square(128, 32, 14, 14, 64, 3, 1, 1, 1),
         ),
+        (
+            "32to32_28x28",
+            Conv2dShape::square(128, 32, 28, 28, 32, 3, 1, 1, 1),
+        ),
+        (
+            "64to64_14x14",
+            Conv2dShape::square(128, 64, 14, 14, 64, 3, 1, 1, 1),
+        ),
     ]
 }
 
@@ -285,7 +293,7 @@ fn conv(c: &mut Criterion) {
     g.finish();
 }
 
-/// resnet20's and vgg-small's convolutions at batch 128, each algorithm side by side: `auto`
+/// resnet20's, vgg-small's and the seed cnn's 3×3 convolutions at batch 128, each algorithm side by side: `auto`
 /// (what training runs: the AVX-512 direct kernels or the phase planes, per pass and shape), `winograd`
 /// (F(2×2, 3×3), opt-in) and `im2col` (+ matrixmultiply's gemm).
 /// `cargo bench --bench kernels -- conv_algos`.
@@ -307,6 +315,18 @@ fn conv_algos(c: &mut Criterion) {
         (
             "32to32_14x14",
             Conv2dShape::square(128, 32, 14, 14, 32, 3, 1, 1, 1),
+        ),
+        (
+            "32to64_14x14",
+            Conv2dShape::square(128, 32, 14, 14, 64, 3, 1, 1, 1),
+        ),
+        (
+            "32to32_28x28",
+            Conv2dShape::square(128, 32, 28, 28, 32, 3, 1, 1, 1),
+        ),
+        (
+            "64to64_14x14",
+            Conv2dShape::square(128, 64, 14, 14, 64, 3, 1, 1, 1),
         ),
         (
             "64to64_7x7",

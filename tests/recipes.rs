@@ -71,10 +71,13 @@ fn the_deeper_nets_have_pytorchs_counts_and_names() {
 #[test]
 fn both_train_a_short_epoch_on_real_data() {
     let data = real_data();
-    let (train, test) = (data.train.truncated(3_000), data.test.truncated(1_000));
+    // 47 steps: at 23 (3,000 images) resnet20's accuracy after the epoch moved by several
+    // points with the rounding of its convolutions (38.9% on AVX2's Winograd path, above 40%
+    // on the phase planes), too close to the floor to say whether it learns.
+    let (train, test) = (data.train.truncated(6_000), data.test.truncated(1_000));
     for (model, floor) in [("resnet20", 40.0), ("vgg-small", 40.0)] {
         let mut cfg = r10(model, 1);
-        cfg.limit_train = Some(3_000);
+        cfg.limit_train = Some(6_000);
         let mut t = Trainer::new(cfg).unwrap();
         let m = t.run_epoch(&train, &test, &mut Silent).unwrap();
         // The loss starts at ln 10 ≈ 2.30 and falls well below it within one short epoch.

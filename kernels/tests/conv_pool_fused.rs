@@ -12,12 +12,14 @@ fn bits(v: &[f32]) -> Vec<u32> {
 
 fn check(sh: &Conv2dShape, input_grad: bool) {
     if !fused::applies(sh, input_grad) {
-        // Only where no SIMD convolution runs, or AVX-512's direct route lacks the input
-        // gradient's eight channels.
+        // Only where no SIMD convolution runs, AVX-512's direct route lacks the input
+        // gradient's eight channels, or Winograd computes the forward.
         let planes = stitch_kernels::conv2d::planes::Width::for_isa(stitch_kernels::isa::isa());
         let avx512 = stitch_kernels::isa::isa() == stitch_kernels::isa::Isa::Avx512;
         assert!(
-            planes.is_none() || (avx512 && input_grad && sh.c < 8),
+            planes.is_none()
+                || (avx512 && input_grad && sh.c < 8)
+                || fast::auto_forward_is_winograd(sh),
             "{sh:?} should apply"
         );
         return;

@@ -1,7 +1,9 @@
 //! Fast `f32` convolution: which engine runs, and im2col + matrixmultiply's packed gemm.
 //!
 //! [`ConvAlgo::Auto`] picks, per call and pass: on AVX-512 the stride-1 direct kernels of
-//! `direct.rs` where they measured faster (`use_direct`); else the phase-plane direct
+//! `direct.rs` where they measured faster (`use_direct`); on AVX2 Winograd's F(2×2, 3×3)
+//! for the forward and ∂x of 3×3 stride-1 layers of ≥ 32 channels at ≥ 14×14
+//! (`use_winograd`); else the phase-plane direct
 //! engine of `planes/` at the widest vector width the CPU has (AVX-512, AVX2 or NEON), for
 //! every kernel larger than 1×1 and, at AVX-512's 16 lanes, for strided 1×1 layers (and
 //! for the input gradient when it has at least 8 channels: a tile of 4–8 channels with
@@ -58,21 +60,47 @@ fn use_planes(
 /// The phase-plane width the forward convolution of `sh` runs at under `Auto`, if the
 /// phase planes take it (what `fused` checks to pool the very same output).
 pub(crate) fn planes_forward_width(sh: &Conv2dShape) -> Option<super::planes::Width> {
-    if use_direct(ConvAlgo::Auto, sh, Pass::Forward) {
+    if use_direct(ConvAlgo::Auto, sh, Pass::Forward) || auto_forward_is_winograd(sh) {
         return None;
     }
     use_planes(ConvAlgo::Auto, sh, sh.k)
 }
 
-/// The width Winograd runs at for `sh`, when `algo` asks for it and it applies. (`Auto`
-/// never picks it: at the channel counts of the ladder and the deeper nets, 16–128, its
-/// transforms cost more than the multiplies it saves on this machine kind; see the
-/// README's kernel table.)
-fn use_winograd(algo: ConvAlgo, sh: &Conv2dShape) -> Option<super::planes::Width> {
-    if algo != ConvAlgo::Winograd || !super::winograd::applies(sh) {
+/// The width Winograd runs at for `pass` of `sh`, if it takes the call: wherever it
+/// applies under `Winograd`; under `Auto` only where it measured faster than the phase
+/// planes, on AVX2 (`cargo bench --bench kernels -- 'conv_algos/(forward|backward_input)'`,
+/// 2 threads, an AVX2-only EPYC): forward and ∂x of layers with at least 32 channels in
+/// and out and an output of at least 14×14, where F(2×2, 3×3)'s 2.25× fewer multiplies
+/// outweigh its transforms: 32→32 @ 14×14 1.15–1.2×, 32→64 @ 14×14 1.25–1.45×,
+/// 32→32 @ 28×28 1.25×, 64→64 @ 14×14 1.45–1.5× the planes' speed. It lost at 16→16 @
+/// 28×28 (0.9×) and 64→64 @ 7×7 (0.85×: 16 tiles a plane, 24 computed), and its ∂w
+/// (a product over the tiles, with ∂M's transposing transform) is slower everywhere. At
+/// AVX-512's 16 lanes it has not been measured against the direct kernels, so `Auto` keeps
+/// them there, and on NEON, which emulation cannot time, the planes.
+fn use_winograd(algo: ConvAlgo, sh: &Conv2dShape, pass: Pass) -> Option<super::planes::Width> {
+    if !super::winograd::applies(sh) {
         return None;
     }
-    Some(super::planes::Width::for_isa(isa()).unwrap_or(super::planes::Width::Scalar4))
+    match algo {
+        ConvAlgo::Winograd => {
+            Some(super::planes::Width::for_isa(isa()).unwrap_or(super::planes::Width::Scalar4))
+        }
+        #[cfg(target_arch = "x86_64")]
+        ConvAlgo::Auto if isa() == Isa::Avx2 => {
+            let wide = sh.c >= 32 && sh.k >= 32 && sh.out_h() * sh.out_w() >= 14 * 14;
+            (wide && pass != Pass::Weight).then_some(super::planes::Width::Avx2)
+        }
+        _ => {
+            let _ = pass;
+            None
+        }
+    }
+}
+
+/// Whether `Auto` computes the forward convolution of `sh` with Winograd on this CPU (then
+/// the fused convolution → max-pool, which pools the phase planes' output, does not apply).
+pub fn auto_forward_is_winograd(sh: &Conv2dShape) -> bool {
+    use_winograd(ConvAlgo::Auto, sh, Pass::Forward).is_some()
 }
 
 /// The three passes of a convolution, each of which picks its kernel on its own.
@@ -321,7 +349,7 @@ pub fn conv2d_forward_with(
     bias: Option<&[f32]>,
     sh: &Conv2dShape,
 ) {
-    if let Some(width) = use_winograd(algo, sh) {
+    if let Some(width) = use_winograd(algo, sh, Pass::Forward) {
         return super::winograd::forward(width, out, x, w, bias, sh);
     }
     if !use_direct(algo, sh, Pass::Forward) {
@@ -349,7 +377,7 @@ pub fn conv2d_backward_input_with(
 ) {
     // The direct tile computes 8 channels of ∂x at a time: with fewer than 8 input
     // channels most of its arithmetic would be padding, so im2col does better there.
-    if let Some(width) = use_winograd(algo, sh) {
+    if let Some(width) = use_winograd(algo, sh, Pass::Input) {
         return super::winograd::backward_input(width, d_x, g, w, sh);
     }
     if sh.c < 8 {
@@ -406,7 +434,7 @@ fn backward_weight_maybe_bias(
     x: &[f32],
     sh: &Conv2dShape,
 ) {
-    if let Some(width) = use_winograd(algo, sh) {
+    if let Some(width) = use_winograd(algo, sh, Pass::Weight) {
         super::winograd::backward_weight(width, d_w, g, x, sh);
     } else if use_direct(algo, sh, Pass::Weight) {
         #[cfg(target_arch = "x86_64")]

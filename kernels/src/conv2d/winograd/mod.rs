@@ -58,8 +58,9 @@ pub fn applies(sh: &Conv2dShape) -> bool {
         && sh.validate().is_ok()
 }
 
-/// The tile grid of one image: TH × TW tiles of 2×2 outputs, T of them, stored `tp` apart
-/// (a whole number of vectors).
+/// The tile grid of one image: TH × TW tiles of 2×2 outputs, stored TW + 1 to a row (the
+/// spare one makes every transform one loop over all tiles; see `transform::input`), T =
+/// TH·(TW + 1) in all, each plane of them `tp` apart (a whole number of vectors).
 #[derive(Clone, Copy, Debug)]
 struct Tiles {
     th: usize,
@@ -71,7 +72,7 @@ struct Tiles {
 impl Tiles {
     fn new(sh: &Conv2dShape, lanes: usize) -> Tiles {
         let (th, tw) = (sh.out_h().div_ceil(2), sh.out_w().div_ceil(2));
-        let t = th * tw;
+        let t = th * (tw + 1);
         Tiles {
             th,
             tw,
@@ -114,10 +115,11 @@ unsafe fn forward_image<L: Lanes, const MR: usize, const NV: usize>(
     tl: &Tiles,
     v: &mut [f32],
     m: &mut [f32],
-    stage: &mut [f32],
+    scratch: &mut [f32],
 ) {
-    transform::input(v, x_n, sh, tl.th, tl.tw, tl.tp);
-    let per_e_u = sh.k.div_ceil(MR) * sh.c * MR;
+    transform::input(v, x_n, sh, tl.th, tl.tw, tl.tp, scratch);
+    let kp = sh.k.div_ceil(MR) * MR;
+    let per_e_u = kp * sh.c;
     let ts = TapSum {
         taps: (0..sh.c).map(|c| c * tl.tp).collect(),
         k: sh.k,
@@ -128,24 +130,20 @@ unsafe fn forward_image<L: Lanes, const MR: usize, const NV: usize>(
     for e in 0..16 {
         let src = &v[e * sh.c * tl.tp..(e + 1) * sh.c * tl.tp];
         let ue = &u[e * per_e_u..(e + 1) * per_e_u];
-        // SAFETY: forwarded; src holds C rows of tp ≥ nvec·LANES floats.
-        unsafe {
-            planes::tap_sum_image::<L, MR, NV>(src, ue, None, &ts, stage, |k, row| {
-                let dst = (k * 16 + e) * tl.tp;
-                m[dst..dst + tl.t].copy_from_slice(&row[..tl.t]);
-            })
-        }
+        // M[e] is the register tiles' staging itself (kp rows of tp), so nothing is copied.
+        let me = &mut m[e * kp * tl.tp..(e + 1) * kp * tl.tp];
+        // SAFETY: forwarded; src holds C rows of tp ≥ nvec·LANES floats, me the staging's
+        // kp·tp.
+        unsafe { planes::tap_sum_image::<L, MR, NV>(src, ue, None, &ts, me, |_, _| {}) }
     }
     transform::output(
         y_n,
         m,
         bias,
-        sh.k,
-        sh.out_h(),
-        sh.out_w(),
-        tl.th,
-        tl.tw,
-        tl.tp,
+        (sh.k, kp),
+        (sh.out_h(), sh.out_w()),
+        (tl.th, tl.tw, tl.tp),
+        scratch,
     );
 }
 
@@ -164,8 +162,9 @@ unsafe fn weight_image<L: Lanes, const NT: usize, const KV: usize>(
     kpad: usize,
     v: &mut [f32],
     dmt: &mut [f32],
+    scratch: &mut [f32],
 ) {
-    transform::input(v, x_n, sh, tl.th, tl.tw, tl.tp);
+    transform::input(v, x_n, sh, tl.th, tl.tw, tl.tp, scratch);
     transform::output_grad(
         dmt,
         g_n,
@@ -217,13 +216,13 @@ macro_rules! width_steps {
                 tl: &Tiles,
                 v: &mut [f32],
                 m: &mut [f32],
-                stage: &mut [f32],
+                scratch: &mut [f32],
             ) {
                 // SAFETY: the width's features are enabled here; the rest is the caller's
                 // contract.
                 unsafe {
                     super::forward_image::<$lanes, { planes::$mr }, { planes::$nv }>(
-                        y_n, x_n, u, bias, sh, tl, v, m, stage,
+                        y_n, x_n, u, bias, sh, tl, v, m, scratch,
                     )
                 }
             }
@@ -239,11 +238,12 @@ macro_rules! width_steps {
                 kpad: usize,
                 v: &mut [f32],
                 dmt: &mut [f32],
+                scratch: &mut [f32],
             ) {
                 // SAFETY: as above.
                 unsafe {
                     super::weight_image::<$lanes, { planes::$nt }, { planes::$kv }>(
-                        du, x_n, g_n, sh, tl, kpad, v, dmt,
+                        du, x_n, g_n, sh, tl, kpad, v, dmt, scratch,
                     )
                 }
             }
@@ -274,33 +274,37 @@ pub fn forward(
     if sh.n == 0 || out_len == 0 {
         return;
     }
-    let (vlen, mlen) = (16 * sh.c * tl.tp, 16 * sh.k * tl.tp);
-    let slen = sh.k.div_ceil(mr) * mr * tl.tp;
+    let (vlen, mlen) = (16 * sh.c * tl.tp, 16 * sh.k.div_ceil(mr) * mr * tl.tp);
+    let slen = transform::input_scratch_len(tl.th, tl.tw).max(transform::output_scratch_len(tl.tp));
     out.par_chunks_mut(out_len)
         .zip(x.par_chunks(in_len.max(1)))
         .for_each(|(y_n, x_n)| {
             with_cols(vlen, |v| {
                 with_work(mlen, |m| {
-                    with_stage(slen, |stage| match width {
+                    with_stage(slen, |scratch| match width {
                         // SAFETY (each arm): the scalar widths need no CPU feature; the
                         // SIMD ones are only chosen where the CPU has them.
                         Width::Scalar1 => unsafe {
-                            forward_image::<Scalar1, 4, 3>(y_n, x_n, &u, bias, sh, &tl, v, m, stage)
+                            forward_image::<Scalar1, 4, 3>(
+                                y_n, x_n, &u, bias, sh, &tl, v, m, scratch,
+                            )
                         },
                         Width::Scalar4 => unsafe {
-                            forward_image::<Scalar4, 4, 3>(y_n, x_n, &u, bias, sh, &tl, v, m, stage)
+                            forward_image::<Scalar4, 4, 3>(
+                                y_n, x_n, &u, bias, sh, &tl, v, m, scratch,
+                            )
                         },
                         #[cfg(target_arch = "x86_64")]
                         Width::Avx2 => unsafe {
-                            avx2::forward_image(y_n, x_n, &u, bias, sh, &tl, v, m, stage)
+                            avx2::forward_image(y_n, x_n, &u, bias, sh, &tl, v, m, scratch)
                         },
                         #[cfg(target_arch = "x86_64")]
                         Width::Avx512 => unsafe {
-                            avx512::forward_image(y_n, x_n, &u, bias, sh, &tl, v, m, stage)
+                            avx512::forward_image(y_n, x_n, &u, bias, sh, &tl, v, m, scratch)
                         },
                         #[cfg(target_arch = "aarch64")]
                         Width::Neon => unsafe {
-                            neon::forward_image(y_n, x_n, &u, bias, sh, &tl, v, m, stage)
+                            neon::forward_image(y_n, x_n, &u, bias, sh, &tl, v, m, scratch)
                         },
                     })
                 })
@@ -355,6 +359,7 @@ pub fn backward_weight(width: Width, d_w: &mut [f32], g: &[f32], x: &[f32], sh: 
         return;
     }
     let (vlen, dlen) = (16 * sh.c * tl.tp, 16 * tl.t * kpad);
+    let slen = transform::input_scratch_len(tl.th, tl.tw);
     with_partials(groups * plen, |partials| {
         partials
             .par_chunks_mut(plen)
@@ -364,35 +369,43 @@ pub fn backward_weight(width: Width, d_w: &mut [f32], g: &[f32], x: &[f32], sh: 
                 let (first, last) = (gi * GROUP, ((gi + 1) * GROUP).min(sh.n));
                 with_cols(vlen, |v| {
                     with_work(dlen, |dmt| {
-                        for n in first..last {
-                            let (x_n, g_n) =
-                                (&x[n * chw..(n + 1) * chw], &g[n * kpq..(n + 1) * kpq]);
-                            match width {
-                                // SAFETY (each arm): as in `forward`.
-                                Width::Scalar1 => unsafe {
-                                    weight_image::<Scalar1, 6, 2>(
-                                        part, x_n, g_n, sh, &tl, kpad, v, dmt,
-                                    )
-                                },
-                                Width::Scalar4 => unsafe {
-                                    weight_image::<Scalar4, 6, 2>(
-                                        part, x_n, g_n, sh, &tl, kpad, v, dmt,
-                                    )
-                                },
-                                #[cfg(target_arch = "x86_64")]
-                                Width::Avx2 => unsafe {
-                                    avx2::weight_image(part, x_n, g_n, sh, &tl, kpad, v, dmt)
-                                },
-                                #[cfg(target_arch = "x86_64")]
-                                Width::Avx512 => unsafe {
-                                    avx512::weight_image(part, x_n, g_n, sh, &tl, kpad, v, dmt)
-                                },
-                                #[cfg(target_arch = "aarch64")]
-                                Width::Neon => unsafe {
-                                    neon::weight_image(part, x_n, g_n, sh, &tl, kpad, v, dmt)
-                                },
+                        with_stage(slen, |scratch| {
+                            for n in first..last {
+                                let (x_n, g_n) =
+                                    (&x[n * chw..(n + 1) * chw], &g[n * kpq..(n + 1) * kpq]);
+                                match width {
+                                    // SAFETY (each arm): as in `forward`.
+                                    Width::Scalar1 => unsafe {
+                                        weight_image::<Scalar1, 6, 2>(
+                                            part, x_n, g_n, sh, &tl, kpad, v, dmt, scratch,
+                                        )
+                                    },
+                                    Width::Scalar4 => unsafe {
+                                        weight_image::<Scalar4, 6, 2>(
+                                            part, x_n, g_n, sh, &tl, kpad, v, dmt, scratch,
+                                        )
+                                    },
+                                    #[cfg(target_arch = "x86_64")]
+                                    Width::Avx2 => unsafe {
+                                        avx2::weight_image(
+                                            part, x_n, g_n, sh, &tl, kpad, v, dmt, scratch,
+                                        )
+                                    },
+                                    #[cfg(target_arch = "x86_64")]
+                                    Width::Avx512 => unsafe {
+                                        avx512::weight_image(
+                                            part, x_n, g_n, sh, &tl, kpad, v, dmt, scratch,
+                                        )
+                                    },
+                                    #[cfg(target_arch = "aarch64")]
+                                    Width::Neon => unsafe {
+                                        neon::weight_image(
+                                            part, x_n, g_n, sh, &tl, kpad, v, dmt, scratch,
+                                        )
+                                    },
+                                }
                             }
-                        }
+                        })
                     })
                 })
             });

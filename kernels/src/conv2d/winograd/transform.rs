@@ -49,135 +49,173 @@ pub(super) fn filter_grad(du: &[f32; 16]) -> [f32; 9] {
     g
 }
 
+/// The floats of scratch [`input`] needs: the padded image cut four ways by the parity of
+/// its rows and columns, and the column transform of each, (TH + 1) rows of TW + 1 apiece.
+pub(super) fn input_scratch_len(th: usize, tw: usize) -> usize {
+    12 * ((th + 1) * (tw + 1) + 1)
+}
+
 /// V\[e\]\[c, t\] = (Bᵀ d B)\[e\] of every patch of one image x_n [C, H, W], stored at
-/// `v[(e·C + c)·tp + t]`, t = ty·TW + tx.
+/// `v[(e·C + c)·tp + t]` with t = ty·(TW + 1) + tx: the tiles of a row sit TW + 1 apart, so
+/// every step below is one loop over all of an image's tiles at once (the compiler
+/// vectorises it), and the spare tile at the end of each row (tx = TW) is computed and
+/// never read. V is finite there and zero past the last row's tiles, up to `tp`.
 ///
-/// Rows first: for tile row ty the four padded input rows d0..d3 (2ty..2ty+4) combine into
-///   b0 = d0 − d2,  b1 = d1 + d2,  b2 = d2 − d1,  b3 = d1 − d3      (Bᵀ d, whole rows)
-/// then the columns of each bξ: tile tx reads columns 2tx..2tx+4, so with the even and odd
-/// columns apart, E\[j\] = bξ\[2j\], O\[j\] = bξ\[2j + 1\],
-///   V\[ξ,0\] = E\[tx\] − E\[tx+1\],  V\[ξ,1\] = O\[tx\] + E\[tx+1\],
-///   V\[ξ,2\] = E\[tx+1\] − O\[tx\],  V\[ξ,3\] = O\[tx\] − O\[tx+1\]   (· B, over all tx at once)
+/// With the zero-padded input cut by parity, E\[i\]\[j\] = d(i, 2j), O\[i\]\[j\] = d(i, 2j + 1)
+/// (rows i, column pairs j ≤ TW), tile tx reads columns 2tx..2tx+4 = E\[tx\], O\[tx\],
+/// E\[tx+1\], O\[tx+1\]. Columns first (· B), over every row at once:
+///   c0 = E\[j\] − E\[j+1\],  c1 = O\[j\] + E\[j+1\],  c2 = E\[j+1\] − O\[j\],  c3 = O\[j\] − O\[j+1\]
+/// then rows (Bᵀ ·): tile row ty reads rows 2ty..2ty+4 of each cν, i.e. the even rows ty, ty+1
+/// and the odd rows ty, ty+1 of that column's transform, so with the rows kept apart by
+/// parity as well (d0 = even\[t\], d1 = odd\[t\], d2 = even\[t + TW + 1\], d3 = odd\[t + TW + 1\]):
+///   V\[0,ν\] = d0 − d2,  V\[1,ν\] = d1 + d2,  V\[2,ν\] = d2 − d1,  V\[3,ν\] = d1 − d3.
 #[inline(always)]
-pub(super) fn input(v: &mut [f32], x_n: &[f32], sh: &Conv2dShape, th: usize, tw: usize, tp: usize) {
-    let we = 2 * tw + 2;
-    let (ph, pw) = (sh.padding[0], sh.padding[1]);
-    let mut rows = vec![0.0f32; 4 * we];
-    let mut b = vec![0.0f32; 4 * we];
-    // The input columns that fall inside the padded row's first `we` columns.
-    let (col_lo, col_hi) = (pw.min(we), (pw + sh.w).min(we));
+pub(super) fn input(
+    v: &mut [f32],
+    x_n: &[f32],
+    sh: &Conv2dShape,
+    th: usize,
+    tw: usize,
+    tp: usize,
+    scratch: &mut [f32],
+) {
+    let pitch = tw + 1;
+    // Rows 0..=TH of each parity plane, plus one float of slack for the reads at j + 1.
+    let n = (th + 1) * pitch;
+    let t = th * pitch;
+    let (ph, pw) = (sh.padding[0] as isize, sh.padding[1] as isize);
+    let (h, w) = (sh.h as isize, sh.w as isize);
+    let (parts, cols) = scratch.split_at_mut(4 * (n + 1));
     for c in 0..sh.c {
         let xc = &x_n[c * sh.h * sh.w..(c + 1) * sh.h * sh.w];
-        for ty in 0..th {
-            for i in 0..4 {
-                let row = &mut rows[i * we..(i + 1) * we];
-                match (2 * ty + i).checked_sub(ph).filter(|&u| u < sh.h) {
-                    Some(u) => {
-                        row[..col_lo].fill(0.0);
-                        row[col_lo..col_hi]
-                            .copy_from_slice(&xc[u * sh.w..u * sh.w + (col_hi - col_lo)]);
-                        row[col_hi..].fill(0.0);
-                    }
-                    None => row.fill(0.0),
+        // parts: [row parity][column parity] → the padded image's (2i + a, 2j + b).
+        for (part, plane) in parts.chunks_exact_mut(n + 1).enumerate() {
+            let (a, b) = ((part / 2) as isize, (part % 2) as isize);
+            for i in 0..=th {
+                let u = 2 * i as isize + a - ph;
+                let row = &mut plane[i * pitch..(i + 1) * pitch];
+                if u < 0 || u >= h {
+                    row.fill(0.0);
+                    continue;
+                }
+                let src = &xc[u as usize * sh.w..(u as usize + 1) * sh.w];
+                for (j, d) in row.iter_mut().enumerate() {
+                    let q = 2 * j as isize + b - pw;
+                    *d = if q >= 0 && q < w {
+                        src[q as usize]
+                    } else {
+                        0.0
+                    };
                 }
             }
-            {
-                let (d0, rest) = rows.split_at(we);
-                let (d1, rest) = rest.split_at(we);
-                let (d2, d3) = rest.split_at(we);
-                let (b0, rest) = b.split_at_mut(we);
-                let (b1, rest) = rest.split_at_mut(we);
-                let (b2, b3) = rest.split_at_mut(we);
-                for j in 0..we {
-                    b0[j] = d0[j] - d2[j];
-                    b1[j] = d1[j] + d2[j];
-                    b2[j] = d2[j] - d1[j];
-                    b3[j] = d1[j] - d3[j];
-                }
-            }
-            let t0 = ty * tw;
-            for xi in 0..4 {
-                let bx = &b[xi * we..(xi + 1) * we];
-                let at = |nu: usize| ((xi * 4 + nu) * sh.c + c) * tp + t0;
-                let (o0, o1, o2, o3) = (at(0), at(1), at(2), at(3));
-                for tx in 0..tw {
-                    let (e0, d0, e1, d1) =
-                        (bx[2 * tx], bx[2 * tx + 1], bx[2 * tx + 2], bx[2 * tx + 3]);
-                    v[o0 + tx] = e0 - e1;
-                    v[o1 + tx] = d0 + e1;
-                    v[o2 + tx] = e1 - d0;
-                    v[o3 + tx] = d0 - d1;
-                }
-            }
+            plane[n] = 0.0;
+        }
+        // Columns: cν of the even rows, then of the odd rows, n floats each.
+        for (rp, out) in cols.chunks_exact_mut(4 * n).take(2).enumerate() {
+            let (e, o) = (&parts[2 * rp * (n + 1)..], &parts[(2 * rp + 1) * (n + 1)..]);
+            let (e0, e1, o0, o1) = (&e[..n], &e[1..n + 1], &o[..n], &o[1..n + 1]);
+            let mut c = out.chunks_exact_mut(n);
+            combine(c.next().unwrap(), e0, e1, |a, b| a - b);
+            combine(c.next().unwrap(), o0, e1, |a, b| a + b);
+            combine(c.next().unwrap(), e1, o0, |a, b| a - b);
+            combine(c.next().unwrap(), o0, o1, |a, b| a - b);
+        }
+        // Rows, over all tiles t < TH·(TW + 1) at once; zero past them.
+        for nu in 0..4 {
+            let even = &cols[nu * n..(nu + 1) * n];
+            let odd = &cols[(4 + nu) * n..(5 + nu) * n];
+            let (d0, d1, d2, d3) = (&even[..t], &odd[..t], &even[pitch..], &odd[pitch..]);
+            let at = |xi: usize| ((xi * 4 + nu) * sh.c + c) * tp;
+            combine(tile_row(v, at(0), t, tp), d0, d2, |a, b| a - b);
+            combine(tile_row(v, at(1), t, tp), d1, d2, |a, b| a + b);
+            combine(tile_row(v, at(2), t, tp), d2, d1, |a, b| a - b);
+            combine(tile_row(v, at(3), t, tp), d1, d3, |a, b| a - b);
         }
     }
 }
 
+/// The first `t` floats of the row of `tp` at `at`, its slack past them zeroed.
+fn tile_row(v: &mut [f32], at: usize, t: usize, tp: usize) -> &mut [f32] {
+    let (row, slack) = v[at..at + tp].split_at_mut(t);
+    slack.fill(0.0);
+    row
+}
+
+/// dst\[j\] = f(a\[j\], b\[j\]) for every j < dst.len(): one step of a transform over a
+/// whole row of tiles (inlined, so it vectorises at the caller's width).
+#[inline(always)]
+fn combine(dst: &mut [f32], a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) {
+    let (a, b) = (&a[..dst.len()], &b[..dst.len()]);
+    for j in 0..dst.len() {
+        dst[j] = f(a[j], b[j]);
+    }
+}
+
+/// The floats of scratch [`output`] needs: twelve rows of `tp` tiles.
+pub(super) fn output_scratch_len(tp: usize) -> usize {
+    12 * tp
+}
+
 /// y\[k\] = Aᵀ M\[·\]\[k, t\] A + b\[k\] for every tile, cropped to P × Q; `m` holds
-/// `m[(k·16 + e)·tp + t]`.
+/// `m[(e·kp + k)·tp + t]` (kp ≥ K rows per e, the register tile's), with t = ty·(TW + 1) + tx
+/// as in [`input`].
 ///
-/// Rows: r0 = m0 + m1 + m2, r1 = m1 − m2 − m3 (for each column ν); then columns:
-/// y00 = r0,0 + r0,1 + r0,2, y01 = r0,1 − r0,2 − r0,3, and likewise y10, y11 from r1.
+/// Rows, over all tiles at once: r0,ν = m0ν + m1ν + m2ν, r1,ν = m1ν − m2ν − m3ν; then
+/// columns: y\[a\]\[0\] = ra,0 + ra,1 + ra,2 + b, y\[a\]\[1\] = ra,1 − ra,2 − ra,3 + b; then
+/// each tile's four values go to output (2ty + a, 2tx + b').
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub(super) fn output(
     y_n: &mut [f32],
     m: &[f32],
     bias: Option<&[f32]>,
-    k: usize,
-    p: usize,
-    q: usize,
-    th: usize,
-    tw: usize,
-    tp: usize,
+    (k, kp): (usize, usize),
+    (p, q): (usize, usize),
+    (th, tw, tp): (usize, usize, usize),
+    scratch: &mut [f32],
 ) {
-    let mut r = vec![0.0f32; 8 * tw];
-    let mut y = vec![0.0f32; 4 * tw];
+    let pitch = tw + 1;
+    let t = th * pitch;
+    let (r, y) = scratch.split_at_mut(8 * tp);
     for ki in 0..k {
         let b = bias.map_or(0.0, |b| b[ki]);
-        let mk = &m[ki * 16 * tp..(ki + 1) * 16 * tp];
+        let me = |e: usize| &m[(e * kp + ki) * tp..(e * kp + ki) * tp + t];
+        for nu in 0..4 {
+            let (m0, m1, m2, m3) = (me(nu), me(4 + nu), me(8 + nu), me(12 + nu));
+            let (ra, rb) = r[2 * nu * tp..(2 * nu + 2) * tp].split_at_mut(tp);
+            for j in 0..t {
+                ra[j] = m0[j] + m1[j] + m2[j];
+                rb[j] = m1[j] - m2[j] - m3[j];
+            }
+        }
+        for a in 0..2 {
+            let c = |nu: usize| &r[(2 * nu + a) * tp..(2 * nu + a) * tp + t];
+            let (c0, c1, c2, c3) = (c(0), c(1), c(2), c(3));
+            let (ya, yb) = y[2 * a * tp..(2 * a + 2) * tp].split_at_mut(tp);
+            for j in 0..t {
+                ya[j] = c0[j] + c1[j] + c2[j] + b;
+                yb[j] = c1[j] - c2[j] - c3[j] + b;
+            }
+        }
         let yk = &mut y_n[ki * p * q..(ki + 1) * p * q];
-        for ty in 0..th {
-            let t0 = ty * tw;
-            let row = |e: usize| &mk[e * tp + t0..e * tp + t0 + tw];
-            for nu in 0..4 {
-                let (m0, m1, m2, m3) = (row(nu), row(4 + nu), row(8 + nu), row(12 + nu));
-                let (ra, rb) = r[nu * 2 * tw..(nu + 1) * 2 * tw].split_at_mut(tw);
-                for tx in 0..tw {
-                    ra[tx] = m0[tx] + m1[tx] + m2[tx];
-                    rb[tx] = m1[tx] - m2[tx] - m3[tx];
-                }
+        for (pi, out) in yk.chunks_exact_mut(q).enumerate() {
+            let (ty, a) = (pi / 2, pi % 2);
+            let at = 2 * a * tp + ty * pitch;
+            let (ya, yb) = (&y[at..at + tw], &y[at + tp..at + tp + tw]);
+            for ((pair, &v0), &v1) in out.chunks_exact_mut(2).zip(ya).zip(yb) {
+                pair[0] = v0;
+                pair[1] = v1;
             }
-            let rr = |nu: usize, half: usize| &r[(nu * 2 + half) * tw..(nu * 2 + half + 1) * tw];
-            for half in 0..2 {
-                let (c0, c1, c2, c3) = (rr(0, half), rr(1, half), rr(2, half), rr(3, half));
-                let (ya, yb) = y[half * 2 * tw..(half + 1) * 2 * tw].split_at_mut(tw);
-                for tx in 0..tw {
-                    ya[tx] = c0[tx] + c1[tx] + c2[tx] + b;
-                    yb[tx] = c1[tx] - c2[tx] - c3[tx] + b;
-                }
-            }
-            for half in 0..2 {
-                let pi = 2 * ty + half;
-                if pi >= p {
-                    break;
-                }
-                let (ya, yb) = y[half * 2 * tw..(half + 1) * 2 * tw].split_at(tw);
-                let out = &mut yk[pi * q..(pi + 1) * q];
-                for tx in 0..tw {
-                    out[2 * tx] = ya[tx];
-                    if 2 * tx + 1 < q {
-                        out[2 * tx + 1] = yb[tx];
-                    }
-                }
+            if q % 2 == 1 {
+                out[q - 1] = ya[tw - 1];
             }
         }
     }
 }
 
 /// ∂Mᵀ\[e\]\[t, k\] = (A ∂Y Aᵀ)\[e\] of every output tile of G_n [K, P, Q] (zero past P, Q),
-/// stored transposed at `dmt[(e·T + t)·kpad + k]` (zero for k ≥ K): the adjoint of
-/// [`output`]. Rows: m0 = d0, m1 = d0 + d1, m2 = d0 − d1, m3 = −d1; then the same on the
+/// stored transposed at `dmt[(e·T + t)·kpad + k]` with t = ty·(TW + 1) + tx (zero for k ≥ K
+/// and at each row's spare tile, T = TH·(TW + 1)): the adjoint of [`output`]. Rows: m0 = d0, m1 = d0 + d1, m2 = d0 − d1, m3 = −d1; then the same on the
 /// columns.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
@@ -192,8 +230,17 @@ pub(super) fn output_grad(
     t: usize,
     kpad: usize,
 ) {
+    let pitch = tw + 1;
     if kpad != k {
         dmt[..16 * t * kpad].fill(0.0);
+    } else {
+        // The spare tile at the end of each row (see [`input`]) has no gradient.
+        for e in 0..16 {
+            for ty in 0..th {
+                let at = (e * t + ty * pitch + tw) * kpad;
+                dmt[at..at + kpad].fill(0.0);
+            }
+        }
     }
     let a_1d = |d0: f32, d1: f32| [d0, d0 + d1, d0 - d1, -d1];
     for ki in 0..k {
@@ -205,7 +252,7 @@ pub(super) fn output_grad(
                 // A applied down the tile's two columns, then along its four rows.
                 let c0 = a_1d(at(i0, j0), at(i0 + 1, j0));
                 let c1 = a_1d(at(i0, j0 + 1), at(i0 + 1, j0 + 1));
-                let ti = ty * tw + tx;
+                let ti = ty * pitch + tx;
                 for xi in 0..4 {
                     let row = a_1d(c0[xi], c1[xi]);
                     for (nu, &val) in row.iter().enumerate() {
