@@ -294,8 +294,8 @@ fn conv(c: &mut Criterion) {
 }
 
 /// resnet20's, vgg-small's and the seed cnn's 3×3 convolutions at batch 128, each algorithm side by side: `auto`
-/// (what training runs: the AVX-512 direct kernels or the phase planes, per pass and shape), `winograd`
-/// (F(2×2, 3×3), opt-in) and `im2col` (+ matrixmultiply's gemm).
+/// (what training runs, per pass and shape), `direct` (the AVX-512 direct kernels or the phase
+/// planes), `winograd` (F(2×2, 3×3)) and `im2col` (+ the gemm); ∂w alone and with ∂b.
 /// `cargo bench --bench kernels -- conv_algos`.
 fn conv_algos(c: &mut Criterion) {
     use conv2d::ConvAlgo;
@@ -344,8 +344,14 @@ fn conv_algos(c: &mut Criterion) {
         let mut y = vec![0.0f32; sh.output_len()];
         let mut dx = vec![0.0f32; sh.input_len()];
         let mut dw = vec![0.0f32; sh.weight_len()];
+        let mut db = vec![0.0f32; sh.k];
         g.throughput(Throughput::Elements(2 * sh.macs() as u64));
-        for algo in [ConvAlgo::Auto, ConvAlgo::Winograd, ConvAlgo::Im2col] {
+        for algo in [
+            ConvAlgo::Auto,
+            ConvAlgo::Direct,
+            ConvAlgo::Winograd,
+            ConvAlgo::Im2col,
+        ] {
             if algo == ConvAlgo::Winograd && !conv2d::winograd::applies(&sh) {
                 continue;
             }
@@ -366,6 +372,16 @@ fn conv_algos(c: &mut Criterion) {
                 |bn| {
                     bn.iter(|| {
                         conv2d::fast::conv2d_backward_weight_with(algo, &mut dw, &gr, &x, &sh)
+                    })
+                },
+            );
+            g.bench_function(
+                BenchmarkId::new(format!("backward_weight_bias_{a}"), name),
+                |bn| {
+                    bn.iter(|| {
+                        conv2d::fast::conv2d_backward_weight_bias_with(
+                            algo, &mut dw, &mut db, &gr, &x, &sh,
+                        )
                     })
                 },
             );

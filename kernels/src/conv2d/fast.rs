@@ -73,8 +73,10 @@ pub(crate) fn planes_forward_width(sh: &Conv2dShape) -> Option<super::planes::Wi
 /// and out and an output of at least 14×14, where F(2×2, 3×3)'s 2.25× fewer multiplies
 /// outweigh its transforms: 32→32 @ 14×14 1.15–1.2×, 32→64 @ 14×14 1.25–1.45×,
 /// 32→32 @ 28×28 1.25×, 64→64 @ 14×14 1.45–1.5× the planes' speed. It lost at 16→16 @
-/// 28×28 (0.9×) and 64→64 @ 7×7 (0.85×: 16 tiles a plane, 24 computed), and its ∂w
-/// (a product over the tiles, with ∂M's transposing transform) is slower everywhere. At
+/// 28×28 (forward 0.9×, ∂w 0.75×) and 64→64 @ 7×7 (0.85×: 16 tiles a plane, 24
+/// computed). Its ∂w at the wide layers measured between 0.7× and 1.45× the planes' in
+/// alternated runs on a noisy machine, and with ∂b (a separate pass for Winograd, the
+/// same pass for the planes) no better: not a measured win, so ∂w stays on the planes. At
 /// AVX-512's 16 lanes it has not been measured against the direct kernels, so `Auto` keeps
 /// them there, and on NEON, which emulation cannot time, the planes.
 fn use_winograd(algo: ConvAlgo, sh: &Conv2dShape, pass: Pass) -> Option<super::planes::Width> {

@@ -67,6 +67,25 @@ pub const GROUP: usize = 8;
 /// Floats per task when ∂w's per-group partials are added up.
 const FOLD_CHUNK: usize = 4096;
 
+/// Adds the per-group partial sums (`plen` floats each, one after another) into the first,
+/// in group order, in parallel over fixed chunks of consecutive floats: the same sums on any
+/// thread count. Returns the first.
+pub(crate) fn fold_partials(partials: &mut [f32], plen: usize) -> &mut [f32] {
+    let (sum, rest) = partials.split_at_mut(plen);
+    let rest = &*rest;
+    sum.par_chunks_mut(FOLD_CHUNK)
+        .enumerate()
+        .for_each(|(ci, chunk)| {
+            let (at, len) = (ci * FOLD_CHUNK, chunk.len());
+            for part in rest.chunks_exact(plen) {
+                for (s, &v) in chunk.iter_mut().zip(&part[at..at + len]) {
+                    *s += v;
+                }
+            }
+        });
+    sum
+}
+
 /// Each SIMD width's register tiles, here once for the planes and for Winograd: the
 /// forward tile of MR channels × NV vectors (`_MR`, `_NV`) and the ∂w tile of NT taps × KV
 /// channel vectors (`_NT`, `_KV`).
@@ -1045,18 +1064,7 @@ pub fn backward_weight_bias(
         // Σ of the partials in group order, into the first: ∂wᵀ[i] = Σ_g ∂wᵀ_g[i], by fixed
         // chunks of consecutive floats (any thread may add any chunk, the same sums in the
         // same order), then read transposed: ∂w[k][t] = ∂wᵀ[t][k].
-        let (sum, rest) = partials.split_at_mut(plen);
-        let rest = &*rest;
-        sum.par_chunks_mut(FOLD_CHUNK)
-            .enumerate()
-            .for_each(|(ci, chunk)| {
-                let (at, len) = (ci * FOLD_CHUNK, chunk.len());
-                for part in rest.chunks_exact(plen) {
-                    for (s, &v) in chunk.iter_mut().zip(&part[at..at + len]) {
-                        *s += v;
-                    }
-                }
-            });
+        let sum = fold_partials(partials, plen);
         for (k, row) in d_w.chunks_exact_mut(nt).enumerate() {
             for (t, v) in row.iter_mut().enumerate() {
                 *v = sum[t * kpad + k];

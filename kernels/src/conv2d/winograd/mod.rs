@@ -168,13 +168,10 @@ unsafe fn weight_image<L: Lanes, const NT: usize, const KV: usize>(
     transform::output_grad(
         dmt,
         g_n,
-        sh.k,
-        sh.out_h(),
-        sh.out_w(),
-        tl.th,
-        tl.tw,
-        tl.t,
+        (sh.k, sh.out_h(), sh.out_w()),
+        (tl.th, tl.tw, tl.t),
         kpad,
+        scratch,
     );
     let taps: Vec<usize> = (0..sh.c).map(|c| c * tl.tp).collect();
     let per_e = sh.c * kpad;
@@ -359,7 +356,11 @@ pub fn backward_weight(width: Width, d_w: &mut [f32], g: &[f32], x: &[f32], sh: 
         return;
     }
     let (vlen, dlen) = (16 * sh.c * tl.tp, 16 * tl.t * kpad);
-    let slen = transform::input_scratch_len(tl.th, tl.tw);
+    let slen = transform::input_scratch_len(tl.th, tl.tw).max(transform::output_grad_scratch_len(
+        sh.out_h(),
+        sh.out_w(),
+        kpad,
+    ));
     with_partials(groups * plen, |partials| {
         partials
             .par_chunks_mut(plen)
@@ -410,16 +411,10 @@ pub fn backward_weight(width: Width, d_w: &mut [f32], g: &[f32], x: &[f32], sh: 
                 })
             });
         // Σ of the partials in group order, then ∂g[k, c] = Gᵀ ∂U[·][c, k] G.
+        let sum = planes::fold_partials(partials, plen);
         for k in 0..sh.k {
             for c in 0..sh.c {
-                let mut du = [0.0f32; 16];
-                for (e, d) in du.iter_mut().enumerate() {
-                    let mut s = 0.0f32;
-                    for part in partials.chunks_exact(plen) {
-                        s += part[(e * sh.c + c) * kpad + k];
-                    }
-                    *d = s;
-                }
+                let du: [f32; 16] = std::array::from_fn(|e| sum[(e * sh.c + c) * kpad + k]);
                 let dg = transform::filter_grad(&du);
                 d_w[(k * sh.c + c) * 9..(k * sh.c + c + 1) * 9].copy_from_slice(&dg);
             }

@@ -213,52 +213,105 @@ pub(super) fn output(
     }
 }
 
+/// The floats of scratch [`output_grad`] needs: G_n transposed, one row of `kpad` per
+/// output position, and a row of zeros.
+pub(super) fn output_grad_scratch_len(p: usize, q: usize, kpad: usize) -> usize {
+    (p * q + 1) * kpad
+}
+
 /// ∂Mᵀ\[e\]\[t, k\] = (A ∂Y Aᵀ)\[e\] of every output tile of G_n [K, P, Q] (zero past P, Q),
 /// stored transposed at `dmt[(e·T + t)·kpad + k]` with t = ty·(TW + 1) + tx (zero for k ≥ K
-/// and at each row's spare tile, T = TH·(TW + 1)): the adjoint of [`output`]. Rows: m0 = d0, m1 = d0 + d1, m2 = d0 − d1, m3 = −d1; then the same on the
-/// columns.
+/// and at each row's spare tile, T = TH·(TW + 1)): the adjoint of [`output`].
+///
+/// G_n is first transposed to one row of channels per output position, so that each tile's
+/// sixteen rows of ∂Mᵀ come out of one loop over the channels (the compiler vectorises it).
+/// With d_ab = ∂Y at (2ty + a, 2tx + b), A applied down the tile's two columns,
+/// m0 = d0, m1 = d0 + d1, m2 = d0 − d1, m3 = −d1, then the same along its four rows.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub(super) fn output_grad(
     dmt: &mut [f32],
     g_n: &[f32],
-    k: usize,
-    p: usize,
-    q: usize,
-    th: usize,
-    tw: usize,
-    t: usize,
+    (k, p, q): (usize, usize, usize),
+    (th, tw, t): (usize, usize, usize),
     kpad: usize,
+    scratch: &mut [f32],
 ) {
     let pitch = tw + 1;
+    let pq = p * q;
+    let (gt, zero) = scratch[..(pq + 1) * kpad].split_at_mut(pq * kpad);
+    zero.fill(0.0);
+    for ki in 0..k {
+        for (pos, &v) in g_n[ki * pq..(ki + 1) * pq].iter().enumerate() {
+            gt[pos * kpad + ki] = v;
+        }
+    }
     if kpad != k {
-        dmt[..16 * t * kpad].fill(0.0);
-    } else {
-        // The spare tile at the end of each row (see [`input`]) has no gradient.
-        for e in 0..16 {
-            for ty in 0..th {
-                let at = (e * t + ty * pitch + tw) * kpad;
-                dmt[at..at + kpad].fill(0.0);
+        for row in gt.chunks_exact_mut(kpad) {
+            row[k..].fill(0.0);
+        }
+    }
+    let (gt, zero) = (&*gt, &*zero);
+    let at = |i: usize, j: usize| {
+        if i < p && j < q {
+            &gt[(i * q + j) * kpad..(i * q + j + 1) * kpad]
+        } else {
+            zero
+        }
+    };
+    for ty in 0..th {
+        for tx in 0..pitch {
+            let ti = ty * pitch + tx;
+            let mut planes = dmt[..16 * t * kpad]
+                .chunks_exact_mut(t * kpad)
+                .map(|plane| &mut plane[ti * kpad..(ti + 1) * kpad]);
+            let dst: [&mut [f32]; 16] = std::array::from_fn(|_| planes.next().unwrap());
+            if tx == tw {
+                // The spare tile (see [`input`]) has no gradient.
+                for row in dst {
+                    row.fill(0.0);
+                }
+            } else {
+                let (i0, j0) = (2 * ty, 2 * tx);
+                let d = [
+                    at(i0, j0),
+                    at(i0, j0 + 1),
+                    at(i0 + 1, j0),
+                    at(i0 + 1, j0 + 1),
+                ];
+                tile_grad(dst, d);
             }
         }
     }
+}
+
+/// One tile's sixteen rows of ∂Mᵀ from its four rows of Gᵀ, d = \[d00, d01, d10, d11\]
+/// (∂Y at (a, b) of the tile, one float per channel), eight channels at a time in local
+/// arrays so the compiler keeps them in vector registers.
+#[inline(always)]
+fn tile_grad(mut dst: [&mut [f32]; 16], d: [&[f32]; 4]) {
+    const B: usize = 8;
+    let len = d[0].len();
     let a_1d = |d0: f32, d1: f32| [d0, d0 + d1, d0 - d1, -d1];
-    for ki in 0..k {
-        let gk = &g_n[ki * p * q..(ki + 1) * p * q];
-        let at = |i: usize, j: usize| if i < p && j < q { gk[i * q + j] } else { 0.0 };
-        for ty in 0..th {
-            for tx in 0..tw {
-                let (i0, j0) = (2 * ty, 2 * tx);
-                // A applied down the tile's two columns, then along its four rows.
-                let c0 = a_1d(at(i0, j0), at(i0 + 1, j0));
-                let c1 = a_1d(at(i0, j0 + 1), at(i0 + 1, j0 + 1));
-                let ti = ty * pitch + tx;
-                for xi in 0..4 {
-                    let row = a_1d(c0[xi], c1[xi]);
-                    for (nu, &val) in row.iter().enumerate() {
-                        dmt[((xi * 4 + nu) * t + ti) * kpad + ki] = val;
-                    }
+    let mut out = [[0.0f32; B]; 16];
+    for k0 in (0..len).step_by(B) {
+        let n = B.min(len - k0);
+        for j in 0..n {
+            let [d00, d01, d10, d11] = d.map(|r| r[k0 + j]);
+            // A down the tile's two columns, then along its four rows.
+            let (c0, c1) = (a_1d(d00, d10), a_1d(d01, d11));
+            for xi in 0..4 {
+                let row = a_1d(c0[xi], c1[xi]);
+                for (nu, &v) in row.iter().enumerate() {
+                    out[xi * 4 + nu][j] = v;
                 }
+            }
+        }
+        for (row, o) in dst.iter_mut().zip(&out) {
+            if n == B {
+                row[k0..k0 + B].copy_from_slice(o);
+            } else {
+                row[k0..k0 + n].copy_from_slice(&o[..n]);
             }
         }
     }
