@@ -13,6 +13,7 @@ thread_local! {
     static WORK: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
     static PACK_A: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
     static PACK_B: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    static UNPOOLED: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 fn with(
@@ -49,6 +50,13 @@ pub(crate) fn with_stage(len: usize, f: impl FnOnce(&mut [f32])) {
 /// A kernel's working buffer beside the others (contents unspecified).
 pub(crate) fn with_work(len: usize, f: impl FnOnce(&mut [f32])) {
     with(&WORK, len, f)
+}
+
+/// The full-size gradient a fused convolution → pool routes its pooled gradient into
+/// (contents unspecified). Unlike the others it is held across rayon calls, so no kernel
+/// those calls run may borrow it.
+pub(crate) fn with_unpooled(len: usize, f: impl FnOnce(&mut [f32])) {
+    with(&UNPOOLED, len, f)
 }
 
 /// The packed gemm's two buffers, Ã and B̃, of at least `len_a` and `len_b` floats.

@@ -426,6 +426,18 @@ pub fn conv2d_backward_weight_bias_with(
     backward_weight_maybe_bias(algo, d_w, Some(d_b), g, x, sh)
 }
 
+/// The phase planes' width where [`conv2d_backward_weight_bias_with`] computes ∂w of `sh`
+/// by them (and ∂b in the same pass).
+pub(crate) fn planes_weight_width(
+    algo: ConvAlgo,
+    sh: &Conv2dShape,
+) -> Option<super::planes::Width> {
+    if use_winograd(algo, sh, Pass::Weight).is_some() || use_direct(algo, sh, Pass::Weight) {
+        return None;
+    }
+    use_planes(algo, sh, sh.k)
+}
+
 /// The one choice of ∂w's path, with ∂b taken in the same pass where the path can (the
 /// phase planes) and by [`conv2d_backward_bias`] after it elsewhere.
 fn backward_weight_maybe_bias(

@@ -11,8 +11,9 @@
 //!   back into a scratch plane per image and fed straight to the weight, bias and input
 //!   gradients;
 //! - the phase planes (AVX2, NEON, and AVX-512's strided layers): the forward is fused; the
-//!   backward routes the pooled gradient into a full-size G and runs the convolution's own
-//!   backward kernels on it.
+//!   backward routes the pooled gradient into G and runs the convolution's own backward
+//!   kernels on it: image by image inside the planes' ∂w when ∂x is not wanted (a first
+//!   layer), else into a full-size G first.
 //!
 //! Either way the values and gradients equal the unfused `conv2d` then `max_pool2d` bit for
 //! bit: the same kernels on the same values in the same order (the weight gradient's image
@@ -203,12 +204,36 @@ fn backward_unpooled(
         c: sh.k,
         ..plane_pool(sh)
     };
-    let mut g_full = vec![0.0f32; sh.output_len()];
-    pool::max_pool2d_backward(&mut g_full, g, argmax, &ps);
-    super::fast::conv2d_backward_weight_bias_with(super::ConvAlgo::Auto, d_w, d_b, &g_full, x, sh);
-    if let Some(d_x) = d_x {
-        super::fast::conv2d_backward_input(d_x, &g_full, w, sh);
+    // The routing writes every value of G (the 2×2 windows tile the even-sized output), so a
+    // reused buffer needs no zeroing; a fresh one per call (12.8 MB for `conv-pool`'s first
+    // layer) had its pages faulted in and zeroed every step.
+    if d_x.is_none() {
+        if let Some(width) = super::fast::planes_weight_width(super::ConvAlgo::Auto, sh) {
+            // Only ∂w and ∂b (a first layer): each image's G routed into cache right where
+            // the planes' ∂w reads it, never written to memory as a whole.
+            let pool = plane_pool(sh);
+            let source = planes::GradImages::Pooled {
+                g,
+                argmax,
+                pool: &pool,
+            };
+            return planes::weight_bias_from(width, d_w, Some(d_b), source, x, sh);
+        }
     }
+    crate::scratch::with_unpooled(sh.output_len(), |g_full| {
+        pool::max_pool2d_backward(g_full, g, argmax, &ps);
+        super::fast::conv2d_backward_weight_bias_with(
+            super::ConvAlgo::Auto,
+            d_w,
+            d_b,
+            g_full,
+            x,
+            sh,
+        );
+        if let Some(d_x) = d_x {
+            super::fast::conv2d_backward_input(d_x, g_full, w, sh);
+        }
+    });
 }
 
 /// [`backward`] by the AVX-512 direct kernels.

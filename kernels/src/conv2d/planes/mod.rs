@@ -58,6 +58,7 @@ use rayon::prelude::*;
 
 use super::fast::{bias_from_plane_sums, bias_plane_sums};
 use super::Conv2dShape;
+use crate::max_pool2d::Pool2dShape;
 use crate::scratch::{with_cols, with_partials, with_stage, with_work};
 use crate::vector::{Lanes, Scalar1, Scalar4};
 
@@ -1019,6 +1020,34 @@ pub fn backward_weight_bias(
     x: &[f32],
     sh: &Conv2dShape,
 ) {
+    weight_bias_from(width, d_w, d_b, GradImages::Full(g), x, sh)
+}
+
+/// Where [`weight_bias_from`] reads each image's G.
+#[derive(Clone, Copy)]
+pub(crate) enum GradImages<'a> {
+    /// G itself, \[N, K, P, Q\].
+    Full(&'a [f32]),
+    /// G of a 2×2 max-pool's input (`pool` one plane's shape), routed image by image from
+    /// the pooled gradient and the pool's argmax into this thread's scratch by max pooling's
+    /// own plane kernel: the values the full G would hold, read from cache instead of memory.
+    Pooled {
+        g: &'a [f32],
+        argmax: &'a [u32],
+        pool: &'a Pool2dShape,
+    },
+}
+
+/// [`backward_weight_bias`] with G from `source`: the same operations in the same order
+/// whichever it is, so the same bits.
+pub(crate) fn weight_bias_from(
+    width: Width,
+    d_w: &mut [f32],
+    d_b: Option<&mut [f32]>,
+    source: GradImages<'_>,
+    x: &[f32],
+    sh: &Conv2dShape,
+) {
     let lanes = width.lanes();
     let planes = Planes::new(sh, lanes);
     let taps = planes.forward_taps(sh);
@@ -1036,6 +1065,11 @@ pub fn backward_weight_bias(
         return;
     }
     let (xlen, gtlen) = (planes.len(sh.c), p * q * kpad);
+    let glen = match source {
+        GradImages::Full(_) => 0,
+        GradImages::Pooled { .. } => kpq,
+    };
+    let level = crate::simd::usable(crate::isa::isa());
     // Each image's K plane sums of G (∂b's first step), taken only when ∂b is wanted.
     let want_bias = d_b.is_some();
     let mut plane_sums = vec![0.0f32; sh.n * sh.k];
@@ -1047,10 +1081,27 @@ pub fn backward_weight_bias(
             .for_each(|(gi, (part, sums))| {
                 part.fill(0.0);
                 let (first, last) = (gi * GROUP, ((gi + 1) * GROUP).min(sh.n));
-                with_cols(xlen + gtlen, |scratch| {
-                    let (xp, gt) = scratch.split_at_mut(xlen);
+                with_cols(xlen + gtlen + glen, |scratch| {
+                    let (xp, rest) = scratch.split_at_mut(xlen);
+                    let (gt, g_own) = rest.split_at_mut(gtlen);
                     for n in first..last {
-                        let g_n = &g[n * kpq..(n + 1) * kpq];
+                        let g_n: &[f32] = match source {
+                            GradImages::Full(g) => &g[n * kpq..(n + 1) * kpq],
+                            GradImages::Pooled { g, argmax, pool } => {
+                                let pooled = pool.out_h() * pool.out_w();
+                                for k in 0..sh.k {
+                                    let o = (n * sh.k + k) * pooled;
+                                    crate::max_pool2d::fast::backward_plane(
+                                        level,
+                                        &mut g_own[k * p * q..(k + 1) * p * q],
+                                        &g[o..o + pooled],
+                                        &argmax[o..o + pooled],
+                                        pool,
+                                    );
+                                }
+                                g_own
+                            }
+                        };
                         planes.fill(xp, &x[n * chw..(n + 1) * chw], sh);
                         transpose(width, gt, g_n, sh.k, p * q, kpad);
                         if want_bias {
