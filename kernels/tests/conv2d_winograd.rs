@@ -1,5 +1,5 @@
 //! Winograd F(2×2, 3×3) (`conv2d::winograd`) against the reference loops in f64, at every
-//! vector width this machine runs: forward, input gradient and weight gradient, within the
+//! vector width this machine runs: forward, input gradient and weight gradient (alone and with the bias gradient), within the
 //! oracle's tolerance (1e-5 normwise), on odd shapes (batch 1 and 3, sizes 1, 7, 17,
 //! non-square, odd output sizes that leave half tiles, padding 0, 1, 2) and the deeper
 //! nets' layers; and the same bits on 1, 2 and 8 threads.
@@ -46,6 +46,18 @@ fn compare(width: Width, sh: &Conv2dShape) {
     let mut got = vec![f32::NAN; sh.weight_len()];
     winograd::backward_weight(width, &mut got, &g, &x, sh);
     check("backward_weight", width, sh, &got, &want);
+    // ∂w and ∂b in one pass: ∂w the same bits as alone, ∂b the same bits as the fast bias
+    // kernel, and both within the tolerance of the f64 reference.
+    let (mut dw, mut db) = (vec![f32::NAN; sh.weight_len()], vec![f32::NAN; sh.k]);
+    winograd::backward_weight_bias(width, &mut dw, Some(&mut db), &g, &x, sh);
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&dw), bits(&got), "∂w with ∂b at {width:?} {sh:?}");
+    let mut db_alone = vec![f32::NAN; sh.k];
+    stitch_kernels::conv2d::fast::conv2d_backward_bias(&mut db_alone, &g, sh);
+    assert_eq!(bits(&db), bits(&db_alone), "∂b at {width:?} {sh:?}");
+    let mut want = vec![f64::NAN; sh.k];
+    reference::conv2d_backward_bias(&mut want, &g64, sh);
+    check("backward_weight_bias ∂b", width, sh, &db, &want);
 }
 
 #[test]

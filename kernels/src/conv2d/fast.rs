@@ -69,15 +69,16 @@ pub(crate) fn planes_forward_width(sh: &Conv2dShape) -> Option<super::planes::Wi
 /// The width Winograd runs at for `pass` of `sh`, if it takes the call: wherever it
 /// applies under `Winograd`; under `Auto` only where it measured faster than the phase
 /// planes, on AVX2 (`cargo bench --bench kernels -- 'conv_algos/(forward|backward_input)'`,
-/// 2 threads, an AVX2-only EPYC): forward and ∂x of layers with at least 32 channels in
+/// 2 threads, an AVX2-only EPYC): all three passes of layers with at least 32 channels in
 /// and out and an output of at least 14×14, where F(2×2, 3×3)'s 2.25× fewer multiplies
 /// outweigh its transforms: 32→32 @ 14×14 1.15–1.2×, 32→64 @ 14×14 1.25–1.45×,
 /// 32→32 @ 28×28 1.25×, 64→64 @ 14×14 1.45–1.5× the planes' speed. It lost at 16→16 @
 /// 28×28 (forward 0.9×, ∂w 0.75×) and 64→64 @ 7×7 (0.85×: 16 tiles a plane, 24
-/// computed). Its ∂w at the wide layers measured between 0.7× and 1.45× the planes' in
-/// alternated runs on a noisy machine, and with ∂b (a separate pass for Winograd, the
-/// same pass for the planes) no better: not a measured win, so ∂w stays on the planes. At
-/// AVX-512's 16 lanes it has not been measured against the direct kernels, so `Auto` keeps
+/// computed). Its ∂w, with ∂b taken in the same pass over G as the planes take it, is
+/// also Winograd's at the wide layers: `stitch profile --model conv-pool` (32→64 @ 14×14,
+/// 3 alternated pairs) 644/654 → 545/550 ms of ∂w + ∂b in 40 steps, `--model cnn` 0.93–1.0×;
+/// the benches (`conv_algos/backward_weight_bias_*`) 32→32 @ 28×28 1.1–1.2×, 64→64 @
+/// 14×14 1.1–1.25×, 32→32 @ 14×14 1.0×, 32→64 @ 14×14 0.95–1.1×. At AVX-512's 16 lanes it has not been measured against the direct kernels, so `Auto` keeps
 /// them there, and on NEON, which emulation cannot time, the planes.
 fn use_winograd(algo: ConvAlgo, sh: &Conv2dShape, pass: Pass) -> Option<super::planes::Width> {
     if !super::winograd::applies(sh) {
@@ -90,7 +91,7 @@ fn use_winograd(algo: ConvAlgo, sh: &Conv2dShape, pass: Pass) -> Option<super::p
         #[cfg(target_arch = "x86_64")]
         ConvAlgo::Auto if isa() == Isa::Avx2 => {
             let wide = sh.c >= 32 && sh.k >= 32 && sh.out_h() * sh.out_w() >= 14 * 14;
-            (wide && pass != Pass::Weight).then_some(super::planes::Width::Avx2)
+            wide.then_some(super::planes::Width::Avx2)
         }
         _ => {
             let _ = pass;
@@ -449,7 +450,7 @@ fn backward_weight_maybe_bias(
     sh: &Conv2dShape,
 ) {
     if let Some(width) = use_winograd(algo, sh, Pass::Weight) {
-        super::winograd::backward_weight(width, d_w, g, x, sh);
+        return super::winograd::backward_weight_bias(width, d_w, d_b, g, x, sh);
     } else if use_direct(algo, sh, Pass::Weight) {
         #[cfg(target_arch = "x86_64")]
         direct_weight(d_w, g, x, sh);

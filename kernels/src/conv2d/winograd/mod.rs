@@ -42,6 +42,7 @@ mod transform;
 
 use rayon::prelude::*;
 
+use super::fast::{bias_from_plane_sums, bias_plane_sums};
 use super::planes::{self, TapSum, Width};
 use super::Conv2dShape;
 use crate::scratch::{with_cols, with_partials, with_stage, with_work};
@@ -345,16 +346,40 @@ pub const GROUP: usize = 8;
 /// ∂w of a 3×3 stride-1 convolution: per fixed group of images a partial ∂Uᵀ, the partials
 /// added in group order, then ∂g = Gᵀ ∂U G.
 pub fn backward_weight(width: Width, d_w: &mut [f32], g: &[f32], x: &[f32], sh: &Conv2dShape) {
+    backward_weight_bias(width, d_w, None, g, x, sh)
+}
+
+/// [`backward_weight`], and with `d_b` the bias gradient in the same pass over G:
+///   ∂b\[k\] = Σ_n Σ_{p,q} G\[n, k, p, q\]
+/// each image's plane sums taken where its G is read for ∂M (from cache), by the two steps
+/// of `fast::conv2d_backward_bias` itself: the same bits as that separate pass.
+pub fn backward_weight_bias(
+    width: Width,
+    d_w: &mut [f32],
+    d_b: Option<&mut [f32]>,
+    g: &[f32],
+    x: &[f32],
+    sh: &Conv2dShape,
+) {
     let lanes = width.lanes();
     let tl = Tiles::new(sh, lanes);
     let kpad = sh.k.div_ceil(lanes) * lanes;
     let plen = 16 * sh.c * kpad;
     let (chw, kpq) = (sh.c * sh.h * sh.w, sh.k * sh.out_h() * sh.out_w());
     let groups = sh.n.div_ceil(GROUP);
-    if groups == 0 || plen == 0 {
+    let (p, q) = (sh.out_h(), sh.out_w());
+    if groups == 0 || plen == 0 || p * q == 0 {
         d_w.fill(0.0);
+        if let Some(d_b) = d_b {
+            d_b.fill(0.0);
+        }
         return;
     }
+    // Each image's K plane sums of G (∂b's first step), taken only when ∂b is wanted.
+    let want_bias = d_b.is_some();
+    let mut plane_sums = vec![0.0f32; if want_bias { sh.n * sh.k } else { 0 }];
+    let mut sum_chunks: Vec<&mut [f32]> = plane_sums.chunks_mut(GROUP * sh.k).collect();
+    sum_chunks.resize_with(groups, Default::default);
     let (vlen, dlen) = (16 * sh.c * tl.tp, 16 * tl.t * kpad);
     let slen = transform::input_scratch_len(tl.th, tl.tw).max(transform::output_grad_scratch_len(
         sh.out_h(),
@@ -364,8 +389,9 @@ pub fn backward_weight(width: Width, d_w: &mut [f32], g: &[f32], x: &[f32], sh: 
     with_partials(groups * plen, |partials| {
         partials
             .par_chunks_mut(plen)
+            .zip(sum_chunks.into_par_iter())
             .enumerate()
-            .for_each(|(gi, part)| {
+            .for_each(|(gi, (part, sums))| {
                 part.fill(0.0);
                 let (first, last) = (gi * GROUP, ((gi + 1) * GROUP).min(sh.n));
                 with_cols(vlen, |v| {
@@ -374,6 +400,10 @@ pub fn backward_weight(width: Width, d_w: &mut [f32], g: &[f32], x: &[f32], sh: 
                             for n in first..last {
                                 let (x_n, g_n) =
                                     (&x[n * chw..(n + 1) * chw], &g[n * kpq..(n + 1) * kpq]);
+                                if want_bias {
+                                    let i = (n - first) * sh.k;
+                                    bias_plane_sums(&mut sums[i..i + sh.k], g_n, p * q);
+                                }
                                 match width {
                                     // SAFETY (each arm): as in `forward`.
                                     Width::Scalar1 => unsafe {
@@ -420,4 +450,7 @@ pub fn backward_weight(width: Width, d_w: &mut [f32], g: &[f32], x: &[f32], sh: 
             }
         }
     });
+    if let Some(d_b) = d_b {
+        bias_from_plane_sums(d_b, &plane_sums);
+    }
 }
