@@ -540,3 +540,130 @@ fn gradcheck_batch_norm_add_relu() {
         }
     }
 }
+
+#[test]
+fn fused_conv_batch_norm_relu_pool_equals_the_four_ops_in_f32() {
+    // f32 in training mode: the convolution takes batch norm's block statistics as it writes
+    // each image, and batch norm merges them instead of reading y again. `no_fusion` runs
+    // conv2d → batch_norm → relu → max_pool2d. Values, every gradient and the running
+    // statistics must be the same bits, on every convolution algorithm (the phase planes and
+    // Winograd take the statistics per image, the others in a pass after the convolution).
+    // Shapes: batch 1, 1 and 3 input channels, 7×7 and 17×17 (odd), the ladder's 1→32 @
+    // 28×28 and 32→64 @ 14×14 (Winograd's under `auto` on AVX2), stride 2, padding 0/1/2,
+    // a 1×1 layer, with and without bias.
+    use stitch::ops::ConvAlgo;
+    type Conv = ([usize; 4], usize, usize, usize, usize, bool); // x, K, kernel, stride, pad, bias
+    let cases: [Conv; 7] = [
+        ([3, 1, 28, 28], 32, 3, 1, 1, true),
+        ([2, 32, 14, 14], 64, 3, 1, 1, false),
+        ([1, 3, 7, 7], 4, 3, 1, 0, true),
+        ([2, 3, 17, 17], 5, 3, 2, 2, false),
+        ([2, 2, 9, 9], 3, 1, 1, 0, true),
+        ([1, 2, 17, 17], 6, 3, 1, 2, true),
+        ([3, 2, 7, 7], 8, 3, 1, 1, false),
+    ];
+    let algos = [
+        ConvAlgo::Auto,
+        ConvAlgo::Winograd,
+        ConvAlgo::Direct,
+        ConvAlgo::Im2col,
+    ];
+    for (i, (shape, k, r, stride, pad, with_bias)) in cases.into_iter().enumerate() {
+        for algo in algos {
+            let c = shape[1];
+            let seed = 300 + 10 * i as u64;
+            let to32 = |t: Tensor<f64>| t.cast::<f32>();
+            let x = to32(rand64(&shape, seed).mul_scalar(2.0)).requires_grad_();
+            let cw = to32(rand64(&[k, c, r, r], seed + 6)).requires_grad_();
+            let cb = to32(rand64(&[k], seed + 7)).requires_grad_();
+            let cb = with_bias.then_some(cb);
+            let w = to32(rand64(&[k], seed + 1).add_scalar(1.0)).requires_grad_();
+            let b = to32(rand64(&[k], seed + 2)).requires_grad_();
+            let conv = Conv2dOptions {
+                stride: [stride; 2],
+                padding: [pad; 2],
+                algo,
+                ..Default::default()
+            };
+            let run = |fused: bool| {
+                let (rm, rv) = (
+                    to32(rand64(&[k], seed + 3)),
+                    to32(rand64(&[k], seed + 4).add_scalar(2.0)),
+                );
+                let _off = (!fused).then(stitch::ops::no_fusion);
+                let opts = BatchNormOptions::default();
+                let (p2, z) = ([2, 2], [0, 0]);
+                let y = x.conv2d_batch_norm_relu_max_pool2d(
+                    &cw,
+                    cb.as_ref(),
+                    conv,
+                    &w,
+                    &b,
+                    &rm,
+                    &rv,
+                    true,
+                    opts,
+                    p2,
+                    p2,
+                    z,
+                );
+                let r = to32(rand64(y.shape(), seed + 5));
+                y.mul(&r).sum().backward();
+                let mut params = vec![&x, &cw, &w, &b];
+                params.extend(cb.as_ref());
+                let grads: Vec<Vec<f32>> =
+                    params.iter().map(|t| t.grad().unwrap().to_vec()).collect();
+                for t in params {
+                    t.zero_grad();
+                }
+                (y.to_vec(), grads, rm.to_vec(), rv.to_vec())
+            };
+            let (fused, plain) = (run(true), run(false));
+            let at = format!("{shape:?} → {k}, {r}×{r}/{stride}/{pad}, {algo:?}");
+            assert_eq!(fused.0, plain.0, "values {at}");
+            for (j, (a, b)) in fused.1.iter().zip(&plain.1).enumerate() {
+                assert_eq!(a, b, "gradient {j} {at}");
+            }
+            assert_eq!((&fused.2, &fused.3), (&plain.2, &plain.3), "running {at}");
+            assert!(fused.1[0].iter().any(|&v| v != 0.0), "∂x all zero {at}");
+        }
+    }
+}
+
+#[test]
+fn gradcheck_conv2d_batch_norm_relu_max_pool2d() {
+    // In f64 the op composes conv2d and batch_norm_relu_max_pool2d. Training and
+    // evaluation mode, with a bias, stride 1 padding 1.
+    let x = rand64(&[2, 2, 6, 6], 31);
+    let cw = rand64(&[3, 2, 3, 3], 32);
+    let cb = rand64(&[3], 33);
+    let w = rand64(&[3], 34).add_scalar(1.5);
+    let b = rand64(&[3], 35);
+    for training in [true, false] {
+        let (rm, rv) = (rand64(&[3], 36), rand64(&[3], 37).add_scalar(2.0));
+        let conv = Conv2dOptions {
+            padding: [1, 1],
+            ..Default::default()
+        };
+        assert_gradcheck(
+            |t| {
+                let y = t[0].conv2d_batch_norm_relu_max_pool2d(
+                    &t[1],
+                    Some(&t[2]),
+                    conv,
+                    &t[3],
+                    &t[4],
+                    &rm,
+                    &rv,
+                    training,
+                    BatchNormOptions::default(),
+                    [2, 2],
+                    [2, 2],
+                    [0, 0],
+                );
+                head(&y, 7)
+            },
+            &[x.clone(), cw.clone(), cb.clone(), w.clone(), b.clone()],
+        );
+    }
+}

@@ -256,6 +256,38 @@ pub trait Real:
     ) -> bool {
         false
     }
+    /// [`Real::bn_pool_fused_forward_train`] from x's block statistics already taken by
+    /// [`Real::conv2d_forward_block_statistics`]
+    /// ([`crate::batch_norm::pool::batch_norm_max_pool2d_forward_train_from_blocks`]):
+    /// returns false (and touches nothing) where that hook has none.
+    #[allow(clippy::too_many_arguments)]
+    fn bn_pool_fused_forward_train_from_blocks(
+        _pooled: &mut [Self],
+        _argmax: &mut [u32],
+        _save_mean: &mut [Self],
+        _save_invstd: &mut [Self],
+        _blocks: &[(Self, Self)],
+        _x: &[Self],
+        _p: BatchNormParams<'_, Self>,
+        _pool: &Pool2dShape,
+    ) -> bool {
+        false
+    }
+    /// The convolution forward that also takes batch norm's block statistics of its output
+    /// ([`crate::conv2d::fast::conv2d_forward_with_statistics`]), when this type has it and
+    /// the convolution and batch norm both run their fast kernels: returns false (and
+    /// writes nothing) otherwise.
+    fn conv2d_forward_block_statistics(
+        _algo: ConvAlgo,
+        _out: &mut [Self],
+        _blocks: &mut [(Self, Self)],
+        _x: &[Self],
+        _w: &[Self],
+        _b: Option<&[Self]>,
+        _sh: &Conv2dShape,
+    ) -> bool {
+        false
+    }
     /// The fused backward; only called after `bn_pool_fused_forward_train` returned true.
     #[allow(clippy::too_many_arguments)]
     fn bn_pool_fused_backward(
@@ -520,6 +552,60 @@ impl Real for f32 {
             p,
             pool,
         );
+        true
+    }
+    fn bn_pool_fused_forward_train_from_blocks(
+        pooled: &mut [f32],
+        argmax: &mut [u32],
+        save_mean: &mut [f32],
+        save_invstd: &mut [f32],
+        blocks: &[(f32, f32)],
+        x: &[f32],
+        p: BatchNormParams<'_, f32>,
+        pool: &Pool2dShape,
+    ) -> bool {
+        use crate::{op_mode, KernelOp, Mode};
+        if op_mode(KernelOp::BatchNorm) != Mode::Fast || op_mode(KernelOp::MaxPool2d) != Mode::Fast
+        {
+            return false;
+        }
+        crate::batch_norm::pool::batch_norm_max_pool2d_forward_train_from_blocks(
+            pooled,
+            argmax,
+            save_mean,
+            save_invstd,
+            blocks,
+            x,
+            p,
+            pool,
+        );
+        true
+    }
+    fn conv2d_forward_block_statistics(
+        algo: ConvAlgo,
+        out: &mut [f32],
+        blocks: &mut [(f32, f32)],
+        x: &[f32],
+        w: &[f32],
+        b: Option<&[f32]>,
+        sh: &Conv2dShape,
+    ) -> bool {
+        use crate::{op_mode, KernelOp, Mode};
+        let algo = algo.resolved();
+        if algo.is_reference()
+            || op_mode(KernelOp::Conv2d) != Mode::Fast
+            || op_mode(KernelOp::BatchNorm) != Mode::Fast
+        {
+            return false;
+        }
+        assert!(
+            out.len() == sh.output_len()
+                && x.len() == sh.input_len()
+                && w.len() == sh.weight_len()
+                && b.is_none_or(|b| b.len() == sh.k),
+            "conv2d_forward_block_statistics: buffer lengths do not fit {sh:?}"
+        );
+        crate::conv2d::fast::conv2d_forward_with_statistics(algo, out, blocks, x, w, b, sh);
         true
     }
     fn bn_pool_fused_backward(

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use super::Module;
+use super::{ConvParts, Module};
 use crate::ops::BatchNormOptions;
 use crate::{Real, Tensor};
 
@@ -152,6 +152,36 @@ impl<T: Real> Module<T> for BatchNorm<T> {
             self.num_batches_tracked.fetch_add(1, Ordering::Relaxed);
         }
         Some(x.batch_norm_relu_max_pool2d(
+            &self.weight,
+            &self.bias,
+            &self.running_mean,
+            &self.running_var,
+            self.is_training(),
+            self.options,
+            kernel,
+            stride,
+            padding,
+        ))
+    }
+
+    /// Conv2d → BatchNorm2d → ReLU → max-pool as
+    /// [`Tensor::conv2d_batch_norm_relu_max_pool2d`].
+    fn forward_conv_relu_max_pool2d(
+        &self,
+        x: &Tensor<T>,
+        (weight, bias, conv): ConvParts<'_, T>,
+        [kernel, stride, padding]: [[usize; 2]; 3],
+    ) -> Option<Tensor<T>> {
+        if self.dims != 4 || x.ndim() != 4 {
+            return None;
+        }
+        if self.is_training() {
+            self.num_batches_tracked.fetch_add(1, Ordering::Relaxed);
+        }
+        Some(x.conv2d_batch_norm_relu_max_pool2d(
+            weight,
+            bias,
+            conv,
             &self.weight,
             &self.bias,
             &self.running_mean,

@@ -54,7 +54,9 @@
 //! A fusion is a tensor op that does the work of several in fewer passes over memory, with
 //! the same bits as the ops it replaces: [`Tensor::max_pool2d_relu`] (pool, then rectify
 //! the 4× smaller output), [`Tensor::conv2d_relu_max_pool2d`] (the convolution's output
-//! stays in cache), [`Tensor::batch_norm_relu_max_pool2d`], [`Tensor::batch_norm_relu`]
+//! stays in cache), [`Tensor::conv2d_batch_norm_relu_max_pool2d`] (batch norm's statistics
+//! taken by the convolution as it writes each image, so batch norm reads its input once),
+//! [`Tensor::batch_norm_relu_max_pool2d`], [`Tensor::batch_norm_relu`]
 //! and [`Tensor::batch_norm_add_relu`] (batch norm's output never written at full size) and
 //! [`Tensor::add_relu`] (a residual block's sum and its ReLU in one pass). Any model uses
 //! them by calling them in its `forward`, as the block above calls `add_relu` (batch norm's
@@ -195,6 +197,20 @@ pub trait Module<T: Real = f32>: Send + Sync {
         _kernel: [usize; 2],
         _stride: [usize; 2],
         _padding: [usize; 2],
+    ) -> Option<Tensor<T>> {
+        None
+    }
+
+    /// A convolution (`conv`), then this layer, then ReLU, then a max-pool, as one op, for
+    /// [`Sequential`]'s fusion of Conv2d → BatchNorm2d → ReLU → MaxPool2d: [`BatchNorm`]
+    /// answers with [`Tensor::conv2d_batch_norm_relu_max_pool2d`] (its statistics taken by
+    /// the convolution; it counts the batch as its `forward` does); every other layer with
+    /// `None`.
+    fn forward_conv_relu_max_pool2d(
+        &self,
+        _x: &Tensor<T>,
+        _conv: ConvParts<'_, T>,
+        _pool: [[usize; 2]; 3],
     ) -> Option<Tensor<T>> {
         None
     }
@@ -392,6 +408,14 @@ impl<T: Real, M: Module<T> + ?Sized> Module<T> for Box<M> {
         padding: [usize; 2],
     ) -> Option<Tensor<T>> {
         (**self).forward_relu_max_pool2d(x, kernel, stride, padding)
+    }
+    fn forward_conv_relu_max_pool2d(
+        &self,
+        x: &Tensor<T>,
+        conv: ConvParts<'_, T>,
+        pool: [[usize; 2]; 3],
+    ) -> Option<Tensor<T>> {
+        (**self).forward_conv_relu_max_pool2d(x, conv, pool)
     }
     fn forward_relu(&self, x: &Tensor<T>) -> Option<Tensor<T>> {
         (**self).forward_relu(x)

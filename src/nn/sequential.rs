@@ -9,7 +9,9 @@ use crate::{Real, Tensor};
 ///
 /// `forward` fuses a [`Conv2d`](super::Conv2d) → [`ReLU`](super::ReLU) →
 /// [`MaxPool2d`](super::MaxPool2d)`(2)` block into `conv2d_relu_max_pool2d` (per image, the
-/// convolution's output never leaves the cache), a [`BatchNorm2d`](super::BatchNorm2d) →
+/// convolution's output never leaves the cache), a Conv2d → BatchNorm2d → ReLU → MaxPool2d
+/// block into `conv2d_batch_norm_relu_max_pool2d` (batch norm's statistics taken by the
+/// convolution as it writes each image), a [`BatchNorm2d`](super::BatchNorm2d) →
 /// ReLU → MaxPool2d block into `batch_norm_relu_max_pool2d` (the normalized values are
 /// pooled in cache), a BatchNorm → ReLU pair into `batch_norm_relu`, and a ReLU directly
 /// followed by a max-pool into `max_pool2d_relu`
@@ -94,7 +96,25 @@ impl<T: Real> Module<T> for Sequential<T> {
                 stride: [2, 2],
                 padding: [0, 0],
             };
-            if fuse
+            if fuse && i + 3 < self.layers.len() && self.layers[i + 2].kind() == LayerKind::Relu {
+                if let (
+                    Some(conv),
+                    LayerKind::MaxPool2d {
+                        kernel,
+                        stride,
+                        padding,
+                    },
+                ) = (self.layers[i].as_conv2d(), self.layers[i + 3].kind())
+                {
+                    let pool = [kernel, stride, padding];
+                    next = self.layers[i + 1].forward_conv_relu_max_pool2d(&h, conv, pool);
+                    if next.is_some() {
+                        i += 3;
+                    }
+                }
+            }
+            if next.is_none()
+                && fuse
                 && i + 2 < self.layers.len()
                 && self.layers[i + 1].kind() == LayerKind::Relu
                 && self.layers[i + 2].kind() == pool2

@@ -118,6 +118,25 @@ impl<T: Real> Tensor<T> {
         stride: [usize; 2],
         padding: [usize; 2],
     ) -> Tensor<T> {
+        let (params, pool) = (
+            [weight, bias, running_mean, running_var],
+            [kernel, stride, padding],
+        );
+        self.batch_norm_relu_max_pool2d_from(params, training, opts, pool, None)
+    }
+
+    /// [`Tensor::batch_norm_relu_max_pool2d`], its statistics from `blocks` where given
+    /// (the block statistics the convolution that wrote `self` took, see
+    /// [`Tensor::conv2d_batch_norm_relu_max_pool2d`]) instead of a pass over `self`.
+    #[track_caller]
+    pub(crate) fn batch_norm_relu_max_pool2d_from(
+        &self,
+        [weight, bias, running_mean, running_var]: [&Tensor<T>; 4],
+        training: bool,
+        opts: BatchNormOptions,
+        [kernel, stride, padding]: [[usize; 2]; 3],
+        blocks: Option<&[(T, T)]>,
+    ) -> Tensor<T> {
         let unfused = || {
             self.batch_norm(weight, bias, running_mean, running_var, training, opts)
                 .max_pool2d_relu(kernel, stride, padding)
@@ -138,9 +157,10 @@ impl<T: Real> Tensor<T> {
             // The unfused ops give the errors.
             return unfused();
         }
-        // Two statistics passes and one normalizing pass over x; the pooled values, argmax
-        // and mask written.
-        let bytes = 12 * bn.len() as u64 + 9 * pool.output_len() as u64;
+        // A statistics pass (unless the convolution took them) and a normalizing pass over
+        // x; the pooled values, argmax and mask written.
+        let passes = if blocks.is_some() { 4 } else { 8 };
+        let bytes = passes * bn.len() as u64 + 9 * pool.output_len() as u64;
         let _p = crate::profile::scope_with(
             "batch_norm_relu_max_pool2d",
             crate::profile::Pass::Forward,
@@ -151,8 +171,18 @@ impl<T: Real> Tensor<T> {
         let mut argmax = take(pool.output_len(), 0u32);
         let (mut mean, mut invstd) = (vec![T::ZERO; bn.c], vec![T::ZERO; bn.c]);
         let params = [weight, bias, running_mean, running_var];
-        let done = with_params(params, opts, |p| {
-            T::bn_pool_fused_forward_train(
+        let done = with_params(params, opts, |p| match blocks {
+            Some(blocks) => T::bn_pool_fused_forward_train_from_blocks(
+                &mut pooled,
+                &mut argmax,
+                &mut mean,
+                &mut invstd,
+                blocks,
+                &self.data(),
+                p,
+                &pool,
+            ),
+            None => T::bn_pool_fused_forward_train(
                 &mut pooled,
                 &mut argmax,
                 &mut mean,
@@ -160,7 +190,7 @@ impl<T: Real> Tensor<T> {
                 &self.data(),
                 p,
                 &pool,
-            )
+            ),
         });
         if !done {
             if let Some(p) = _p {

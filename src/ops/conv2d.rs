@@ -154,6 +154,21 @@ impl<T: Real> Tensor<T> {
         bias: Option<&Tensor<T>>,
         opts: Conv2dOptions,
     ) -> Tensor<T> {
+        self.conv2d_statistics(weight, bias, opts, false).0
+    }
+
+    /// [`Tensor::conv2d`], and if `statistics` asks for them and the fast kernels run,
+    /// batch norm's block statistics of the output taken as each image is written
+    /// (`stitch_kernels::conv2d::fast::conv2d_forward_with_statistics`): `blocks[n·K + k]`
+    /// = (mean, Σ (y − mean)²) of output plane \[n, k\]. `None` where they were not taken.
+    #[track_caller]
+    pub(crate) fn conv2d_statistics(
+        &self,
+        weight: &Tensor<T>,
+        bias: Option<&Tensor<T>>,
+        opts: Conv2dOptions,
+        statistics: bool,
+    ) -> (Tensor<T>, Option<Vec<(T, T)>>) {
         let sh = match (self.shape(), weight.shape()) {
             (&[n, c, h, w], &[k, c2, r, s]) if c == c2 => Conv2dShape {
                 n,
@@ -192,20 +207,21 @@ impl<T: Real> Tensor<T> {
         let _p =
             crate::profile::scope_with("conv2d", crate::profile::Pass::Forward, cost.0, cost.1);
         let mut y = take(sh.output_len(), T::ZERO);
+        let mut blocks = statistics.then(|| vec![(T::ZERO, T::ZERO); sh.n * sh.k]);
         {
             let b = bias.map(|b| b.data());
-            conv2d_forward_algo(
-                opts.algo,
-                &mut y,
-                &self.data(),
-                &weight.data(),
-                b.as_deref().map(|v| &v[..]),
-                &sh,
-            );
+            let (x, w, b) = (&self.data(), &weight.data(), b.as_deref().map(|v| &v[..]));
+            let taken = blocks.as_mut().is_some_and(|blocks| {
+                T::conv2d_forward_block_statistics(opts.algo, &mut y, blocks, x, w, b, &sh)
+            });
+            if !taken {
+                blocks = None;
+                conv2d_forward_algo(opts.algo, &mut y, x, w, b, &sh);
+            }
         }
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
-        Tensor::from_op(
+        let y = Tensor::from_op(
             y,
             &[sh.n, sh.k, sh.out_h(), sh.out_w()],
             &inputs,
@@ -213,7 +229,8 @@ impl<T: Real> Tensor<T> {
                 shape: sh,
                 algo: opts.algo,
             },
-        )
+        );
+        (y, blocks)
     }
 }
 

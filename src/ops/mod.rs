@@ -17,11 +17,12 @@
 //! | `batch_norm.rs` | `batch_norm`: training (batch statistics) and evaluation |
 //! | `batch_norm_pool.rs` | the fused `batch_norm_relu_max_pool2d` of a convolution block |
 //! | `batch_norm_relu.rs` | the fused `batch_norm_relu` of conv → BN → ReLU |
+//! | `conv_batch_norm_pool.rs` | `conv2d_batch_norm_relu_max_pool2d`: a whole convolution block, batch norm's statistics taken by the convolution |
 //! | `dropout.rs` | `dropout`: inverted, mask from a key |
 //! | `avg_pool2d.rs` | `avg_pool2d` (`count_include_pad=True`) |
 //! | `pad.rs` | `pad2d` (constant), `crop2d`, `flip_w` over the last two dimensions |
 //! | `concat.rs` | `cat` along any dimension |
-//! | `fusion.rs` | the switch of the fused ops (`max_pool2d_relu`, `conv2d_relu_max_pool2d`, `batch_norm_relu_max_pool2d`, `batch_norm_relu`, `add_relu`) |
+//! | `fusion.rs` | the switch of the fused ops (`max_pool2d_relu`, `conv2d_relu_max_pool2d`, `batch_norm_relu_max_pool2d`, `conv2d_batch_norm_relu_max_pool2d`, `batch_norm_relu`, `add_relu`) |
 
 mod arith;
 mod avg_pool2d;
@@ -31,6 +32,7 @@ mod batch_norm_relu;
 pub(crate) mod broadcast;
 mod concat;
 mod conv2d;
+mod conv_batch_norm_pool;
 mod dropout;
 mod fusion;
 mod linear;

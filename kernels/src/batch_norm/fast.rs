@@ -44,22 +44,28 @@ pub fn batch_norm_forward_train_with(
     sh: &BatchNormShape,
 ) {
     let isa = usable(isa);
-    let (scale, shift) = train_statistics(isa, save_mean, save_invstd, x, &mut p, sh);
+    let (scale, shift) = train_statistics(isa, save_mean, save_invstd, x, None, &mut p, sh);
     // Phase 2: y = a x + b per block.
     channel_affine_with(isa, out, x, &scale, &shift, sh);
 }
 
 /// Phase 1 of the training forward: μ and invstd of each channel (saved), the running
 /// statistics updated, and each channel's affine map (a, b) returned as (scale, shift).
+/// `blocks`, if given, are x's block statistics already taken (by the convolution that
+/// wrote x, while each image was in cache): then x is not read.
 pub(super) fn train_statistics(
     isa: Isa,
     save_mean: &mut [f32],
     save_invstd: &mut [f32],
     x: &[f32],
+    blocks: Option<&[(f32, f32)]>,
     p: &mut BatchNormParams<'_, f32>,
     sh: &BatchNormShape,
 ) -> (Vec<f32>, Vec<f32>) {
-    let stats = channel_statistics(isa, x, sh);
+    let stats = match blocks {
+        Some(blocks) => merge_block_statistics(blocks, sh),
+        None => channel_statistics(isa, x, sh),
+    };
     let mut scale = vec![0.0f32; sh.c];
     let mut shift = vec![0.0f32; sh.c];
     for (c, &(mean, var)) in stats.iter().enumerate() {
@@ -86,13 +92,33 @@ fn channel_statistics(isa: Isa, x: &[f32], sh: &BatchNormShape) -> Vec<(f32, f32
         .par_chunks_mut(sh.c)
         .zip(x.par_chunks(sh.c * hw))
         .with_min_len(blocks_per_task(sh.c * hw))
-        .for_each(|(out, x_n)| {
-            for (o, xb) in out.iter_mut().zip(x_n.chunks_exact(hw)) {
-                let mb = dispatch!(isa, sum(xb)) / hw as f32;
-                *o = (mb, dispatch!(isa, sum_sq_dev(xb, mb)));
-            }
-        });
-    let nb = hw as f64;
+        .for_each(|(out, x_n)| image_block_statistics(isa, out, x_n, hw));
+    merge_block_statistics(&blocks, sh)
+}
+
+/// Each channel block's statistics of one image x_n \[C, hw\]: `out[c]` = (m_b, Σ (x − m_b)²)
+/// of block c, m_b its mean (the second sum reads the block again, from L1). The body of
+/// batch norm's statistics pass; a convolution followed by batch norm calls it on each
+/// image it has just written (`conv2d::fast::conv2d_forward_with_statistics`), so that pass
+/// need not read x from memory again, with the same bits.
+pub fn image_block_statistics(isa: Isa, out: &mut [(f32, f32)], x_n: &[f32], hw: usize) {
+    let isa = usable(isa);
+    if hw == 0 {
+        return;
+    }
+    for (o, xb) in out.iter_mut().zip(x_n.chunks_exact(hw)) {
+        let mb = dispatch!(isa, sum(xb)) / hw as f32;
+        *o = (mb, dispatch!(isa, sum_sq_dev(xb, mb)));
+    }
+}
+
+/// μ and σ² of each channel from its blocks' statistics (`blocks[n·C + c]`), merged in
+/// image order by Chan et al.'s update in f64 (the module docs).
+fn merge_block_statistics(blocks: &[(f32, f32)], sh: &BatchNormShape) -> Vec<(f32, f32)> {
+    if sh.hw == 0 || sh.n == 0 {
+        return vec![(f32::NAN, f32::NAN); sh.c];
+    }
+    let nb = sh.hw as f64;
     (0..sh.c)
         .map(|c| {
             let (mut count, mut mean, mut m2) = (0.0f64, 0.0f64, 0.0f64);

@@ -73,6 +73,70 @@ pub fn batch_norm_max_pool2d_forward_train_with(
     save_mean: &mut [f32],
     save_invstd: &mut [f32],
     x: &[f32],
+    p: BatchNormParams<'_, f32>,
+    pool: &Pool2dShape,
+) {
+    forward_train(
+        isa,
+        pooled,
+        argmax,
+        save_mean,
+        save_invstd,
+        None,
+        x,
+        p,
+        pool,
+    )
+}
+
+/// [`batch_norm_max_pool2d_forward_train`] with x's block statistics already taken:
+/// `blocks[n·C + c]` is block \[n, c\]'s (m_b, Σ (x − m_b)²) as
+/// [`super::fast::image_block_statistics`] gives it, which the convolution that wrote x
+/// computed while each image was in cache (`conv2d::fast::conv2d_forward_with_statistics`).
+/// x is then read once, by the normalizing pass; the results are the same bits.
+#[allow(clippy::too_many_arguments)]
+#[track_caller]
+pub fn batch_norm_max_pool2d_forward_train_from_blocks(
+    pooled: &mut [f32],
+    argmax: &mut [u32],
+    save_mean: &mut [f32],
+    save_invstd: &mut [f32],
+    blocks: &[(f32, f32)],
+    x: &[f32],
+    p: BatchNormParams<'_, f32>,
+    pool: &Pool2dShape,
+) {
+    let (n, c) = (pool.n, pool.c);
+    assert!(
+        blocks.len() == n * c,
+        "batch_norm_max_pool2d_forward_train_from_blocks: {} block statistics for {n} images of {c} channels",
+        blocks.len()
+    );
+    let (isa, blocks) = (isa(), Some(blocks));
+    forward_train(
+        isa,
+        pooled,
+        argmax,
+        save_mean,
+        save_invstd,
+        blocks,
+        x,
+        p,
+        pool,
+    )
+}
+
+/// The forward of both entries: the statistics from `blocks` if given, else from x.
+#[allow(clippy::too_many_arguments)]
+#[track_caller]
+fn forward_train(
+    isa: Isa,
+    pooled: &mut [f32],
+    argmax: &mut [u32],
+    save_mean: &mut [f32],
+    save_invstd: &mut [f32],
+    blocks: Option<&[(f32, f32)]>,
+    x: &[f32],
     mut p: BatchNormParams<'_, f32>,
     pool: &Pool2dShape,
 ) {
@@ -91,7 +155,8 @@ pub fn batch_norm_max_pool2d_forward_train_with(
         &p,
     );
     let isa = usable(isa);
-    let (scale, shift) = super::fast::train_statistics(isa, save_mean, save_invstd, x, &mut p, &bn);
+    let (scale, shift) =
+        super::fast::train_statistics(isa, save_mean, save_invstd, x, blocks, &mut p, &bn);
     affine_max_pool2d(isa, pooled, argmax, x, &scale, &shift, pool);
 }
 

@@ -68,7 +68,8 @@ pub fn batch_norm_relu_forward_train_with(
         &p,
     );
     let isa = usable(isa);
-    let (scale, shift) = super::fast::train_statistics(isa, save_mean, save_invstd, x, &mut p, sh);
+    let (scale, shift) =
+        super::fast::train_statistics(isa, save_mean, save_invstd, x, None, &mut p, sh);
     if sh.hw == 0 {
         return;
     }
@@ -143,7 +144,8 @@ pub fn batch_norm_add_relu_forward_train_with(
         &p,
     );
     let isa = usable(isa);
-    let (scale, shift) = super::fast::train_statistics(isa, save_mean, save_invstd, x, &mut p, sh);
+    let (scale, shift) =
+        super::fast::train_statistics(isa, save_mean, save_invstd, x, None, &mut p, sh);
     let hw = sh.hw;
     if hw == 0 {
         return;

@@ -25,6 +25,7 @@ use rayon::prelude::*;
 use super::direct;
 use super::im2col::{col2im, im2col};
 use super::Conv2dShape;
+use crate::batch_norm::fast::image_block_statistics;
 use crate::gemm::{fast::sgemm_serial, GemmArgs, MatMut, MatRef};
 use crate::isa::isa;
 #[cfg(target_arch = "x86_64")]
@@ -363,6 +364,49 @@ pub fn conv2d_forward_with(
     }
     #[cfg(target_arch = "x86_64")]
     direct_forward(out, x, w, bias, sh, false);
+}
+
+/// [`conv2d_forward_with`], and the batch-norm statistics of each output block taken as
+/// it is written: `blocks[n·K + k]` = block \[n, k\]'s (mean, Σ (y − mean)²) by
+/// [`image_block_statistics`], for a convolution that batch norm follows, which then
+/// need not read y from memory for its statistics
+/// (`batch_norm::pool::batch_norm_max_pool2d_forward_train_from_blocks`). The phase planes
+/// and Winograd take them from each image's output while it is still in cache; the other
+/// paths in one pass over y after the convolution. Either way the same function on the same
+/// values: the same bits as batch norm's own statistics pass.
+pub fn conv2d_forward_with_statistics(
+    algo: ConvAlgo,
+    out: &mut [f32],
+    blocks: &mut [(f32, f32)],
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    sh: &Conv2dShape,
+) {
+    assert!(
+        blocks.len() == sh.n * sh.k,
+        "conv2d_forward_with_statistics: {} block statistics for {} images of {} channels",
+        blocks.len(),
+        sh.n,
+        sh.k
+    );
+    let plane = sh.out_h() * sh.out_w();
+    let outs = blocks.par_chunks_mut(sh.k.max(1));
+    let stats = |o: &mut [(f32, f32)], y_n: &[f32]| image_block_statistics(isa(), o, y_n, plane);
+    if sh.k == 0 || plane == 0 {
+        return conv2d_forward_with(algo, out, x, w, bias, sh);
+    }
+    if let Some(width) = use_winograd(algo, sh, Pass::Forward) {
+        return super::winograd::forward_then(width, out, x, w, bias, sh, outs, stats);
+    }
+    if !use_direct(algo, sh, Pass::Forward) {
+        if let Some(width) = use_planes(algo, sh, sh.k) {
+            return super::planes::forward_then(width, out, x, w, bias, sh, outs, stats);
+        }
+    }
+    conv2d_forward_with(algo, out, x, w, bias, sh);
+    outs.zip(out.par_chunks(sh.k * plane))
+        .for_each(|(o, y_n)| stats(o, y_n));
 }
 
 /// ∂x of the convolution, fast version.

@@ -76,7 +76,7 @@ impl ConvAlgo {
     }
 
     /// `Auto` replaced by the process-wide choice of [`set_default_algo`].
-    fn resolved(self) -> ConvAlgo {
+    pub(crate) fn resolved(self) -> ConvAlgo {
         match self {
             ConvAlgo::Auto => default_algo(),
             a => a,
@@ -84,7 +84,7 @@ impl ConvAlgo {
     }
 
     /// Whether this call runs the reference loops: asked for, or the kernel mode says so.
-    fn is_reference(self) -> bool {
+    pub(crate) fn is_reference(self) -> bool {
         self == ConvAlgo::Reference || op_mode(KernelOp::Conv2d) == Mode::Reference
     }
 }

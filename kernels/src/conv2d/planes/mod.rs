@@ -815,6 +815,33 @@ pub fn forward(
         .for_each(|(y_n, x_n)| plan.image(width, y_n, x_n, bias, sh));
 }
 
+/// [`forward`], then `then(o, y_n)` on each image's output just written (while it is in
+/// cache), `outs` yielding one `o` per image.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn forward_then<O: Send>(
+    width: Width,
+    out: &mut [f32],
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    sh: &Conv2dShape,
+    outs: impl IndexedParallelIterator<Item = O>,
+    then: impl Fn(O, &[f32]) + Sync + Send,
+) {
+    let (in_len, out_len) = (sh.c * sh.h * sh.w, sh.output_len() / sh.n.max(1));
+    if sh.n == 0 || out_len == 0 {
+        return;
+    }
+    let plan = ForwardPlan::new(width, w, sh);
+    out.par_chunks_mut(out_len)
+        .zip(x.par_chunks(in_len.max(1)))
+        .zip(outs)
+        .for_each(|((y_n, x_n), o)| {
+            plan.image(width, y_n, x_n, bias, sh);
+            then(o, y_n)
+        });
+}
+
 /// [`forward`] with each image's output y_n [K, P, Q] handed to `then(out, y_n)` from a
 /// per-thread buffer instead of written to a batch tensor, `outs` yielding one `out` per
 /// image: the fused convolution → max-pool pools it there, so the full-size output never

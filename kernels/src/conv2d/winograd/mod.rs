@@ -265,6 +265,23 @@ pub fn forward(
     bias: Option<&[f32]>,
     sh: &Conv2dShape,
 ) {
+    let none = rayon::iter::repeat_n((), sh.n);
+    forward_then(width, out, x, w, bias, sh, none, |_, _| {})
+}
+
+/// [`forward`], then `then(o, y_n)` on each image's output just written (while it is in
+/// cache), `outs` yielding one `o` per image.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn forward_then<O: Send>(
+    width: Width,
+    out: &mut [f32],
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    sh: &Conv2dShape,
+    outs: impl IndexedParallelIterator<Item = O>,
+    then: impl Fn(O, &[f32]) + Sync + Send,
+) {
     let (lanes, mr) = (width.lanes(), width.mr());
     let tl = Tiles::new(sh, lanes);
     let u = transform_weights(w, sh.k, sh.c, mr);
@@ -276,7 +293,8 @@ pub fn forward(
     let slen = transform::input_scratch_len(tl.th, tl.tw).max(transform::output_scratch_len(tl.tp));
     out.par_chunks_mut(out_len)
         .zip(x.par_chunks(in_len.max(1)))
-        .for_each(|(y_n, x_n)| {
+        .zip(outs)
+        .for_each(|((y_n, x_n), o)| {
             with_cols(vlen, |v| {
                 with_work(mlen, |m| {
                     with_stage(slen, |scratch| match width {
@@ -306,7 +324,8 @@ pub fn forward(
                         },
                     })
                 })
-            })
+            });
+            then(o, y_n)
         });
 }
 
