@@ -667,3 +667,124 @@ fn gradcheck_conv2d_batch_norm_relu_max_pool2d() {
         );
     }
 }
+
+#[test]
+fn fused_conv_batch_norm_relu_and_add_relu_equal_their_ops_in_f32() {
+    // The residual block's halves, conv → BN → ReLU and conv → BN (+ shortcut) → ReLU, with
+    // batch norm's statistics taken by the convolution, against `no_fusion`'s conv2d →
+    // batch_norm → relu / add → relu: the same bits (values, every gradient including the
+    // shortcut's, running statistics) on every convolution algorithm. Shapes: resnet20's
+    // 16→16 @ 28×28 and 32→32 @ 14×14 (Winograd's under `auto` on AVX2), its stride-2 and
+    // 1×1 stride-2 layers, batch 1, 7×7 and 17×17, padding 0/2.
+    use stitch::ops::ConvAlgo;
+    type Conv = ([usize; 4], usize, usize, usize, usize, bool); // x, K, kernel, stride, pad, bias
+    let cases: [Conv; 6] = [
+        ([2, 16, 28, 28], 16, 3, 1, 1, false),
+        ([2, 32, 14, 14], 32, 3, 1, 1, false),
+        ([2, 16, 28, 28], 32, 3, 2, 1, false),
+        ([2, 16, 28, 28], 32, 1, 2, 0, false),
+        ([1, 3, 7, 7], 5, 3, 1, 0, true),
+        ([2, 2, 17, 17], 4, 3, 1, 2, true),
+    ];
+    let algos = [
+        ConvAlgo::Auto,
+        ConvAlgo::Winograd,
+        ConvAlgo::Direct,
+        ConvAlgo::Im2col,
+    ];
+    for (i, (shape, k, r, stride, pad, with_bias)) in cases.into_iter().enumerate() {
+        for algo in algos {
+            for add in [false, true] {
+                let c = shape[1];
+                let seed = 500 + 10 * i as u64;
+                let to32 = |t: Tensor<f64>| t.cast::<f32>();
+                let x = to32(rand64(&shape, seed).mul_scalar(2.0)).requires_grad_();
+                let cw = to32(rand64(&[k, c, r, r], seed + 6)).requires_grad_();
+                let cb = with_bias.then(|| to32(rand64(&[k], seed + 7)).requires_grad_());
+                let w = to32(rand64(&[k], seed + 1).add_scalar(1.0)).requires_grad_();
+                let b = to32(rand64(&[k], seed + 2)).requires_grad_();
+                let conv = Conv2dOptions {
+                    stride: [stride; 2],
+                    padding: [pad; 2],
+                    algo,
+                    ..Default::default()
+                };
+                let out = (shape[2] + 2 * pad - r) / stride + 1;
+                let s = to32(rand64(&[shape[0], k, out, out], seed + 8)).requires_grad_();
+                let run = |fused: bool| {
+                    let (rm, rv) = (
+                        to32(rand64(&[k], seed + 3)),
+                        to32(rand64(&[k], seed + 4).add_scalar(2.0)),
+                    );
+                    let _off = (!fused).then(stitch::ops::no_fusion);
+                    let opts = BatchNormOptions::default();
+                    let (cb, t) = (cb.as_ref(), true);
+                    let y = if add {
+                        x.conv2d_batch_norm_add_relu(&cw, cb, conv, &w, &b, &rm, &rv, t, opts, &s)
+                    } else {
+                        x.conv2d_batch_norm_relu(&cw, cb, conv, &w, &b, &rm, &rv, t, opts)
+                    };
+                    let r = to32(rand64(y.shape(), seed + 5));
+                    y.mul(&r).sum().backward();
+                    let mut params = vec![&x, &cw, &w, &b, &s];
+                    params.extend(cb);
+                    let grads: Vec<Option<Vec<f32>>> = params
+                        .iter()
+                        .map(|t| t.grad().map(|g| g.to_vec()))
+                        .collect();
+                    for t in params {
+                        t.zero_grad();
+                    }
+                    (y.to_vec(), grads, rm.to_vec(), rv.to_vec())
+                };
+                let (fused, plain) = (run(true), run(false));
+                let at = format!("{shape:?} → {k}, {r}×{r}/{stride}/{pad}, {algo:?}, add {add}");
+                assert_eq!(fused.0, plain.0, "values {at}");
+                for (j, (a, b)) in fused.1.iter().zip(&plain.1).enumerate() {
+                    assert_eq!(a, b, "gradient {j} {at}");
+                }
+                assert_eq!((&fused.2, &fused.3), (&plain.2, &plain.3), "running {at}");
+                let dx = fused.1[0].as_ref().expect("∂x");
+                assert!(dx.iter().any(|&v| v != 0.0), "∂x all zero {at}");
+            }
+        }
+    }
+}
+
+#[test]
+fn gradcheck_conv2d_batch_norm_relu_and_add_relu() {
+    // In f64 the ops compose conv2d and batch_norm_relu / batch_norm_add_relu. Training and
+    // evaluation mode, no bias, stride 2 padding 1.
+    let x = rand64(&[2, 2, 6, 6], 41);
+    let cw = rand64(&[3, 2, 3, 3], 42);
+    let w = rand64(&[3], 44).add_scalar(1.5);
+    let b = rand64(&[3], 45);
+    let s = rand64(&[2, 3, 3, 3], 46);
+    let conv = Conv2dOptions {
+        stride: [2, 2],
+        padding: [1, 1],
+        ..Default::default()
+    };
+    for training in [true, false] {
+        let (rm, rv) = (rand64(&[3], 47), rand64(&[3], 48).add_scalar(2.0));
+        let opts = BatchNormOptions::default();
+        assert_gradcheck(
+            |t| {
+                let y = t[0].conv2d_batch_norm_relu(
+                    &t[1], None, conv, &t[2], &t[3], &rm, &rv, training, opts,
+                );
+                head(&y, 7)
+            },
+            &[x.clone(), cw.clone(), w.clone(), b.clone()],
+        );
+        assert_gradcheck(
+            |t| {
+                let y = t[0].conv2d_batch_norm_add_relu(
+                    &t[1], None, conv, &t[2], &t[3], &rm, &rv, training, opts, &t[4],
+                );
+                head(&y, 7)
+            },
+            &[x.clone(), cw.clone(), w.clone(), b.clone(), s.clone()],
+        );
+    }
+}

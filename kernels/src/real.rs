@@ -306,11 +306,13 @@ pub trait Real:
     }
     /// The fused training-mode batch norm → ReLU forward ([`crate::batch_norm::relu`]),
     /// when this type has it and batch norm runs its fast kernels: returns false (and
-    /// touches nothing) otherwise.
+    /// touches nothing) otherwise. `blocks`, if given, are x's block statistics taken by
+    /// [`Real::conv2d_forward_block_statistics`] (then x is not read for the statistics).
     fn bn_relu_fused_forward_train(
         _out: &mut [Self],
         _save_mean: &mut [Self],
         _save_invstd: &mut [Self],
+        _blocks: Option<&[(Self, Self)]>,
         _x: &[Self],
         _p: BatchNormParams<'_, Self>,
         _sh: &BatchNormShape,
@@ -326,6 +328,7 @@ pub trait Real:
         _positive: &mut [bool],
         _save_mean: &mut [Self],
         _save_invstd: &mut [Self],
+        _blocks: Option<&[(Self, Self)]>,
         _x: &[Self],
         _shortcut: &[Self],
         _p: BatchNormParams<'_, Self>,
@@ -628,22 +631,23 @@ impl Real for f32 {
         out: &mut [f32],
         save_mean: &mut [f32],
         save_invstd: &mut [f32],
+        blocks: Option<&[(f32, f32)]>,
         x: &[f32],
         p: BatchNormParams<'_, f32>,
         sh: &BatchNormShape,
     ) -> bool {
+        use crate::batch_norm::relu;
         use crate::{op_mode, KernelOp, Mode};
         if op_mode(KernelOp::BatchNorm) != Mode::Fast {
             return false;
         }
-        crate::batch_norm::relu::batch_norm_relu_forward_train(
-            out,
-            save_mean,
-            save_invstd,
-            x,
-            p,
-            sh,
-        );
+        let (mean, invstd) = (save_mean, save_invstd);
+        match blocks {
+            Some(b) => {
+                relu::batch_norm_relu_forward_train_from_blocks(out, mean, invstd, b, x, p, sh)
+            }
+            None => relu::batch_norm_relu_forward_train(out, mean, invstd, x, p, sh),
+        }
         true
     }
     fn bn_add_relu_fused_forward_train(
@@ -651,25 +655,26 @@ impl Real for f32 {
         positive: &mut [bool],
         save_mean: &mut [f32],
         save_invstd: &mut [f32],
+        blocks: Option<&[(f32, f32)]>,
         x: &[f32],
         shortcut: &[f32],
         p: BatchNormParams<'_, f32>,
         sh: &BatchNormShape,
     ) -> bool {
+        use crate::batch_norm::relu;
         use crate::{op_mode, KernelOp, Mode};
         if op_mode(KernelOp::BatchNorm) != Mode::Fast {
             return false;
         }
-        crate::batch_norm::relu::batch_norm_add_relu_forward_train(
-            out,
-            positive,
-            save_mean,
-            save_invstd,
-            x,
-            shortcut,
-            p,
-            sh,
-        );
+        let (mean, invstd, s) = (save_mean, save_invstd, shortcut);
+        match blocks {
+            Some(b) => relu::batch_norm_add_relu_forward_train_from_blocks(
+                out, positive, mean, invstd, b, x, s, p, sh,
+            ),
+            None => {
+                relu::batch_norm_add_relu_forward_train(out, positive, mean, invstd, x, s, p, sh)
+            }
+        }
         true
     }
     fn bn_relu_fused_backward(

@@ -63,9 +63,15 @@ impl<T: Real> Module<T> for BasicBlock<T> {
     }
 
     fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
-        let h = self.bn1.forward_relu(&self.conv1.forward(x));
-        self.bn2
-            .forward_add_relu(&self.conv2.forward(&h), &self.shortcut.forward(x))
+        let h = self.bn1.forward_conv_relu(&self.conv1, x);
+        if !crate::ops::fusion_enabled() {
+            // conv2 before the shortcut, in PyTorch's order (what `summary` lists).
+            let y = self.conv2.forward(&h);
+            return self.bn2.forward_add_relu(&y, &self.shortcut.forward(x));
+        }
+        // The fused op takes the shortcut ready, and batch norm's statistics from conv2.
+        let shortcut = self.shortcut.forward(x);
+        self.bn2.forward_conv_add_relu(&self.conv2, &h, &shortcut)
     }
 
     fn describe(&self) -> String {
@@ -119,7 +125,7 @@ impl<T: Real> Module<T> for ResNet20<T> {
     }
 
     fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
-        let h = self.bn.forward_relu(&self.conv.forward(x));
+        let h = self.bn.forward_conv_relu(&self.conv, x);
         let h = self.layers.forward(&h);
         self.fc.forward(&h.mean_dims(&[2, 3], false))
     }

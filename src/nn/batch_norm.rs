@@ -109,6 +109,50 @@ impl<T: Real> BatchNorm<T> {
         )
     }
 
+    /// `relu(self.forward(conv.forward(x)))` as [`Tensor::conv2d_batch_norm_relu`]: the
+    /// same bits, batch norm's statistics taken by the convolution as it writes each image
+    /// (a residual block's conv → BN → ReLU).
+    #[track_caller]
+    pub fn forward_conv_relu(&self, conv: &super::Conv2d<T>, x: &Tensor<T>) -> Tensor<T> {
+        self.begin_batch(x);
+        x.conv2d_batch_norm_relu(
+            &conv.weight,
+            conv.bias.as_ref(),
+            conv.options,
+            &self.weight,
+            &self.bias,
+            &self.running_mean,
+            &self.running_var,
+            self.is_training(),
+            self.options,
+        )
+    }
+
+    /// `relu(self.forward(conv.forward(x)) + shortcut)` as
+    /// [`Tensor::conv2d_batch_norm_add_relu`] (a residual block's end): the same bits, batch
+    /// norm's statistics taken by the convolution.
+    #[track_caller]
+    pub fn forward_conv_add_relu(
+        &self,
+        conv: &super::Conv2d<T>,
+        x: &Tensor<T>,
+        shortcut: &Tensor<T>,
+    ) -> Tensor<T> {
+        self.begin_batch(x);
+        x.conv2d_batch_norm_add_relu(
+            &conv.weight,
+            conv.bias.as_ref(),
+            conv.options,
+            &self.weight,
+            &self.bias,
+            &self.running_mean,
+            &self.running_var,
+            self.is_training(),
+            self.options,
+            shortcut,
+        )
+    }
+
     /// Training-mode forward calls so far (PyTorch's `num_batches_tracked`; it weighs the
     /// running statistics only when momentum is `None`, which stitch does not offer, but it
     /// is part of the layer's `state_dict`).

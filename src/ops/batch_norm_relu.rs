@@ -101,6 +101,21 @@ impl<T: Real> Tensor<T> {
         training: bool,
         opts: BatchNormOptions,
     ) -> Tensor<T> {
+        let params = [weight, bias, running_mean, running_var];
+        self.batch_norm_relu_from(params, training, opts, None)
+    }
+
+    /// [`Tensor::batch_norm_relu`], its statistics from `blocks` where given (the block
+    /// statistics the convolution that wrote `self` took, see
+    /// [`Tensor::conv2d_batch_norm_relu`]) instead of a pass over `self`.
+    #[track_caller]
+    pub(crate) fn batch_norm_relu_from(
+        &self,
+        [weight, bias, running_mean, running_var]: [&Tensor<T>; 4],
+        training: bool,
+        opts: BatchNormOptions,
+        blocks: Option<&[(T, T)]>,
+    ) -> Tensor<T> {
         let unfused = || {
             self.batch_norm(weight, bias, running_mean, running_var, training, opts)
                 .relu()
@@ -109,14 +124,16 @@ impl<T: Real> Tensor<T> {
         let Some(sh) = fused_train_shape(self, params, training) else {
             return unfused();
         };
-        // The statistics' pass over x, then x read and y written.
-        let bytes = 12 * sh.len() as u64;
+        // The statistics' pass over x (unless the convolution took them), then x read and
+        // y written.
+        let bytes = if blocks.is_some() { 8 } else { 12 } * sh.len() as u64;
         let _p =
             crate::profile::scope_with("batch_norm_relu", crate::profile::Pass::Forward, 0, bytes);
         let mut y = take(sh.len(), T::ZERO);
         let (mut mean, mut invstd) = (vec![T::ZERO; sh.c], vec![T::ZERO; sh.c]);
         let done = with_params(params, opts, |p| {
-            T::bn_relu_fused_forward_train(&mut y, &mut mean, &mut invstd, &self.data(), p, &sh)
+            let x = &self.data();
+            T::bn_relu_fused_forward_train(&mut y, &mut mean, &mut invstd, blocks, x, p, &sh)
         });
         if !done {
             if let Some(p) = _p {
@@ -153,6 +170,21 @@ impl<T: Real> Tensor<T> {
         opts: BatchNormOptions,
         shortcut: &Tensor<T>,
     ) -> Tensor<T> {
+        let params = [weight, bias, running_mean, running_var];
+        self.batch_norm_add_relu_from(params, training, opts, shortcut, None)
+    }
+
+    /// [`Tensor::batch_norm_add_relu`], its statistics from `blocks` where given (see
+    /// [`Tensor::conv2d_batch_norm_add_relu`]).
+    #[track_caller]
+    pub(crate) fn batch_norm_add_relu_from(
+        &self,
+        [weight, bias, running_mean, running_var]: [&Tensor<T>; 4],
+        training: bool,
+        opts: BatchNormOptions,
+        shortcut: &Tensor<T>,
+        blocks: Option<&[(T, T)]>,
+    ) -> Tensor<T> {
         let unfused = || {
             self.batch_norm(weight, bias, running_mean, running_var, training, opts)
                 .add_relu(shortcut)
@@ -164,8 +196,9 @@ impl<T: Real> Tensor<T> {
         if shortcut.shape() != self.shape() {
             return unfused();
         }
-        // The statistics' pass over x; x and the shortcut read, y and the mask written.
-        let bytes = 17 * sh.len() as u64;
+        // The statistics' pass over x (unless the convolution took them); x and the
+        // shortcut read, y and the mask written.
+        let bytes = if blocks.is_some() { 13 } else { 17 } * sh.len() as u64;
         let _p = crate::profile::scope_with(
             "batch_norm_add_relu",
             crate::profile::Pass::Forward,
@@ -181,6 +214,7 @@ impl<T: Real> Tensor<T> {
                 &mut positive,
                 &mut mean,
                 &mut invstd,
+                blocks,
                 &self.data(),
                 &shortcut.data(),
                 p,

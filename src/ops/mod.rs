@@ -17,7 +17,7 @@
 //! | `batch_norm.rs` | `batch_norm`: training (batch statistics) and evaluation |
 //! | `batch_norm_pool.rs` | the fused `batch_norm_relu_max_pool2d` of a convolution block |
 //! | `batch_norm_relu.rs` | the fused `batch_norm_relu` of conv → BN → ReLU |
-//! | `conv_batch_norm_pool.rs` | `conv2d_batch_norm_relu_max_pool2d`: a whole convolution block, batch norm's statistics taken by the convolution |
+//! | `conv_batch_norm.rs` | `conv2d_batch_norm_relu_max_pool2d`, `conv2d_batch_norm_relu`, `conv2d_batch_norm_add_relu`: a convolution and the batch norm after it, its statistics taken by the convolution |
 //! | `dropout.rs` | `dropout`: inverted, mask from a key |
 //! | `avg_pool2d.rs` | `avg_pool2d` (`count_include_pad=True`) |
 //! | `pad.rs` | `pad2d` (constant), `crop2d`, `flip_w` over the last two dimensions |
@@ -32,7 +32,7 @@ mod batch_norm_relu;
 pub(crate) mod broadcast;
 mod concat;
 mod conv2d;
-mod conv_batch_norm_pool;
+mod conv_batch_norm;
 mod dropout;
 mod fusion;
 mod linear;

@@ -432,11 +432,24 @@ macro_rules! bn_simd {
         // Callers guarantee: the CPU has the feature; slices of one call have one length.
         // Each `unsafe` block reads or writes lanes i..i + $l with i + $l <= n.
 
+        // The three reductions keep four vector accumulators (acc[j] takes vectors
+        // j, j + 4, j + 8, …), added as (acc0 + acc1) + (acc2 + acc3) at the end, then
+        // the last vectors and the scalar tail: four independent chains of additions, so
+        // a block that is already in cache is summed at the adder's throughput, not its
+        // latency. A fixed order: the same bits on any thread count.
+
         #[target_feature(enable = $feat)]
         pub unsafe fn sum(x: &[f32]) -> f32 {
-            let (n, p) = (x.len() / $l * $l, x.as_ptr());
-            let mut acc = $zero();
-            for i in (0..n).step_by($l) {
+            let (n4, n, p) = (x.len() / (4 * $l) * (4 * $l), x.len() / $l * $l, x.as_ptr());
+            let mut acc = [$zero(); 4];
+            for i in (0..n4).step_by(4 * $l) {
+                for (j, a) in acc.iter_mut().enumerate() {
+                    // SAFETY: i + (j + 1)·lanes <= n4 <= x.len().
+                    *a = $add(*a, unsafe { $load(p.add(i + j * $l)) });
+                }
+            }
+            let mut acc = $add($add(acc[0], acc[1]), $add(acc[2], acc[3]));
+            for i in (n4..n).step_by($l) {
                 // SAFETY: i + lanes <= n <= x.len().
                 acc = $add(acc, unsafe { $load(p.add(i)) });
             }
@@ -445,9 +458,17 @@ macro_rules! bn_simd {
 
         #[target_feature(enable = $feat)]
         pub unsafe fn sum_sq_dev(x: &[f32], mean: f32) -> f32 {
-            let (n, p) = (x.len() / $l * $l, x.as_ptr());
-            let (mut acc, mv) = ($zero(), $set1(mean));
-            for i in (0..n).step_by($l) {
+            let (n4, n, p) = (x.len() / (4 * $l) * (4 * $l), x.len() / $l * $l, x.as_ptr());
+            let (mut acc, mv) = ([$zero(); 4], $set1(mean));
+            for i in (0..n4).step_by(4 * $l) {
+                for (j, a) in acc.iter_mut().enumerate() {
+                    // SAFETY: i + (j + 1)·lanes <= n4 <= x.len().
+                    let d = $sub(unsafe { $load(p.add(i + j * $l)) }, mv);
+                    *a = $fmadd(d, d, *a);
+                }
+            }
+            let mut acc = $add($add(acc[0], acc[1]), $add(acc[2], acc[3]));
+            for i in (n4..n).step_by($l) {
                 // SAFETY: i + lanes <= n <= x.len().
                 let d = $sub(unsafe { $load(p.add(i)) }, mv);
                 acc = $fmadd(d, d, acc);
@@ -457,9 +478,19 @@ macro_rules! bn_simd {
 
         #[target_feature(enable = $feat)]
         pub unsafe fn dot_dev(g: &[f32], x: &[f32], mean: f32) -> f32 {
-            let (n, pg, px) = (x.len() / $l * $l, g.as_ptr(), x.as_ptr());
-            let (mut acc, mv) = ($zero(), $set1(mean));
-            for i in (0..n).step_by($l) {
+            let (n4, n) = (x.len() / (4 * $l) * (4 * $l), x.len() / $l * $l);
+            let (pg, px) = (g.as_ptr(), x.as_ptr());
+            let (mut acc, mv) = ([$zero(); 4], $set1(mean));
+            for i in (0..n4).step_by(4 * $l) {
+                for (j, a) in acc.iter_mut().enumerate() {
+                    let at = i + j * $l;
+                    // SAFETY: at + lanes <= n4 <= x.len() = g.len().
+                    let (gv, xv) = unsafe { ($load(pg.add(at)), $load(px.add(at))) };
+                    *a = $fmadd(gv, $sub(xv, mv), *a);
+                }
+            }
+            let mut acc = $add($add(acc[0], acc[1]), $add(acc[2], acc[3]));
+            for i in (n4..n).step_by($l) {
                 // SAFETY: i + lanes <= n <= x.len() = g.len().
                 let (gv, xv) = unsafe { ($load(pg.add(i)), $load(px.add(i))) };
                 acc = $fmadd(gv, $sub(xv, mv), acc);
@@ -510,10 +541,25 @@ macro_rules! bn_simd {
 
         #[target_feature(enable = $feat)]
         pub unsafe fn masked_sums(g: &[f32], x: &[f32], a: f32, b: f32, mean: f32) -> (f32, f32) {
-            let (n, pg, px) = (x.len() / $l * $l, g.as_ptr(), x.as_ptr());
+            // [`sum`] and [`dot_dev`] of G' in the same four-accumulator order: the same
+            // bits as the unfused ReLU backward followed by batch norm's.
+            let (n4, n) = (x.len() / (4 * $l) * (4 * $l), x.len() / $l * $l);
+            let (pg, px) = (g.as_ptr(), x.as_ptr());
             let (av, bv, mv) = ($set1(a), $set1(b), $set1(mean));
-            let (mut s, mut d) = ($zero(), $zero());
-            for i in (0..n).step_by($l) {
+            let (mut s4, mut d4) = ([$zero(); 4], [$zero(); 4]);
+            for i in (0..n4).step_by(4 * $l) {
+                for j in 0..4 {
+                    let at = i + j * $l;
+                    // SAFETY: at + lanes <= n4 <= x.len() = g.len().
+                    let (gv, xv) = unsafe { ($load(pg.add(at)), $load(px.add(at))) };
+                    let gm = $keep_pos($fmadd(av, xv, bv), gv);
+                    s4[j] = $add(s4[j], gm);
+                    d4[j] = $fmadd(gm, $sub(xv, mv), d4[j]);
+                }
+            }
+            let mut s = $add($add(s4[0], s4[1]), $add(s4[2], s4[3]));
+            let mut d = $add($add(d4[0], d4[1]), $add(d4[2], d4[3]));
+            for i in (n4..n).step_by($l) {
                 // SAFETY: i + lanes <= n <= x.len() = g.len().
                 let (gv, xv) = unsafe { ($load(pg.add(i)), $load(px.add(i))) };
                 let gm = $keep_pos($fmadd(av, xv, bv), gv);

@@ -56,6 +56,51 @@ pub fn batch_norm_relu_forward_train_with(
     save_mean: &mut [f32],
     save_invstd: &mut [f32],
     x: &[f32],
+    p: BatchNormParams<'_, f32>,
+    sh: &BatchNormShape,
+) {
+    relu_forward_train(isa, out, save_mean, save_invstd, None, x, p, sh)
+}
+
+/// [`batch_norm_relu_forward_train`] with x's block statistics already taken by the
+/// convolution that wrote it (`blocks[n·C + c]`, see
+/// `pool::batch_norm_max_pool2d_forward_train_from_blocks`): x read once; the same bits.
+#[track_caller]
+pub fn batch_norm_relu_forward_train_from_blocks(
+    out: &mut [f32],
+    save_mean: &mut [f32],
+    save_invstd: &mut [f32],
+    blocks: &[(f32, f32)],
+    x: &[f32],
+    p: BatchNormParams<'_, f32>,
+    sh: &BatchNormShape,
+) {
+    check_blocks("batch_norm_relu_forward_train_from_blocks", blocks, sh);
+    relu_forward_train(isa(), out, save_mean, save_invstd, Some(blocks), x, p, sh)
+}
+
+/// A block-statistics argument's length against the shape.
+#[track_caller]
+fn check_blocks(kernel: &str, blocks: &[(f32, f32)], sh: &BatchNormShape) {
+    assert!(
+        blocks.len() == sh.n * sh.c,
+        "{kernel}: {} block statistics for {} images of {} channels",
+        blocks.len(),
+        sh.n,
+        sh.c
+    );
+}
+
+/// The forward of both entries: the statistics from `blocks` if given, else from x.
+#[allow(clippy::too_many_arguments)]
+#[track_caller]
+fn relu_forward_train(
+    isa: Isa,
+    out: &mut [f32],
+    save_mean: &mut [f32],
+    save_invstd: &mut [f32],
+    blocks: Option<&[(f32, f32)]>,
+    x: &[f32],
     mut p: BatchNormParams<'_, f32>,
     sh: &BatchNormShape,
 ) {
@@ -69,7 +114,7 @@ pub fn batch_norm_relu_forward_train_with(
     );
     let isa = usable(isa);
     let (scale, shift) =
-        super::fast::train_statistics(isa, save_mean, save_invstd, x, None, &mut p, sh);
+        super::fast::train_statistics(isa, save_mean, save_invstd, x, blocks, &mut p, sh);
     if sh.hw == 0 {
         return;
     }
@@ -126,6 +171,54 @@ pub fn batch_norm_add_relu_forward_train_with(
     save_invstd: &mut [f32],
     x: &[f32],
     shortcut: &[f32],
+    p: BatchNormParams<'_, f32>,
+    sh: &BatchNormShape,
+) {
+    let io = (out, positive);
+    add_relu_forward_train(isa, io, save_mean, save_invstd, None, x, shortcut, p, sh)
+}
+
+/// [`batch_norm_add_relu_forward_train`] with x's block statistics already taken by the
+/// convolution that wrote it (as [`batch_norm_relu_forward_train_from_blocks`]).
+#[allow(clippy::too_many_arguments)]
+#[track_caller]
+pub fn batch_norm_add_relu_forward_train_from_blocks(
+    out: &mut [f32],
+    positive: &mut [bool],
+    save_mean: &mut [f32],
+    save_invstd: &mut [f32],
+    blocks: &[(f32, f32)],
+    x: &[f32],
+    shortcut: &[f32],
+    p: BatchNormParams<'_, f32>,
+    sh: &BatchNormShape,
+) {
+    check_blocks("batch_norm_add_relu_forward_train_from_blocks", blocks, sh);
+    let (io, blocks) = ((out, positive), Some(blocks));
+    add_relu_forward_train(
+        isa(),
+        io,
+        save_mean,
+        save_invstd,
+        blocks,
+        x,
+        shortcut,
+        p,
+        sh,
+    )
+}
+
+/// The forward of both add-ReLU entries: the statistics from `blocks` if given, else from x.
+#[allow(clippy::too_many_arguments)]
+#[track_caller]
+fn add_relu_forward_train(
+    isa: Isa,
+    (out, positive): (&mut [f32], &mut [bool]),
+    save_mean: &mut [f32],
+    save_invstd: &mut [f32],
+    blocks: Option<&[(f32, f32)]>,
+    x: &[f32],
+    shortcut: &[f32],
     mut p: BatchNormParams<'_, f32>,
     sh: &BatchNormShape,
 ) {
@@ -145,7 +238,7 @@ pub fn batch_norm_add_relu_forward_train_with(
     );
     let isa = usable(isa);
     let (scale, shift) =
-        super::fast::train_statistics(isa, save_mean, save_invstd, x, None, &mut p, sh);
+        super::fast::train_statistics(isa, save_mean, save_invstd, x, blocks, &mut p, sh);
     let hw = sh.hw;
     if hw == 0 {
         return;
