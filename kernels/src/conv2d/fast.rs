@@ -75,7 +75,10 @@ pub(crate) fn planes_forward_width(sh: &Conv2dShape) -> Option<super::planes::Wi
 /// outweigh its transforms: 32→32 @ 14×14 1.15–1.2×, 32→64 @ 14×14 1.25–1.45×,
 /// 32→32 @ 28×28 1.25×, 64→64 @ 14×14 1.45–1.5× the planes' speed. It lost at 16→16 @
 /// 28×28 (forward 0.9×, ∂w 0.75×) and 64→64 @ 7×7 (0.85×: 16 tiles a plane, 24
-/// computed). Its ∂w, with ∂b taken in the same pass over G as the planes take it, is
+/// computed), and again on 2026-12-05 after its transforms were vectorised
+/// (`conv_algos/{forward,backward_input,backward_weight}_{direct,winograd}`, two alternated
+/// runs): 16→16 @ 28×28 forward 0.91×, ∂x 0.97–1.0×, ∂w 0.75×; 64→64 @ 7×7 forward
+/// 0.8–0.87×, ∂x 0.79–0.87×, ∂w 0.78–0.91×. Its ∂w, with ∂b taken in the same pass over G as the planes take it, is
 /// also Winograd's at the wide layers: `stitch profile --model conv-pool` (32→64 @ 14×14,
 /// 3 alternated pairs) 644/654 → 545/550 ms of ∂w + ∂b in 40 steps, `--model cnn` 0.93–1.0×;
 /// the benches (`conv_algos/backward_weight_bias_*`) 32→32 @ 28×28 1.1–1.2×, 64→64 @
