@@ -114,8 +114,10 @@
 //! ## Fusions
 //! Fused ops (`add_relu` above, `max_pool2d_relu`, `conv2d_relu_max_pool2d`,
 //! `batch_norm_relu_max_pool2d`, `conv2d_batch_norm_relu_max_pool2d`, `batch_norm_relu`,
-//! `batch_norm_add_relu`) are tensor
-//! methods any `forward` can call (batch norm's two also as `BatchNorm::forward_relu` and
-//! `BatchNorm::forward_add_relu`); [`Sequential`](crate::nn::Sequential) also applies the
+//! `batch_norm_add_relu`, `conv2d_batch_norm_relu`, `conv2d_batch_norm_add_relu`) are
+//! tensor methods any `forward` can call (batch norm's also as `BatchNorm::forward_relu`,
+//! `BatchNorm::forward_add_relu`, and with the convolution before it taking its statistics,
+//! `BatchNorm::forward_conv_relu(&conv, &x)` and `BatchNorm::forward_conv_add_relu`);
+//! [`Sequential`](crate::nn::Sequential) also applies the
 //! others by itself where its layers form the pattern. They give the same bits as their parts;
 //! [`ops::set_fusion`](crate::ops::set_fusion) (or `--no-fusion`) turns them all off.
