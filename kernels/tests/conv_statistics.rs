@@ -25,6 +25,9 @@ const SHAPES: [(usize, usize, usize, usize, usize, usize, usize); 8] = [
     (2, 64, 7, 64, 3, 1, 1),
 ];
 
+/// A batch norm kernel run on (params, saved mean, saved invstd), returning what it wrote.
+type Kernel<'a> = dyn Fn(BatchNormParams<'_, f32>, &mut [f32], &mut [f32]) -> Vec<f32> + 'a;
+
 const ALGOS: [ConvAlgo; 4] = [
     ConvAlgo::Auto,
     ConvAlgo::Winograd,
@@ -99,7 +102,7 @@ fn batch_norm_from_the_convolutions_blocks_equals_its_own_statistics() {
         let shortcut = data(bn.len(), 62);
         let at = format!("{shape:?}");
         // Runs `f` with fresh running statistics; returns what it wrote and them.
-        let run = |f: &dyn Fn(BatchNormParams<'_, f32>, &mut [f32], &mut [f32]) -> Vec<f32>| {
+        let run = |f: &Kernel<'_>| {
             let (mut rm, mut rv) = (vec![0.5f32; bn.c], vec![2.0f32; bn.c]);
             let (mut mean, mut invstd) = (vec![0.0f32; bn.c], vec![0.0f32; bn.c]);
             let params = BatchNormParams {

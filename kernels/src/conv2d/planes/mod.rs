@@ -805,14 +805,8 @@ pub fn forward(
     bias: Option<&[f32]>,
     sh: &Conv2dShape,
 ) {
-    let (in_len, out_len) = (sh.c * sh.h * sh.w, sh.output_len() / sh.n.max(1));
-    if sh.n == 0 || out_len == 0 {
-        return;
-    }
-    let plan = ForwardPlan::new(width, w, sh);
-    out.par_chunks_mut(out_len)
-        .zip(x.par_chunks(in_len.max(1)))
-        .for_each(|(y_n, x_n)| plan.image(width, y_n, x_n, bias, sh));
+    let none = rayon::iter::repeat_n((), sh.n);
+    forward_then(width, out, x, w, bias, sh, none, |_, _| {})
 }
 
 /// [`forward`], then `then(o, y_n)` on each image's output just written (while it is in
