@@ -601,13 +601,7 @@ impl Real for f32 {
         {
             return false;
         }
-        assert!(
-            out.len() == sh.output_len()
-                && x.len() == sh.input_len()
-                && w.len() == sh.weight_len()
-                && b.is_none_or(|b| b.len() == sh.k),
-            "conv2d_forward_block_statistics: buffer lengths do not fit {sh:?}"
-        );
+        crate::conv2d::check_forward("conv2d_forward_with_statistics", out, x, w, b, sh);
         crate::conv2d::fast::conv2d_forward_with_statistics(algo, out, blocks, x, w, b, sh);
         true
     }

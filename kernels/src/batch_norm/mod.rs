@@ -77,6 +77,19 @@ fn check(kernel: &str, sh: &BatchNormShape, lens: &[(&str, usize, usize)]) {
     }
 }
 
+/// The length of a block-statistics argument (`blocks[n·C + c]`, one per \[n, c\] block,
+/// taken by the convolution that wrote x) against the shape, checked for `kernel`.
+#[track_caller]
+pub(crate) fn check_blocks(kernel: &str, blocks: &[(f32, f32)], sh: &BatchNormShape) {
+    assert!(
+        blocks.len() == sh.n * sh.c,
+        "{kernel}: {} block statistics for {} images of {} channels",
+        blocks.len(),
+        sh.n,
+        sh.c
+    );
+}
+
 /// The checks of a fused training forward: `lens` (its own buffers, x included), the saved
 /// statistics and every per-channel parameter of C elements, and more than one value per
 /// channel.

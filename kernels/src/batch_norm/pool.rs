@@ -106,12 +106,8 @@ pub fn batch_norm_max_pool2d_forward_train_from_blocks(
     p: BatchNormParams<'_, f32>,
     pool: &Pool2dShape,
 ) {
-    let (n, c) = (pool.n, pool.c);
-    assert!(
-        blocks.len() == n * c,
-        "batch_norm_max_pool2d_forward_train_from_blocks: {} block statistics for {n} images of {c} channels",
-        blocks.len()
-    );
+    let kernel = "batch_norm_max_pool2d_forward_train_from_blocks";
+    super::check_blocks(kernel, blocks, &bn_shape(pool));
     let (isa, blocks) = (isa(), Some(blocks));
     forward_train(
         isa,

@@ -75,20 +75,8 @@ pub fn batch_norm_relu_forward_train_from_blocks(
     p: BatchNormParams<'_, f32>,
     sh: &BatchNormShape,
 ) {
-    check_blocks("batch_norm_relu_forward_train_from_blocks", blocks, sh);
+    super::check_blocks("batch_norm_relu_forward_train_from_blocks", blocks, sh);
     relu_forward_train(isa(), out, save_mean, save_invstd, Some(blocks), x, p, sh)
-}
-
-/// A block-statistics argument's length against the shape.
-#[track_caller]
-fn check_blocks(kernel: &str, blocks: &[(f32, f32)], sh: &BatchNormShape) {
-    assert!(
-        blocks.len() == sh.n * sh.c,
-        "{kernel}: {} block statistics for {} images of {} channels",
-        blocks.len(),
-        sh.n,
-        sh.c
-    );
 }
 
 /// The forward of both entries: the statistics from `blocks` if given, else from x.
@@ -193,7 +181,7 @@ pub fn batch_norm_add_relu_forward_train_from_blocks(
     p: BatchNormParams<'_, f32>,
     sh: &BatchNormShape,
 ) {
-    check_blocks("batch_norm_add_relu_forward_train_from_blocks", blocks, sh);
+    super::check_blocks("batch_norm_add_relu_forward_train_from_blocks", blocks, sh);
     let (io, blocks) = ((out, positive), Some(blocks));
     add_relu_forward_train(
         isa(),

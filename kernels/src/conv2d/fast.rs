@@ -386,14 +386,13 @@ pub fn conv2d_forward_with_statistics(
     bias: Option<&[f32]>,
     sh: &Conv2dShape,
 ) {
-    assert!(
-        blocks.len() == sh.n * sh.k,
-        "conv2d_forward_with_statistics: {} block statistics for {} images of {} channels",
-        blocks.len(),
-        sh.n,
-        sh.k
-    );
     let plane = sh.out_h() * sh.out_w();
+    let bn = crate::batch_norm::BatchNormShape {
+        n: sh.n,
+        c: sh.k,
+        hw: plane,
+    };
+    crate::batch_norm::check_blocks("conv2d_forward_with_statistics", blocks, &bn);
     let outs = blocks.par_chunks_mut(sh.k.max(1));
     let stats = |o: &mut [(f32, f32)], y_n: &[f32]| image_block_statistics(isa(), o, y_n, plane);
     if sh.k == 0 || plane == 0 {

@@ -271,6 +271,25 @@ pub fn conv2d_forward<T: Real>(
     conv2d_forward_algo(ConvAlgo::Auto, out, input, weight, bias, sh)
 }
 
+/// The shape and every buffer length of a forward convolution, checked for `kernel`.
+#[track_caller]
+pub(crate) fn check_forward<T>(
+    kernel: &str,
+    out: &[T],
+    input: &[T],
+    weight: &[T],
+    bias: Option<&[T]>,
+    sh: &Conv2dShape,
+) {
+    checked(kernel, sh);
+    check(kernel, "out", out.len(), sh.output_len(), sh);
+    check(kernel, "input", input.len(), sh.input_len(), sh);
+    check(kernel, "weight", weight.len(), sh.weight_len(), sh);
+    if let Some(b) = bias {
+        check(kernel, "bias", b.len(), sh.k, sh);
+    }
+}
+
 /// [`conv2d_forward`] computed the way `algo` says.
 #[track_caller]
 pub fn conv2d_forward_algo<T: Real>(
@@ -281,19 +300,7 @@ pub fn conv2d_forward_algo<T: Real>(
     bias: Option<&[T]>,
     sh: &Conv2dShape,
 ) {
-    checked("conv2d_forward", sh);
-    check("conv2d_forward", "out", out.len(), sh.output_len(), sh);
-    check("conv2d_forward", "input", input.len(), sh.input_len(), sh);
-    check(
-        "conv2d_forward",
-        "weight",
-        weight.len(),
-        sh.weight_len(),
-        sh,
-    );
-    if let Some(b) = bias {
-        check("conv2d_forward", "bias", b.len(), sh.k, sh);
-    }
+    check_forward("conv2d_forward", out, input, weight, bias, sh);
     let algo = algo.resolved();
     if algo.is_reference() {
         reference::conv2d_forward(out, input, weight, bias, sh)
