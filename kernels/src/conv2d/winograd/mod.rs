@@ -166,14 +166,17 @@ unsafe fn weight_image<L: Lanes, const NT: usize, const KV: usize>(
     scratch: &mut [f32],
 ) {
     transform::input(v, x_n, sh, tl.th, tl.tw, tl.tp, scratch);
-    transform::output_grad(
-        dmt,
-        g_n,
-        (sh.k, sh.out_h(), sh.out_w()),
-        (tl.th, tl.tw, tl.t),
-        kpad,
-        scratch,
-    );
+    // SAFETY: forwarded (the CPU runs `L`).
+    unsafe {
+        transform::output_grad::<L>(
+            dmt,
+            g_n,
+            (sh.k, sh.out_h(), sh.out_w()),
+            (tl.th, tl.tw, tl.t),
+            kpad,
+            scratch,
+        )
+    };
     let taps: Vec<usize> = (0..sh.c).map(|c| c * tl.tp).collect();
     let per_e = sh.c * kpad;
     for e in 0..16 {

@@ -4,6 +4,7 @@
 //! whole row of tiles at a time, so the compiler vectorises them.
 
 use super::super::Conv2dShape;
+use crate::vector::Lanes;
 
 /// G applied to three values: (g0, (g0 + g1 + g2)/2, (g0 − g1 + g2)/2, g2).
 #[inline(always)]
@@ -50,9 +51,60 @@ pub(super) fn filter_grad(du: &[f32; 16]) -> [f32; 9] {
 }
 
 /// The floats of scratch [`input`] needs: the padded image cut four ways by the parity of
-/// its rows and columns, and the column transform of each, (TH + 1) rows of TW + 1 apiece.
+/// its rows and columns, and the column transform of each, (TH + 1) rows of TW + 1 apiece,
+/// and one padded row (whole blocks of [`PAIRS`] column pairs).
 pub(super) fn input_scratch_len(th: usize, tw: usize) -> usize {
-    12 * ((th + 1) * (tw + 1) + 1)
+    12 * ((th + 1) * (tw + 1) + 1) + padded_row_len(tw + 1)
+}
+
+/// Column pairs per step of [`deinterleave`].
+const PAIRS: usize = 8;
+
+/// The floats of one padded row: `pitch` column pairs, rounded up to whole blocks.
+fn padded_row_len(pitch: usize) -> usize {
+    2 * pitch.div_ceil(PAIRS) * PAIRS
+}
+
+/// dst\[..src.len()\] = src, by whole blocks of [`PAIRS`] floats (the last one overlapping
+/// the one before) when there is one: a copy this short costs less inline than as a call.
+#[inline(always)]
+fn copy_row(dst: &mut [f32], src: &[f32]) {
+    const B: usize = PAIRS;
+    let n = src.len();
+    let dst = &mut dst[..n];
+    if n < B {
+        dst.copy_from_slice(src);
+        return;
+    }
+    for i in (0..n - B).step_by(B) {
+        dst[i..i + B].copy_from_slice(&src[i..i + B]);
+    }
+    dst[n - B..].copy_from_slice(&src[n - B..]);
+}
+
+/// even\[j\] = row\[2j\], odd\[j\] = row\[2j + 1\] for j < even.len() (= odd.len()): one padded
+/// row split by the parity of its columns, a block of [`PAIRS`] pairs at a time through
+/// fixed-size arrays (the compiler turns each block into a few shuffles).
+#[inline(always)]
+fn deinterleave(even: &mut [f32], odd: &mut [f32], row: &[f32]) {
+    let blocks = row.chunks_exact(2 * PAIRS);
+    for ((e, o), block) in even
+        .chunks_mut(PAIRS)
+        .zip(odd.chunks_mut(PAIRS))
+        .zip(blocks)
+    {
+        let block: &[f32; 2 * PAIRS] = block.try_into().unwrap();
+        let ev: [f32; PAIRS] = std::array::from_fn(|j| block[2 * j]);
+        let ov: [f32; PAIRS] = std::array::from_fn(|j| block[2 * j + 1]);
+        if e.len() == PAIRS {
+            e.copy_from_slice(&ev);
+            o.copy_from_slice(&ov);
+        } else {
+            for j in 0..e.len() {
+                (e[j], o[j]) = (ev[j], ov[j]);
+            }
+        }
+    }
 }
 
 /// V\[e\]\[c, t\] = (Bᵀ d B)\[e\] of every patch of one image x_n [C, H, W], stored at
@@ -84,31 +136,36 @@ pub(super) fn input(
     let n = (th + 1) * pitch;
     let t = th * pitch;
     let (ph, pw) = (sh.padding[0] as isize, sh.padding[1] as isize);
-    let (h, w) = (sh.h as isize, sh.w as isize);
-    let (parts, cols) = scratch.split_at_mut(4 * (n + 1));
+    let h = sh.h as isize;
+    let (parts, rest) = scratch.split_at_mut(4 * (n + 1));
+    let (cols, padded) = rest.split_at_mut(8 * n);
+    // The padded row: the image row at pw..pw + W, zeros around it (written once here; only
+    // pw..pw + W is ever written again).
+    let padded = &mut padded[..padded_row_len(pitch)];
+    padded.fill(0.0);
     for c in 0..sh.c {
         let xc = &x_n[c * sh.h * sh.w..(c + 1) * sh.h * sh.w];
-        // parts: [row parity][column parity] → the padded image's (2i + a, 2j + b).
-        for (part, plane) in parts.chunks_exact_mut(n + 1).enumerate() {
-            let (a, b) = ((part / 2) as isize, (part % 2) as isize);
-            for i in 0..=th {
-                let u = 2 * i as isize + a - ph;
-                let row = &mut plane[i * pitch..(i + 1) * pitch];
-                if u < 0 || u >= h {
-                    row.fill(0.0);
-                    continue;
-                }
-                let src = &xc[u as usize * sh.w..(u as usize + 1) * sh.w];
-                for (j, d) in row.iter_mut().enumerate() {
-                    let q = 2 * j as isize + b - pw;
-                    *d = if q >= 0 && q < w {
-                        src[q as usize]
-                    } else {
-                        0.0
-                    };
-                }
+        // parts: [row parity][column parity] → the padded image's (2i + a, 2j + b), padded
+        // row r = 2i + a being the image's row r − ph.
+        for r in 0..2 * (th + 1) {
+            let (i, a) = (r / 2, r % 2);
+            let (even, odd) = parts[2 * a * (n + 1)..(2 * a + 2) * (n + 1)].split_at_mut(n + 1);
+            let (even, odd) = (
+                &mut even[i * pitch..(i + 1) * pitch],
+                &mut odd[i * pitch..(i + 1) * pitch],
+            );
+            let u = r as isize - ph;
+            if u < 0 || u >= h {
+                even.fill(0.0);
+                odd.fill(0.0);
+                continue;
             }
-            plane[n] = 0.0;
+            let u = u as usize;
+            copy_row(&mut padded[pw as usize..], &xc[u * sh.w..(u + 1) * sh.w]);
+            deinterleave(even, odd, padded);
+        }
+        for part in 0..4 {
+            parts[part * (n + 1) + n] = 0.0;
         }
         // Columns: cν of the even rows, then of the odd rows, n floats each.
         for (rp, out) in cols.chunks_exact_mut(4 * n).take(2).enumerate() {
@@ -137,7 +194,9 @@ pub(super) fn input(
 /// The first `t` floats of the row of `tp` at `at`, its slack past them zeroed.
 fn tile_row(v: &mut [f32], at: usize, t: usize, tp: usize) -> &mut [f32] {
     let (row, slack) = v[at..at + tp].split_at_mut(t);
-    slack.fill(0.0);
+    if !slack.is_empty() {
+        slack.fill(0.0);
+    }
     row
 }
 
@@ -151,9 +210,10 @@ fn combine(dst: &mut [f32], a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) {
     }
 }
 
-/// The floats of scratch [`output`] needs: twelve rows of `tp` tiles.
+/// The floats of scratch [`output`] needs: eight rows of `tp` tiles and four of
+/// `tp + PAIRS` (the interleaving reads whole blocks of pairs, past a row's last tile).
 pub(super) fn output_scratch_len(tp: usize) -> usize {
-    12 * tp
+    8 * tp + 4 * (tp + PAIRS)
 }
 
 /// y\[k\] = Aᵀ M\[·\]\[k, t\] A + b\[k\] for every tile, cropped to P × Q; `m` holds
@@ -177,12 +237,16 @@ pub(super) fn output(
     let pitch = tw + 1;
     let t = th * pitch;
     let (r, y) = scratch.split_at_mut(8 * tp);
+    // The rows of y: y[a][b'] at (2a + b')·ys, whole blocks of pairs readable past t.
+    let ys = tp + PAIRS;
+    let blocks = tw.div_ceil(PAIRS);
     for ki in 0..k {
         let b = bias.map_or(0.0, |b| b[ki]);
         let me = |e: usize| &m[(e * kp + ki) * tp..(e * kp + ki) * tp + t];
         for nu in 0..4 {
             let (m0, m1, m2, m3) = (me(nu), me(4 + nu), me(8 + nu), me(12 + nu));
             let (ra, rb) = r[2 * nu * tp..(2 * nu + 2) * tp].split_at_mut(tp);
+            let (ra, rb) = (&mut ra[..t], &mut rb[..t]);
             for j in 0..t {
                 ra[j] = m0[j] + m1[j] + m2[j];
                 rb[j] = m1[j] - m2[j] - m3[j];
@@ -191,25 +255,57 @@ pub(super) fn output(
         for a in 0..2 {
             let c = |nu: usize| &r[(2 * nu + a) * tp..(2 * nu + a) * tp + t];
             let (c0, c1, c2, c3) = (c(0), c(1), c(2), c(3));
-            let (ya, yb) = y[2 * a * tp..(2 * a + 2) * tp].split_at_mut(tp);
+            let (ya, yb) = y[2 * a * ys..(2 * a + 2) * ys].split_at_mut(ys);
+            let (ya, yb) = (&mut ya[..t], &mut yb[..t]);
             for j in 0..t {
                 ya[j] = c0[j] + c1[j] + c2[j] + b;
                 yb[j] = c1[j] - c2[j] - c3[j] + b;
             }
         }
-        let yk = &mut y_n[ki * p * q..(ki + 1) * p * q];
-        for (pi, out) in yk.chunks_exact_mut(q).enumerate() {
+        for pi in 0..p {
             let (ty, a) = (pi / 2, pi % 2);
-            let at = 2 * a * tp + ty * pitch;
-            let (ya, yb) = (&y[at..at + tw], &y[at + tp..at + tp + tw]);
-            for ((pair, &v0), &v1) in out.chunks_exact_mut(2).zip(ya).zip(yb) {
-                pair[0] = v0;
-                pair[1] = v1;
-            }
-            if q % 2 == 1 {
-                out[q - 1] = ya[tw - 1];
+            let at = 2 * a * ys + ty * pitch;
+            let (ya, yb) = (&y[at..(2 * a + 1) * ys], &y[at + ys..(2 * a + 2) * ys]);
+            let start = (ki * p + pi) * q;
+            if start + 2 * PAIRS * blocks <= y_n.len() {
+                // Whole blocks of pairs: past q they write into the rows after this one,
+                // which are written later (rows and channels go in order), so every output
+                // ends with its own row's value; the image's last rows take the exact path.
+                interleave_blocks(&mut y_n[start..start + 2 * PAIRS * blocks], ya, yb);
+            } else {
+                interleave(&mut y_n[start..start + q], ya, yb);
             }
         }
+    }
+}
+
+/// out\[2j\] = a\[j\], out\[2j + 1\] = b\[j\] for j < out.len() / 2, and a\[j\] at the last
+/// position when out.len() is odd: one output row from its tiles' two columns.
+#[inline(always)]
+fn interleave(out: &mut [f32], a: &[f32], b: &[f32]) {
+    let pairs = out.len() / 2;
+    for ((pair, &v0), &v1) in out.chunks_exact_mut(2).zip(&a[..pairs]).zip(&b[..pairs]) {
+        pair[0] = v0;
+        pair[1] = v1;
+    }
+    if out.len() % 2 == 1 {
+        out[2 * pairs] = a[pairs];
+    }
+}
+
+/// [`interleave`] of out.len() / 2 pairs, a block of [`PAIRS`] at a time through fixed-size
+/// arrays (the compiler turns each block into a few shuffles); `a` and `b` hold as many.
+#[inline(always)]
+fn interleave_blocks(out: &mut [f32], a: &[f32], b: &[f32]) {
+    for ((o, a), b) in out
+        .chunks_exact_mut(2 * PAIRS)
+        .zip(a.chunks_exact(PAIRS))
+        .zip(b.chunks_exact(PAIRS))
+    {
+        let (a, b): (&[f32; PAIRS], &[f32; PAIRS]) = (a.try_into().unwrap(), b.try_into().unwrap());
+        let z: [f32; 2 * PAIRS] =
+            std::array::from_fn(|i| if i % 2 == 0 { a[i / 2] } else { b[i / 2] });
+        o.copy_from_slice(&z);
     }
 }
 
@@ -223,13 +319,17 @@ pub(super) fn output_grad_scratch_len(p: usize, q: usize, kpad: usize) -> usize 
 /// stored transposed at `dmt[(e·T + t)·kpad + k]` with t = ty·(TW + 1) + tx (zero for k ≥ K
 /// and at each row's spare tile, T = TH·(TW + 1)): the adjoint of [`output`].
 ///
-/// G_n is first transposed to one row of channels per output position, so that each tile's
-/// sixteen rows of ∂Mᵀ come out of one loop over the channels (the compiler vectorises it).
+/// G_n is first transposed to one row of channels per output position ([`transpose`]), so
+/// that each of a tile's sixteen rows of ∂Mᵀ comes out of a loop over the channels (the
+/// compiler vectorises it).
 /// With d_ab = ∂Y at (2ty + a, 2tx + b), A applied down the tile's two columns,
 /// m0 = d0, m1 = d0 + d1, m2 = d0 − d1, m3 = −d1, then the same along its four rows.
+///
+/// # Safety
+/// The CPU runs `L` (the transpose's blocks go through its registers).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-pub(super) fn output_grad(
+pub(super) unsafe fn output_grad<L: Lanes>(
     dmt: &mut [f32],
     g_n: &[f32],
     (k, p, q): (usize, usize, usize),
@@ -241,16 +341,8 @@ pub(super) fn output_grad(
     let pq = p * q;
     let (gt, zero) = scratch[..(pq + 1) * kpad].split_at_mut(pq * kpad);
     zero.fill(0.0);
-    for ki in 0..k {
-        for (pos, &v) in g_n[ki * pq..(ki + 1) * pq].iter().enumerate() {
-            gt[pos * kpad + ki] = v;
-        }
-    }
-    if kpad != k {
-        for row in gt.chunks_exact_mut(kpad) {
-            row[k..].fill(0.0);
-        }
-    }
+    // SAFETY: the caller's contract (the CPU runs `L`).
+    unsafe { transpose::<L>(gt, g_n, k, pq, kpad) };
     let (gt, zero) = (&*gt, &*zero);
     let at = |i: usize, j: usize| {
         if i < p && j < q {
@@ -285,34 +377,77 @@ pub(super) fn output_grad(
     }
 }
 
-/// One tile's sixteen rows of ∂Mᵀ from its four rows of Gᵀ, d = \[d00, d01, d10, d11\]
-/// (∂Y at (a, b) of the tile, one float per channel), eight channels at a time in local
-/// arrays so the compiler keeps them in vector registers.
+/// Gᵀ of one image: gt\[f·kpad + k\] = G\[k, f\] for f < P·Q, zero for K ≤ k < kpad;
+/// LANES × LANES blocks through registers ([`Lanes::transpose_block`]), the edges one
+/// float at a time.
+///
+/// # Safety
+/// The CPU runs `L`.
 #[inline(always)]
-fn tile_grad(mut dst: [&mut [f32]; 16], d: [&[f32]; 4]) {
-    const B: usize = 8;
+unsafe fn transpose<L: Lanes>(gt: &mut [f32], g_n: &[f32], k: usize, pq: usize, kpad: usize) {
+    let b = L::LANES;
+    assert!(gt.len() >= pq * kpad && g_n.len() >= k * pq && kpad >= k);
+    let (kb, fb) = (k / b * b, pq / b * b);
+    for k0 in (0..kb).step_by(b) {
+        for f0 in (0..fb).step_by(b) {
+            // SAFETY: the CPU runs `L` (the caller's contract); the block's b rows of G
+            // (k0 + b ≤ K, f0 + b ≤ P·Q) and of Gᵀ (f0 + b ≤ P·Q, k0 + b ≤ kpad) lie inside
+            // the slices, as asserted above.
+            unsafe {
+                L::transpose_block(
+                    gt.as_mut_ptr().add(f0 * kpad + k0),
+                    kpad,
+                    g_n.as_ptr().add(k0 * pq + f0),
+                    pq,
+                )
+            }
+        }
+    }
+    for ki in 0..k {
+        let from = if ki < kb { fb } else { 0 };
+        for f in from..pq {
+            gt[f * kpad + ki] = g_n[ki * pq + f];
+        }
+    }
+    if kpad != k {
+        for row in gt[..pq * kpad].chunks_exact_mut(kpad) {
+            row[k..].fill(0.0);
+        }
+    }
+}
+
+/// One tile's sixteen rows of ∂Mᵀ from its four rows of Gᵀ, d = \[d00, d01, d10, d11\]
+/// (∂Y at (a, b) of the tile, one float per channel). With a(d0, d1) = (d0, d0 + d1,
+/// d0 − d1, −d1): A down the tile's two columns, c0 = a(d00, d10), c1 = a(d01, d11), then
+/// along each of its four rows ξ, row 4ξ + ν = a(c0\[ξ\], c1\[ξ\])\[ν\]: one loop over the
+/// channels per ξ (the compiler vectorises it).
+#[inline(always)]
+fn tile_grad(dst: [&mut [f32]; 16], d: [&[f32]; 4]) {
+    let mut rows = dst.into_iter();
+    let mut next4 = || -> [&mut [f32]; 4] { std::array::from_fn(|_| rows.next().unwrap()) };
+    tile_grad_row::<0>(next4(), d);
+    tile_grad_row::<1>(next4(), d);
+    tile_grad_row::<2>(next4(), d);
+    tile_grad_row::<3>(next4(), d);
+}
+
+/// Rows 4ξ .. 4ξ + 4 of [`tile_grad`], ξ = `XI`.
+#[inline(always)]
+fn tile_grad_row<const XI: usize>(o: [&mut [f32]; 4], d: [&[f32]; 4]) {
     let len = d[0].len();
-    let a_1d = |d0: f32, d1: f32| [d0, d0 + d1, d0 - d1, -d1];
-    let mut out = [[0.0f32; B]; 16];
-    for k0 in (0..len).step_by(B) {
-        let n = B.min(len - k0);
-        for j in 0..n {
-            let [d00, d01, d10, d11] = d.map(|r| r[k0 + j]);
-            // A down the tile's two columns, then along its four rows.
-            let (c0, c1) = (a_1d(d00, d10), a_1d(d01, d11));
-            for xi in 0..4 {
-                let row = a_1d(c0[xi], c1[xi]);
-                for (nu, &v) in row.iter().enumerate() {
-                    out[xi * 4 + nu][j] = v;
-                }
-            }
-        }
-        for (row, o) in dst.iter_mut().zip(&out) {
-            if n == B {
-                row[k0..k0 + B].copy_from_slice(o);
-            } else {
-                row[k0..k0 + n].copy_from_slice(&o[..n]);
-            }
-        }
+    let a = |d0: f32, d1: f32| match XI {
+        0 => d0,
+        1 => d0 + d1,
+        2 => d0 - d1,
+        _ => -d1,
+    };
+    let [d00, d01, d10, d11] = d.map(|r| &r[..len]);
+    let [o0, o1, o2, o3] = o.map(|r| &mut r[..len]);
+    for j in 0..len {
+        let (c0, c1) = (a(d00[j], d10[j]), a(d01[j], d11[j]));
+        o0[j] = c0;
+        o1[j] = c0 + c1;
+        o2[j] = c0 - c1;
+        o3[j] = -c1;
     }
 }
