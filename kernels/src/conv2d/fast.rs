@@ -78,7 +78,10 @@ pub(crate) fn planes_forward_width(sh: &Conv2dShape) -> Option<super::planes::Wi
 /// computed), and again on 2026-12-05 after its transforms were vectorised
 /// (`conv_algos/{forward,backward_input,backward_weight}_{direct,winograd}`, two alternated
 /// runs): 16→16 @ 28×28 forward 0.91×, ∂x 0.97–1.0×, ∂w 0.75×; 64→64 @ 7×7 forward
-/// 0.8–0.87×, ∂x 0.79–0.87×, ∂w 0.78–0.91×. Its ∂w, with ∂b taken in the same pass over G as the planes take it, is
+/// 0.8–0.87×, ∂x 0.79–0.87×, ∂w 0.78–0.91×; and once more after its transforms lost their
+/// scalar steps (2026-12-05, each pass the best of 15–20 calls at batch 128 on 2 threads,
+/// four alternated runs): 16→16 @ 28×28 forward 0.94–1.18×, ∂x 0.85–1.09×, ∂w 0.94–1.14×,
+/// 64→64 @ 7×7 0.65–0.99×. Its ∂w, with ∂b taken in the same pass over G as the planes take it, is
 /// also Winograd's at the wide layers: `stitch profile --model conv-pool` (32→64 @ 14×14,
 /// 3 alternated pairs) 644/654 → 545/550 ms of ∂w + ∂b in 40 steps, `--model cnn` 0.93–1.0×;
 /// the benches (`conv_algos/backward_weight_bias_*`) 32→32 @ 28×28 1.1–1.2×, 64→64 @
