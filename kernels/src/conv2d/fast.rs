@@ -68,25 +68,26 @@ pub(crate) fn planes_forward_width(sh: &Conv2dShape) -> Option<super::planes::Wi
 }
 
 /// The width Winograd runs at for `pass` of `sh`, if it takes the call: wherever it
-/// applies under `Winograd`; under `Auto` only where it measured faster than the phase
-/// planes, on AVX2 (`cargo bench --bench kernels -- 'conv_algos/(forward|backward_input)'`,
-/// 2 threads, an AVX2-only EPYC): all three passes of layers with at least 32 channels in
-/// and out and an output of at least 14×14, where F(2×2, 3×3)'s 2.25× fewer multiplies
-/// outweigh its transforms: 32→32 @ 14×14 1.15–1.2×, 32→64 @ 14×14 1.25–1.45×,
-/// 32→32 @ 28×28 1.25×, 64→64 @ 14×14 1.45–1.5× the planes' speed. It lost at 16→16 @
-/// 28×28 (forward 0.9×, ∂w 0.75×) and 64→64 @ 7×7 (0.85×: 16 tiles a plane, 24
-/// computed), and again on 2026-12-05 after its transforms were vectorised
-/// (`conv_algos/{forward,backward_input,backward_weight}_{direct,winograd}`, two alternated
-/// runs): 16→16 @ 28×28 forward 0.91×, ∂x 0.97–1.0×, ∂w 0.75×; 64→64 @ 7×7 forward
-/// 0.8–0.87×, ∂x 0.79–0.87×, ∂w 0.78–0.91×; and once more after its transforms lost their
-/// scalar steps (2026-12-05, each pass the best of 15–20 calls at batch 128 on 2 threads,
-/// four alternated runs): 16→16 @ 28×28 forward 0.94–1.18×, ∂x 0.85–1.09×, ∂w 0.94–1.14×,
-/// 64→64 @ 7×7 0.65–0.99×. Its ∂w, with ∂b taken in the same pass over G as the planes take it, is
-/// also Winograd's at the wide layers: `stitch profile --model conv-pool` (32→64 @ 14×14,
-/// 3 alternated pairs) 644/654 → 545/550 ms of ∂w + ∂b in 40 steps, `--model cnn` 0.93–1.0×;
-/// the benches (`conv_algos/backward_weight_bias_*`) 32→32 @ 28×28 1.1–1.2×, 64→64 @
-/// 14×14 1.1–1.25×, 32→32 @ 14×14 1.0×, 32→64 @ 14×14 0.95–1.1×. At AVX-512's 16 lanes it has not been measured against the direct kernels, so `Auto` keeps
-/// them there, and on NEON, which emulation cannot time, the planes.
+/// applies under `Winograd`; under `Auto`, on AVX2 and AVX-512, for all three passes of
+/// layers with at least 32 channels in and out and an output of at least 14×14, where
+/// F(2×2, 3×3)'s 2.25× fewer multiplies outweigh its transforms. Measured with `cargo bench
+/// --bench conv_best_of` (batch 128, 2 threads, the best of 10–20 calls per pass; each
+/// figure is the time of what `Auto` runs without Winograd, the direct or phase-plane
+/// kernels, over Winograd's, so above 1 Winograd wins):
+///
+/// | CPU | 32→64 @ 14×14 | 32→32 @ 28×28 | 32→32 @ 14×14 | 16→16 @ 28×28 | 64→64 @ 7×7 |
+/// |---|---|---|---|---|---|
+/// | EPYC Zen 3, AVX2 | 1.25–1.45 | 1.25 | 1.15–1.2 | 0.85–1.18 | 0.65–0.99 |
+/// | EPYC Zen 4, AVX2 | 1.35–1.38 | 1.24–1.25 | 1.21–1.32 | 0.92–1.02 | 0.84–0.90 |
+/// | EPYC Zen 4, AVX-512 | 1.16–1.31 | 1.24–1.30 | 0.97–1.12 | 0.93–1.03 | 0.73–0.75 |
+///
+/// (Ranges over forward, ∂x and ∂w + ∂b, and on Zen 3 over several runs on 2026-12-04/05;
+/// Zen 4 one run on 2026-12-05, a quiet machine.) In the models the wide layers' three passes gain as the benches
+/// say: `stitch profile --model conv-pool` on Zen 3 took 644/654 → 545/550 ms of ∂w + ∂b in
+/// 40 steps. Where it loses or ties (16→16 @ 28×28, 64→64 @ 7×7) `Auto` keeps the direct and
+/// phase-plane kernels. An AVX-512 CPU with full-width FMA units (Intel's) has not been
+/// measured since Winograd took AVX-512; on NEON, which emulation cannot time, `Auto` keeps
+/// the planes.
 fn use_winograd(algo: ConvAlgo, sh: &Conv2dShape, pass: Pass) -> Option<super::planes::Width> {
     if !super::winograd::applies(sh) {
         return None;
@@ -96,9 +97,9 @@ fn use_winograd(algo: ConvAlgo, sh: &Conv2dShape, pass: Pass) -> Option<super::p
             Some(super::planes::Width::for_isa(isa()).unwrap_or(super::planes::Width::Scalar4))
         }
         #[cfg(target_arch = "x86_64")]
-        ConvAlgo::Auto if isa() == Isa::Avx2 => {
+        ConvAlgo::Auto if matches!(isa(), Isa::Avx2 | Isa::Avx512) => {
             let wide = sh.c >= 32 && sh.k >= 32 && sh.out_h() * sh.out_w() >= 14 * 14;
-            wide.then_some(super::planes::Width::Avx2)
+            wide.then(|| super::planes::Width::for_isa(isa())).flatten()
         }
         _ => {
             let _ = pass;

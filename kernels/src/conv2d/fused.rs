@@ -46,12 +46,16 @@ fn planes_route(sh: &Conv2dShape) -> Option<planes::Width> {
     super::fast::planes_forward_width(sh)
 }
 
-/// Whether the AVX-512 direct kernels take `sh`.
+/// Whether the AVX-512 direct kernels take `sh` (not where `Auto` gives its forward to
+/// Winograd, whose output the fused kernels would not reproduce bit for bit).
 #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
 fn direct_route(sh: &Conv2dShape, input_grad: bool) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        isa() == Isa::Avx512 && direct::applies(sh) && (!input_grad || sh.c >= 8)
+        isa() == Isa::Avx512
+            && direct::applies(sh)
+            && (!input_grad || sh.c >= 8)
+            && !super::fast::auto_forward_is_winograd(sh)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
