@@ -91,3 +91,33 @@ pub fn isa() -> Isa {
         }
     })
 }
+
+/// Whether this CPU runs AVX-512's 512-bit multiply-adds as two 256-bit halves, so that
+/// 16 lanes retire no faster than AVX2's 8: AMD's Zen 4 (family 19h; Zen 3, the same
+/// family, has no AVX-512). Intel's AVX-512 cores and Zen 5 have full-width units, where
+/// the direct kernels at 16 lanes run twice as many FMAs per cycle as at 8. The answer
+/// comes from CPUID, not from a timing, so a machine always picks the same kernels (and
+/// gives the same bits). `conv2d::fast` asks it to choose between Winograd and the direct
+/// kernels, whose balance of arithmetic against data movement this moves.
+pub fn avx512_on_256_bit_units() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static HALVES: OnceLock<bool> = OnceLock::new();
+        *HALVES.get_or_init(|| {
+            use std::arch::x86_64::__cpuid;
+            // Leaf 0: the vendor string in EBX, EDX, ECX ("Auth" "enti" "cAMD").
+            let vendor = __cpuid(0);
+            let amd =
+                (vendor.ebx, vendor.edx, vendor.ecx) == (0x6874_7541, 0x6974_6e65, 0x444d_4163);
+            // Leaf 1: EAX bits 8–11 the family, plus bits 20–27 when those read 0xF.
+            let eax = __cpuid(1).eax;
+            let base = (eax >> 8) & 0xf;
+            let family = base + if base == 0xf { (eax >> 20) & 0xff } else { 0 };
+            amd && family == 0x19 && Isa::Avx512.is_supported()
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}

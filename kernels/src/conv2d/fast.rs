@@ -68,26 +68,35 @@ pub(crate) fn planes_forward_width(sh: &Conv2dShape) -> Option<super::planes::Wi
 }
 
 /// The width Winograd runs at for `pass` of `sh`, if it takes the call: wherever it
-/// applies under `Winograd`; under `Auto`, on AVX2 and AVX-512, for all three passes of
-/// layers with at least 32 channels in and out and an output of at least 14×14, where
-/// F(2×2, 3×3)'s 2.25× fewer multiplies outweigh its transforms. Measured with `cargo bench
-/// --bench conv_best_of` (batch 128, 2 threads, the best of 10–20 calls per pass; each
-/// figure is the time of what `Auto` runs without Winograd, the direct or phase-plane
-/// kernels, over Winograd's, so above 1 Winograd wins):
+/// applies under `Winograd`; under `Auto`, on AVX2 and on AVX-512 run by 256-bit units
+/// ([`crate::isa::avx512_on_256_bit_units`], AMD's Zen 4), for all three passes of layers
+/// with at least 32 channels in and out and an output of at least 14×14, where F(2×2,
+/// 3×3)'s 2.25× fewer multiplies outweigh its transforms; on AVX-512 with full-width units
+/// (Intel's), whose direct kernels retire twice the FMAs per cycle, for the weight gradient
+/// of those layers only. Measured with `cargo bench --bench conv_best_of` (batch 128, 2
+/// threads, the best of 10–20 calls per pass; each figure is the time of what `Auto` runs
+/// without Winograd, the direct or phase-plane kernels, over Winograd's, so above 1
+/// Winograd wins):
 ///
 /// | CPU | 32→64 @ 14×14 | 32→32 @ 28×28 | 32→32 @ 14×14 | 16→16 @ 28×28 | 64→64 @ 7×7 |
 /// |---|---|---|---|---|---|
 /// | EPYC Zen 3, AVX2 | 1.25–1.45 | 1.25 | 1.15–1.2 | 0.85–1.18 | 0.65–0.99 |
 /// | EPYC Zen 4, AVX2 | 1.35–1.38 | 1.24–1.25 | 1.21–1.32 | 0.92–1.02 | 0.84–0.90 |
 /// | EPYC Zen 4, AVX-512 | 1.16–1.31 | 1.24–1.30 | 0.97–1.12 | 0.93–1.03 | 0.73–0.75 |
+/// | Xeon, AVX-512, fwd / ∂x | 0.88–0.92 | 0.99–1.02 | 0.75–0.77 | 0.73–0.78 | 0.61–0.62 |
+/// | Xeon, AVX-512, ∂w + ∂b | 1.12 | 1.16 | 1.06 | 0.88 | 0.67 |
 ///
 /// (Ranges over forward, ∂x and ∂w + ∂b, and on Zen 3 over several runs on 2026-12-04/05;
-/// Zen 4 one run on 2026-12-05, a quiet machine.) In the models the wide layers' three passes gain as the benches
-/// say: `stitch profile --model conv-pool` on Zen 3 took 644/654 → 545/550 ms of ∂w + ∂b in
-/// 40 steps. Where it loses or ties (16→16 @ 28×28, 64→64 @ 7×7) `Auto` keeps the direct and
-/// phase-plane kernels. An AVX-512 CPU with full-width FMA units (Intel's) has not been
-/// measured since Winograd took AVX-512; on NEON, which emulation cannot time, `Auto` keeps
-/// the planes.
+/// Zen 4 one run on 2026-12-05, Xeon one on 2026-12-07, quiet machines.) In the models the
+/// wide layers' passes gain as the benches say: `stitch profile --model conv-pool` on Zen 3
+/// took 644/654 → 545/550 ms of ∂w + ∂b in 40 steps, and on Zen 4 at AVX-512 (`--steps 40
+/// --real-data`, three alternated pairs) 19.0/19.0/18.3 → 16.6/19.3/16.2 ms per step. On the
+/// Xeon, giving the direct kernels back the forward and ∂x (`--steps 60 --real-data`, three
+/// alternated pairs, each binary first in turn) moved conv-pool 15.3/14.3/14.0 →
+/// 13.2/13.9/14.1 ms per step (its fused convolution → max-pool applies again) and left cnn
+/// (19.3/18.6/19.4 → 19.2/18.3/19.5) and vgg-small (105/108/109 → 109/106/111) within
+/// noise. Where it loses or ties (16→16 @ 28×28, 64→64 @ 7×7) `Auto` keeps the direct and
+/// phase-plane kernels. On NEON, which emulation cannot time, `Auto` keeps the planes.
 fn use_winograd(algo: ConvAlgo, sh: &Conv2dShape, pass: Pass) -> Option<super::planes::Width> {
     if !super::winograd::applies(sh) {
         return None;
@@ -99,7 +108,13 @@ fn use_winograd(algo: ConvAlgo, sh: &Conv2dShape, pass: Pass) -> Option<super::p
         #[cfg(target_arch = "x86_64")]
         ConvAlgo::Auto if matches!(isa(), Isa::Avx2 | Isa::Avx512) => {
             let wide = sh.c >= 32 && sh.k >= 32 && sh.out_h() * sh.out_w() >= 14 * 14;
-            wide.then(|| super::planes::Width::for_isa(isa())).flatten()
+            // Full-width AVX-512 FMA units double the direct kernels' rate but not the
+            // transforms': there Winograd keeps only the weight gradient.
+            let full_width = isa() == Isa::Avx512 && !crate::isa::avx512_on_256_bit_units();
+            let pass_pays = !full_width || pass == Pass::Weight;
+            (wide && pass_pays)
+                .then(|| super::planes::Width::for_isa(isa()))
+                .flatten()
         }
         _ => {
             let _ = pass;
