@@ -94,8 +94,10 @@ pub fn isa() -> Isa {
 
 /// Whether this CPU runs AVX-512's 512-bit multiply-adds as two 256-bit halves, so that
 /// 16 lanes retire no faster than AVX2's 8: AMD's Zen 4 (family 19h; Zen 3, the same
-/// family, has no AVX-512). Intel's AVX-512 cores and Zen 5 have full-width units, where
-/// the direct kernels at 16 lanes run twice as many FMAs per cycle as at 8. The answer
+/// family, has no AVX-512). Intel's AVX-512 server cores and desktop and server Zen 5
+/// (family 1Ah) have full-width units, where the direct kernels at 16 lanes run twice as
+/// many FMAs per cycle as at 8; mobile Zen 5 splits them again but is taken as full-width
+/// here, and so are Intel parts with a single 512-bit FMA port (not measured). The answer
 /// comes from CPUID, not from a timing, so a machine always picks the same kernels (and
 /// gives the same bits). `conv2d::fast` asks it to choose between Winograd and the direct
 /// kernels, whose balance of arithmetic against data movement this moves.
