@@ -9,12 +9,16 @@
 //!   cargo bench --bench conv_best_of -- 16 28 16              # C, H = W, K (3×3, stride 1, padding 1)
 //!   cargo bench --bench conv_best_of -- 16 28 16 --rounds 40 --batch 64
 //!
+//! Where the fused convolution → 2×2 max-pool applies (an even output), two more rows time
+//! it against the unfused fast ops, forward and ∂w + ∂b as for a first layer.
+//!
 //! Threads: `RAYON_NUM_THREADS` (the comparisons in the README use 2). GFLOP/s count the
 //! direct convolution's 2 · N·K·P·Q·C·9 whatever the algorithm, so Winograd's figure is its
 //! effective rate.
 
 use std::time::Instant;
-use stitch_kernels::conv2d::{fast, winograd, Conv2dShape, ConvAlgo};
+use stitch_kernels::conv2d::{fast, fused, winograd, Conv2dShape, ConvAlgo};
+use stitch_kernels::max_pool2d::{fast as pool, Pool2dShape};
 
 /// Deterministic inputs in [−1, 1) (xorshift), so every run times the same numbers.
 fn data(n: usize, seed: u32) -> Vec<f32> {
@@ -63,6 +67,68 @@ fn best_of(sh: &Conv2dShape, algos: &[ConvAlgo], rounds: usize) -> Vec<[f64; 3]>
     best
 }
 
+/// Best seconds of conv → 2×2 max-pool forward and its ∂w + ∂b (no ∂x, as a first layer),
+/// fused and as the two unfused fast ops, over `rounds` rounds.
+fn best_of_pooled(sh: &Conv2dShape, rounds: usize) -> [[f64; 2]; 2] {
+    let ps = Pool2dShape {
+        n: sh.n,
+        c: sh.k,
+        h: sh.out_h(),
+        w: sh.out_w(),
+        kernel: [2, 2],
+        stride: [2, 2],
+        padding: [0, 0],
+    };
+    let pooled_len = sh.n * sh.k * ps.out_h() * ps.out_w();
+    let (x, w, g) = (
+        data(sh.input_len(), 1),
+        data(sh.weight_len(), 2),
+        data(pooled_len, 3),
+    );
+    let mut y = vec![0.0; sh.output_len()];
+    let mut g_full = vec![0.0; sh.output_len()];
+    let (mut p, mut am) = (vec![0.0; pooled_len], vec![0u32; pooled_len]);
+    let mut dw = vec![0.0; sh.weight_len()];
+    let mut db = vec![0.0; sh.k];
+    let mut best = [[f64::MAX; 2]; 2];
+    let time = |f: &mut dyn FnMut()| {
+        let t = Instant::now();
+        f();
+        t.elapsed().as_secs_f64()
+    };
+    for _ in 0..rounds {
+        let t = [
+            [
+                time(&mut || fused::forward(&mut p, &mut am, &x, &w, None, sh)),
+                time(&mut || fused::backward(None, &mut dw, &mut db, &g, &am, &x, &w, sh)),
+            ],
+            [
+                time(&mut || {
+                    fast::conv2d_forward(&mut y, &x, &w, None, sh);
+                    pool::max_pool2d_forward(&mut p, &mut am, &y, &ps)
+                }),
+                time(&mut || {
+                    pool::max_pool2d_backward(&mut g_full, &g, &am, &ps);
+                    fast::conv2d_backward_weight_bias_with(
+                        ConvAlgo::Auto,
+                        &mut dw,
+                        &mut db,
+                        &g_full,
+                        &x,
+                        sh,
+                    )
+                }),
+            ],
+        ];
+        for (b, t) in best.iter_mut().zip(t) {
+            for (b, t) in b.iter_mut().zip(t) {
+                *b = b.min(t);
+            }
+        }
+    }
+    best
+}
+
 fn report(sh: &Conv2dShape, rounds: usize) {
     let mut algos = vec![ConvAlgo::Auto, ConvAlgo::Direct, ConvAlgo::Im2col];
     if winograd::applies(sh) {
@@ -81,6 +147,21 @@ fn report(sh: &Conv2dShape, rounds: usize) {
             cell(best[0]),
             cell(best[1]),
             cell(best[2])
+        );
+    }
+    if fused::applies(sh, false) {
+        let [f, u] = best_of_pooled(sh, rounds);
+        let cell = |s: f64| format!("{:7.2} ms {:6.1} GFLOP/s", s * 1e3, flop / s / 1e9);
+        println!("  then 2×2 max-pool, ∂w + ∂b only (a first layer):");
+        println!(
+            "  fused     forward {}   ∂weight+∂bias {}",
+            cell(f[0]),
+            cell(f[1])
+        );
+        println!(
+            "  unfused   forward {}   ∂weight+∂bias {}",
+            cell(u[0]),
+            cell(u[1])
         );
     }
 }

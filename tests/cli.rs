@@ -429,11 +429,13 @@ fn profile_overhead_compares_alternating_blocks() {
 
 #[test]
 fn no_fusion_trains_the_same_checkpoint_bit_for_bit() {
-    // cnn and vgg-small fuse batch norm → ReLU → max-pool (and cnn's ReLU → pool); with
-    // --no-fusion every layer runs as its own op. Same seed, same bytes.
+    // cnn and vgg-small fuse batch norm → ReLU → max-pool (and cnn's ReLU → pool),
+    // conv-pool conv → ReLU → max-pool (its second layer on Winograd's route where `auto`
+    // gives Winograd the forward: AVX2, Zen 4); with --no-fusion every layer runs as its
+    // own op. Same seed, same bytes.
     let d = tmpdir("fusion");
     synthetic_dataset(&d, 96, 10);
-    for model in ["cnn", "vgg-small"] {
+    for model in ["cnn", "vgg-small", "conv-pool"] {
         let mut files = Vec::new();
         for flag in [None, Some("--no-fusion")] {
             let ck = d.join(format!("{model}-{}.ckpt", flag.is_some()));

@@ -1,5 +1,7 @@
-//! The fused convolution → 2×2 max-pool equals conv2d then max_pool2d bit for bit, on both
-//! routes: AVX-512's direct kernels and the phase planes (AVX2, NEON, strided layers).
+//! The fused convolution → 2×2 max-pool equals conv2d then max_pool2d bit for bit, on each
+//! route: AVX-512's direct kernels, the phase planes (AVX2, NEON, strided layers) and
+//! Winograd (the wide 3×3 layers where `auto` gives it the forward: AVX2 and AVX-512 on
+//! 256-bit units; `STITCH_ISA=avx2` takes that route on any AVX2 CPU, as `.ci/run` does).
 
 mod common;
 use common::data;
@@ -11,24 +13,28 @@ fn bits(v: &[f32]) -> Vec<u32> {
 }
 
 fn check(sh: &Conv2dShape, input_grad: bool) {
+    check_with(sh, input_grad, |_, _| {})
+}
+
+/// [`check`] with x and w changed by `edit` first.
+fn check_with(sh: &Conv2dShape, input_grad: bool, edit: impl Fn(&mut [f32], &mut [f32])) {
     if !fused::applies(sh, input_grad) {
-        // Only where no SIMD convolution runs, AVX-512's direct route lacks the input
-        // gradient's eight channels, or Winograd computes the forward.
+        // Only where no SIMD convolution runs or AVX-512's direct route lacks the input
+        // gradient's eight channels.
         let planes = stitch_kernels::conv2d::planes::Width::for_isa(stitch_kernels::isa::isa());
         let avx512 = stitch_kernels::isa::isa() == stitch_kernels::isa::Isa::Avx512;
         assert!(
-            planes.is_none()
-                || (avx512 && input_grad && sh.c < 8)
-                || fast::auto_forward_is_winograd(sh),
+            planes.is_none() || (avx512 && input_grad && sh.c < 8),
             "{sh:?} should apply"
         );
         return;
     }
-    let (x, w, b) = (
+    let (mut x, mut w, b) = (
         data(sh.input_len(), 1),
         data(sh.weight_len(), 2),
         data(sh.k, 3),
     );
+    edit(&mut x, &mut w);
     let ps = Pool2dShape {
         n: sh.n,
         c: sh.k,
@@ -97,6 +103,25 @@ fn fused_equals_unfused_bitwise() {
         check(&sh, false);
         check(&sh, true);
     }
+}
+
+/// Winograd's route (where `auto` gives it the forward): wide 3×3 layers, odd batches and
+/// channel counts, padding 0, 1 and 2, and values that tie and NaN (output channel 0 is
+/// its bias everywhere, all four of each window equal; a NaN input spreads to the windows
+/// around it).
+#[test]
+fn fused_equals_unfused_on_winograd_layers() {
+    for (n, c, h, k, pad) in [(1, 32, 14, 32, 1), (3, 33, 16, 40, 2), (2, 32, 16, 33, 0)] {
+        let sh = Conv2dShape::square(n, c, h, h, k, 3, 1, pad, 1);
+        check(&sh, false);
+        check(&sh, true);
+    }
+    let sh = Conv2dShape::square(2, 32, 14, 14, 32, 3, 1, 1, 1);
+    check_with(&sh, true, |x, w| {
+        x[..14 * 14].fill(0.0);
+        x[14 * 14 + 20] = f32::NAN;
+        w[..32 * 9].fill(0.0);
+    });
 }
 
 #[test]

@@ -308,10 +308,10 @@ impl Drop for ConvReluPoolBackward {
 
 impl<T: Real> Tensor<T> {
     /// `max_pool2d(relu(conv2d(self, weight, bias)), 2×2, stride 2)` as one op where a fused
-    /// kernel exists (f32 with an even output, on AVX-512's direct kernels or the phase
-    /// planes of AVX2 and NEON; see `stitch_kernels::conv2d::fused`), else the three ops in
-    /// turn. Either way the values
-    /// and gradients are the same bits.
+    /// kernel exists (f32 with an even output, on AVX-512's direct kernels, the phase planes
+    /// of AVX2 and NEON, or Winograd's output transform where `auto` gives it the forward;
+    /// see `stitch_kernels::conv2d::fused`), else the three ops in turn. Either way the
+    /// values and gradients are the same bits.
     #[track_caller]
     pub fn conv2d_relu_max_pool2d(
         &self,

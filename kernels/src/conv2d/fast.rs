@@ -126,7 +126,12 @@ fn use_winograd(algo: ConvAlgo, sh: &Conv2dShape, pass: Pass) -> Option<super::p
 /// Whether `Auto` computes the forward convolution of `sh` with Winograd on this CPU (then
 /// the fused convolution → max-pool, which pools the phase planes' output, does not apply).
 pub fn auto_forward_is_winograd(sh: &Conv2dShape) -> bool {
-    use_winograd(ConvAlgo::Auto, sh, Pass::Forward).is_some()
+    winograd_forward_width(sh).is_some()
+}
+
+/// The width `Auto` runs Winograd's forward of `sh` at on this CPU, if it does.
+pub(crate) fn winograd_forward_width(sh: &Conv2dShape) -> Option<super::planes::Width> {
+    use_winograd(ConvAlgo::Auto, sh, Pass::Forward)
 }
 
 /// The three passes of a convolution, each of which picks its kernel on its own.

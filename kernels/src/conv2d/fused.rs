@@ -6,14 +6,17 @@
 //! per-thread scratch buffer, is pooled from there, and only the pooled values and the
 //! argmax are written.
 //!
-//! Two routes, whichever computes the unfused convolution on this CPU:
+//! Three routes, whichever computes the unfused convolution on this CPU:
 //! - AVX-512's direct kernels (stride 1): backward also fused, the pooled gradient routed
 //!   back into a scratch plane per image and fed straight to the weight, bias and input
 //!   gradients;
 //! - the phase planes (AVX2, NEON, and AVX-512's strided layers): the forward is fused; the
 //!   backward routes the pooled gradient into G and runs the convolution's own backward
 //!   kernels on it: image by image inside the planes' ∂w when ∂x is not wanted (a first
-//!   layer), else into a full-size G first.
+//!   layer), else into a full-size G first;
+//! - Winograd F(2×2, 3×3) (the wide 3×3 layers on AVX2 and on AVX-512 run by 256-bit
+//!   units): its 2×2 output tiles are the pooling windows, so the output transform pools
+//!   each tile and y is never written at all; the backward as the phase planes'.
 //!
 //! Either way the values and gradients equal the unfused `conv2d` then `max_pool2d` bit for
 //! bit: the same kernels on the same values in the same order (the weight gradient's image
@@ -38,7 +41,14 @@ use crate::scratch::{with_cols, with_partials};
 pub fn applies(sh: &Conv2dShape, input_grad: bool) -> bool {
     sh.out_h().is_multiple_of(2)
         && sh.out_w().is_multiple_of(2)
-        && (planes_route(sh).is_some() || direct_route(sh, input_grad))
+        && (planes_route(sh).is_some()
+            || winograd_route(sh).is_some()
+            || direct_route(sh, input_grad))
+}
+
+/// Winograd's width, where it computes the unfused forward convolution of `sh`.
+fn winograd_route(sh: &Conv2dShape) -> Option<planes::Width> {
+    super::fast::winograd_forward_width(sh)
 }
 
 /// The phase planes' width, where they compute the unfused forward convolution of `sh`.
@@ -87,6 +97,9 @@ pub fn forward(
 ) {
     if let Some(width) = planes_route(sh) {
         return forward_planes(width, pooled, argmax, x, w, bias, sh);
+    }
+    if let Some(width) = winograd_route(sh) {
+        return super::winograd::forward_max_pool2d(width, pooled, argmax, x, w, bias, sh);
     }
     #[cfg(target_arch = "x86_64")]
     forward_direct(pooled, argmax, x, w, bias, sh);
@@ -182,16 +195,19 @@ pub fn backward(
     w: &[f32],
     sh: &Conv2dShape,
 ) {
-    if planes_route(sh).is_some() || !super::fast::direct_backward_route(sh, d_x.is_some()) {
+    if planes_route(sh).is_some()
+        || winograd_route(sh).is_some()
+        || !super::fast::direct_backward_route(sh, d_x.is_some())
+    {
         return backward_unpooled(d_x, d_w, d_b, g, argmax, x, w, sh);
     }
     #[cfg(target_arch = "x86_64")]
     backward_direct(d_x, d_w, d_b, g, argmax, x, w, sh);
 }
 
-/// [`backward`] of the phase planes' route: the pooled gradient routed into a full-size G
-/// by max pooling's backward, then the convolution's own fast backward kernels on it,
-/// exactly the unfused ops' calls.
+/// [`backward`] of the phase planes' and Winograd's routes: the pooled gradient routed into
+/// a full-size G by max pooling's backward, then the convolution's own fast backward
+/// kernels on it, exactly the unfused ops' calls.
 #[allow(clippy::too_many_arguments)]
 fn backward_unpooled(
     d_x: Option<&mut [f32]>,

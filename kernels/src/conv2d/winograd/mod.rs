@@ -101,6 +101,13 @@ fn transform_weights(w: &[f32], k: usize, c: usize, mr: usize) -> Vec<f32> {
     u
 }
 
+/// Where one image's forward goes: its whole output y_n \[K, P, Q\], or the 2×2 max pooling
+/// of it (pooled values and argmax, \[K, P/2, Q/2\] each; P and Q even).
+enum Out<'a> {
+    Full(&'a mut [f32]),
+    MaxPool2d(&'a mut [f32], &'a mut [u32]),
+}
+
 /// One image's forward: V from x_n, the 16 products, the output transform.
 ///
 /// # Safety
@@ -108,7 +115,7 @@ fn transform_weights(w: &[f32], k: usize, c: usize, mr: usize) -> Vec<f32> {
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn forward_image<L: Lanes, const MR: usize, const NV: usize>(
-    y_n: &mut [f32],
+    out: Out<'_>,
     x_n: &[f32],
     u: &[f32],
     bias: Option<&[f32]>,
@@ -137,15 +144,17 @@ unsafe fn forward_image<L: Lanes, const MR: usize, const NV: usize>(
         // kp·tp.
         unsafe { planes::tap_sum_image::<L, MR, NV>(src, ue, None, &ts, me, |_, _| {}) }
     }
-    transform::output(
-        y_n,
-        m,
-        bias,
-        (sh.k, kp),
-        (sh.out_h(), sh.out_w()),
-        (tl.th, tl.tw, tl.tp),
-        scratch,
-    );
+    let tiles = (tl.th, tl.tw, tl.tp);
+    match out {
+        Out::Full(y_n) => {
+            let pq = (sh.out_h(), sh.out_w());
+            transform::output(y_n, m, bias, (sh.k, kp), pq, tiles, scratch)
+        }
+        Out::MaxPool2d(pooled, argmax) => {
+            let (k, q) = ((sh.k, kp), sh.out_w());
+            transform::output_max_pool2d(pooled, argmax, m, bias, k, q, tiles, scratch)
+        }
+    }
 }
 
 /// One image's weight gradient, added into `du` \[16\]\[C\]\[kpad\] (∂Uᵀ per e).
@@ -209,7 +218,7 @@ macro_rules! width_steps {
             #[target_feature(enable = $feature)]
             #[allow(clippy::too_many_arguments)]
             pub(super) unsafe fn forward_image(
-                y_n: &mut [f32],
+                out: Out<'_>,
                 x_n: &[f32],
                 u: &[f32],
                 bias: Option<&[f32]>,
@@ -223,7 +232,7 @@ macro_rules! width_steps {
                 // contract.
                 unsafe {
                     super::forward_image::<$lanes, { planes::$mr }, { planes::$nv }>(
-                        y_n, x_n, u, bias, sh, tl, v, m, scratch,
+                        out, x_n, u, bias, sh, tl, v, m, scratch,
                     )
                 }
             }
@@ -285,50 +294,95 @@ pub(crate) fn forward_then<O: Send>(
     outs: impl IndexedParallelIterator<Item = O>,
     then: impl Fn(O, &[f32]) + Sync + Send,
 ) {
-    let (lanes, mr) = (width.lanes(), width.mr());
-    let tl = Tiles::new(sh, lanes);
-    let u = transform_weights(w, sh.k, sh.c, mr);
-    let (in_len, out_len) = (sh.c * sh.h * sh.w, sh.k * sh.out_h() * sh.out_w());
+    let out_len = sh.k * sh.out_h() * sh.out_w();
     if sh.n == 0 || out_len == 0 {
         return;
     }
+    let images = out.par_chunks_mut(out_len).zip(outs);
+    forward_images(width, images, x, w, bias, sh, |(y_n, o), image| {
+        image(Out::Full(&mut *y_n));
+        then(o, y_n)
+    })
+}
+
+/// pooled \[N, K, P/2, Q/2\] and argmax = 2×2 max-pool (stride 2) of conv2d(x, w) + b, for P
+/// and Q even: the output transform pools each tile (`transform::output_max_pool2d`), so y
+/// is never written. The values and argmax of [`forward`] then `max_pool2d`, bit for bit.
+pub(crate) fn forward_max_pool2d(
+    width: Width,
+    pooled: &mut [f32],
+    argmax: &mut [u32],
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    sh: &Conv2dShape,
+) {
+    let per_image = sh.k * (sh.out_h() / 2) * (sh.out_w() / 2);
+    if sh.n == 0 || per_image == 0 {
+        return;
+    }
+    let images = pooled
+        .par_chunks_mut(per_image)
+        .zip(argmax.par_chunks_mut(per_image));
+    forward_images(width, images, x, w, bias, sh, |(p_n, a_n), image| {
+        image(Out::MaxPool2d(p_n, a_n))
+    })
+}
+
+/// The forward of each image in turn, one per rayon task: `each(item, image)` gets the
+/// image's item of `images` and a function that computes the image into the `Out` it is
+/// given.
+#[allow(clippy::too_many_arguments)]
+fn forward_images<I: Send>(
+    width: Width,
+    images: impl IndexedParallelIterator<Item = I>,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    sh: &Conv2dShape,
+    each: impl Fn(I, &mut dyn FnMut(Out<'_>)) + Sync + Send,
+) {
+    let (lanes, mr) = (width.lanes(), width.mr());
+    let tl = Tiles::new(sh, lanes);
+    let u = transform_weights(w, sh.k, sh.c, mr);
+    let in_len = sh.c * sh.h * sh.w;
     let (vlen, mlen) = (16 * sh.c * tl.tp, 16 * sh.k.div_ceil(mr) * mr * tl.tp);
     let slen = transform::input_scratch_len(tl.th, tl.tw).max(transform::output_scratch_len(tl.tp));
-    out.par_chunks_mut(out_len)
+    images
         .zip(x.par_chunks(in_len.max(1)))
-        .zip(outs)
-        .for_each(|((y_n, x_n), o)| {
-            with_cols(vlen, |v| {
-                with_work(mlen, |m| {
-                    with_stage(slen, |scratch| match width {
-                        // SAFETY (each arm): the scalar widths need no CPU feature; the
-                        // SIMD ones are only chosen where the CPU has them.
-                        Width::Scalar1 => unsafe {
-                            forward_image::<Scalar1, 4, 3>(
-                                y_n, x_n, &u, bias, sh, &tl, v, m, scratch,
-                            )
-                        },
-                        Width::Scalar4 => unsafe {
-                            forward_image::<Scalar4, 4, 3>(
-                                y_n, x_n, &u, bias, sh, &tl, v, m, scratch,
-                            )
-                        },
-                        #[cfg(target_arch = "x86_64")]
-                        Width::Avx2 => unsafe {
-                            avx2::forward_image(y_n, x_n, &u, bias, sh, &tl, v, m, scratch)
-                        },
-                        #[cfg(target_arch = "x86_64")]
-                        Width::Avx512 => unsafe {
-                            avx512::forward_image(y_n, x_n, &u, bias, sh, &tl, v, m, scratch)
-                        },
-                        #[cfg(target_arch = "aarch64")]
-                        Width::Neon => unsafe {
-                            neon::forward_image(y_n, x_n, &u, bias, sh, &tl, v, m, scratch)
-                        },
+        .for_each(|(item, x_n)| {
+            each(item, &mut |out| {
+                with_cols(vlen, |v| {
+                    with_work(mlen, |m| {
+                        with_stage(slen, |scratch| match width {
+                            // SAFETY (each arm): the scalar widths need no CPU feature; the
+                            // SIMD ones are only chosen where the CPU has them.
+                            Width::Scalar1 => unsafe {
+                                forward_image::<Scalar1, 4, 3>(
+                                    out, x_n, &u, bias, sh, &tl, v, m, scratch,
+                                )
+                            },
+                            Width::Scalar4 => unsafe {
+                                forward_image::<Scalar4, 4, 3>(
+                                    out, x_n, &u, bias, sh, &tl, v, m, scratch,
+                                )
+                            },
+                            #[cfg(target_arch = "x86_64")]
+                            Width::Avx2 => unsafe {
+                                avx2::forward_image(out, x_n, &u, bias, sh, &tl, v, m, scratch)
+                            },
+                            #[cfg(target_arch = "x86_64")]
+                            Width::Avx512 => unsafe {
+                                avx512::forward_image(out, x_n, &u, bias, sh, &tl, v, m, scratch)
+                            },
+                            #[cfg(target_arch = "aarch64")]
+                            Width::Neon => unsafe {
+                                neon::forward_image(out, x_n, &u, bias, sh, &tl, v, m, scratch)
+                            },
+                        })
                     })
                 })
-            });
-            then(o, y_n)
+            })
         });
 }
 

@@ -210,19 +210,16 @@ fn combine(dst: &mut [f32], a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) {
     }
 }
 
-/// The floats of scratch [`output`] needs: eight rows of `tp` tiles and four of
-/// `tp + PAIRS` (the interleaving reads whole blocks of pairs, past a row's last tile).
+/// The floats of scratch [`output`] and [`output_max_pool2d`] need: eight rows of `tp`
+/// tiles and four of `tp + PAIRS` (the interleaving reads whole blocks of pairs, past a
+/// row's last tile), and two more rows of `tp` for the pooling.
 pub(super) fn output_scratch_len(tp: usize) -> usize {
-    8 * tp + 4 * (tp + PAIRS)
+    8 * tp + 4 * (tp + PAIRS) + 2 * tp
 }
 
 /// y\[k\] = Aᵀ M\[·\]\[k, t\] A + b\[k\] for every tile, cropped to P × Q; `m` holds
 /// `m[(e·kp + k)·tp + t]` (kp ≥ K rows per e, the register tile's), with t = ty·(TW + 1) + tx
-/// as in [`input`].
-///
-/// Rows, over all tiles at once: r0,ν = m0ν + m1ν + m2ν, r1,ν = m1ν − m2ν − m3ν; then
-/// columns: y\[a\]\[0\] = ra,0 + ra,1 + ra,2 + b, y\[a\]\[1\] = ra,1 − ra,2 − ra,3 + b; then
-/// each tile's four values go to output (2ty + a, 2tx + b').
+/// as in [`input`]. Each tile's four values go to output (2ty + a, 2tx + b').
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub(super) fn output(
@@ -235,33 +232,9 @@ pub(super) fn output(
     scratch: &mut [f32],
 ) {
     let pitch = tw + 1;
-    let t = th * pitch;
-    let (r, y) = scratch.split_at_mut(8 * tp);
-    // The rows of y: y[a][b'] at (2a + b')·ys, whole blocks of pairs readable past t.
-    let ys = tp + PAIRS;
     let blocks = tw.div_ceil(PAIRS);
     for ki in 0..k {
-        let b = bias.map_or(0.0, |b| b[ki]);
-        let me = |e: usize| &m[(e * kp + ki) * tp..(e * kp + ki) * tp + t];
-        for nu in 0..4 {
-            let (m0, m1, m2, m3) = (me(nu), me(4 + nu), me(8 + nu), me(12 + nu));
-            let (ra, rb) = r[2 * nu * tp..(2 * nu + 2) * tp].split_at_mut(tp);
-            let (ra, rb) = (&mut ra[..t], &mut rb[..t]);
-            for j in 0..t {
-                ra[j] = m0[j] + m1[j] + m2[j];
-                rb[j] = m1[j] - m2[j] - m3[j];
-            }
-        }
-        for a in 0..2 {
-            let c = |nu: usize| &r[(2 * nu + a) * tp..(2 * nu + a) * tp + t];
-            let (c0, c1, c2, c3) = (c(0), c(1), c(2), c(3));
-            let (ya, yb) = y[2 * a * ys..(2 * a + 2) * ys].split_at_mut(ys);
-            let (ya, yb) = (&mut ya[..t], &mut yb[..t]);
-            for j in 0..t {
-                ya[j] = c0[j] + c1[j] + c2[j] + b;
-                yb[j] = c1[j] - c2[j] - c3[j] + b;
-            }
-        }
+        let (y, ys) = tile_values(m, bias, ki, kp, (th, tw, tp), scratch);
         for pi in 0..p {
             let (ty, a) = (pi / 2, pi % 2);
             let at = 2 * a * ys + ty * pitch;
@@ -277,6 +250,101 @@ pub(super) fn output(
             }
         }
     }
+}
+
+/// [`output`] followed by 2×2 max pooling with stride 2, where P and Q are even: each
+/// output tile is one pooling window, so instead of the tile's four values only their
+/// maximum and its index in the P × Q plane are written,
+///   pooled\[k, ty, tx\] = max over (a, b') of y\[k\]\[2ty + a, 2tx + b'\],
+/// the window's positions compared in the order of `max_pool2d`'s kernels (top-left,
+/// top-right, bottom-left, bottom-right; a later value wins only when strictly greater, or
+/// NaN over a number), so the values and the argmax are theirs on [`output`]'s y.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn output_max_pool2d(
+    pooled: &mut [f32],
+    argmax: &mut [u32],
+    m: &[f32],
+    bias: Option<&[f32]>,
+    (k, kp): (usize, usize),
+    q: usize,
+    (th, tw, tp): (usize, usize, usize),
+    scratch: &mut [f32],
+) {
+    let pitch = tw + 1;
+    let t = th * pitch;
+    let (values, rest) = scratch.split_at_mut(8 * tp + 4 * (tp + PAIRS));
+    let (best, win) = rest[..2 * tp].split_at_mut(tp);
+    let (best, win) = (&mut best[..t], &mut win[..t]);
+    for ki in 0..k {
+        let (y, ys) = tile_values(m, bias, ki, kp, (th, tw, tp), values);
+        let cand = |i: usize| &y[i * ys..i * ys + t];
+        // Over all tiles at once (so it vectorises): the winner and its offset from the
+        // window's corner (0, 1, Q, Q + 1, exact in f32), as selects.
+        best.copy_from_slice(cand(0));
+        win.fill(0.0);
+        for (i, off) in [(1, 1.0), (2, q as f32), (3, q as f32 + 1.0)] {
+            for ((b, o), &v) in best.iter_mut().zip(win.iter_mut()).zip(cand(i)) {
+                let take = (v > *b) | (v.is_nan() & !b.is_nan());
+                *b = if take { v } else { *b };
+                *o = if take { off } else { *o };
+            }
+        }
+        for ty in 0..th {
+            let (at, o) = (ty * pitch, (ki * th + ty) * tw);
+            let corner = (2 * ty * q) as u32;
+            pooled[o..o + tw].copy_from_slice(&best[at..at + tw]);
+            for (tx, (a, &off)) in argmax[o..o + tw]
+                .iter_mut()
+                .zip(&win[at..at + tw])
+                .enumerate()
+            {
+                *a = corner + 2 * tx as u32 + off as u32;
+            }
+        }
+    }
+}
+
+/// The four values of every tile of channel `ki`, y\[a\]\[b'\] at `(2a + b')·ys + t`, in
+/// `scratch`; returns that part of it and `ys`.
+///
+/// Rows, over all tiles at once: r0,ν = m0ν + m1ν + m2ν, r1,ν = m1ν − m2ν − m3ν; then
+/// columns: y\[a\]\[0\] = ra,0 + ra,1 + ra,2 + b, y\[a\]\[1\] = ra,1 − ra,2 − ra,3 + b.
+#[inline(always)]
+fn tile_values<'s>(
+    m: &[f32],
+    bias: Option<&[f32]>,
+    ki: usize,
+    kp: usize,
+    (th, tw, tp): (usize, usize, usize),
+    scratch: &'s mut [f32],
+) -> (&'s [f32], usize) {
+    let t = th * (tw + 1);
+    let (r, y) = scratch.split_at_mut(8 * tp);
+    // The rows of y: y[a][b'] at (2a + b')·ys, whole blocks of pairs readable past t.
+    let ys = tp + PAIRS;
+    let b = bias.map_or(0.0, |b| b[ki]);
+    let me = |e: usize| &m[(e * kp + ki) * tp..(e * kp + ki) * tp + t];
+    for nu in 0..4 {
+        let (m0, m1, m2, m3) = (me(nu), me(4 + nu), me(8 + nu), me(12 + nu));
+        let (ra, rb) = r[2 * nu * tp..(2 * nu + 2) * tp].split_at_mut(tp);
+        let (ra, rb) = (&mut ra[..t], &mut rb[..t]);
+        for j in 0..t {
+            ra[j] = m0[j] + m1[j] + m2[j];
+            rb[j] = m1[j] - m2[j] - m3[j];
+        }
+    }
+    for a in 0..2 {
+        let c = |nu: usize| &r[(2 * nu + a) * tp..(2 * nu + a) * tp + t];
+        let (c0, c1, c2, c3) = (c(0), c(1), c(2), c(3));
+        let (ya, yb) = y[2 * a * ys..(2 * a + 2) * ys].split_at_mut(ys);
+        let (ya, yb) = (&mut ya[..t], &mut yb[..t]);
+        for j in 0..t {
+            ya[j] = c0[j] + c1[j] + c2[j] + b;
+            yb[j] = c1[j] - c2[j] - c3[j] + b;
+        }
+    }
+    (y, ys)
 }
 
 /// out\[2j\] = a\[j\], out\[2j + 1\] = b\[j\] for j < out.len() / 2, and a\[j\] at the last
