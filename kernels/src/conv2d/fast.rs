@@ -131,7 +131,12 @@ pub fn auto_forward_is_winograd(sh: &Conv2dShape) -> bool {
 
 /// The width `Auto` runs Winograd's forward of `sh` at on this CPU, if it does.
 pub(crate) fn winograd_forward_width(sh: &Conv2dShape) -> Option<super::planes::Width> {
-    use_winograd(ConvAlgo::Auto, sh, Pass::Forward)
+    auto_winograd_width(sh, Pass::Forward)
+}
+
+/// The width `Auto` runs Winograd at for `pass` of `sh` on this CPU, if it does.
+pub(crate) fn auto_winograd_width(sh: &Conv2dShape, pass: Pass) -> Option<super::planes::Width> {
+    use_winograd(ConvAlgo::Auto, sh, pass)
 }
 
 /// The three passes of a convolution, each of which picks its kernel on its own.

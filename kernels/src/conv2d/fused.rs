@@ -16,7 +16,8 @@
 //!   layer), else into a full-size G first;
 //! - Winograd F(2×2, 3×3) (the wide 3×3 layers on AVX2 and on AVX-512 run by 256-bit
 //!   units): its 2×2 output tiles are the pooling windows, so the output transform pools
-//!   each tile and y is never written at all; the backward as the phase planes'.
+//!   each tile and y is never written at all; the backward's ∂w + ∂b and ∂x each route
+//!   their image's G from the pooled gradient into cache, so G is never written either.
 //!
 //! Either way the values and gradients equal the unfused `conv2d` then `max_pool2d` bit for
 //! bit: the same kernels on the same values in the same order (the weight gradient's image
@@ -49,6 +50,18 @@ pub fn applies(sh: &Conv2dShape, input_grad: bool) -> bool {
 /// Winograd's width, where it computes the unfused forward convolution of `sh`.
 fn winograd_route(sh: &Conv2dShape) -> Option<planes::Width> {
     super::fast::winograd_forward_width(sh)
+}
+
+/// Winograd's widths for ∂w + ∂b and for ∂x, where `Auto` gives it both passes the
+/// backward needs (∂x only when `input_grad`).
+fn winograd_backward_widths(
+    sh: &Conv2dShape,
+    input_grad: bool,
+) -> Option<(planes::Width, Option<planes::Width>)> {
+    use super::fast::{auto_winograd_width, Pass};
+    let weight = auto_winograd_width(sh, Pass::Weight)?;
+    let input = auto_winograd_width(sh, Pass::Input);
+    (!input_grad || input.is_some()).then_some((weight, input))
 }
 
 /// The phase planes' width, where they compute the unfused forward convolution of `sh`.
@@ -205,9 +218,10 @@ pub fn backward(
     backward_direct(d_x, d_w, d_b, g, argmax, x, w, sh);
 }
 
-/// [`backward`] of the phase planes' and Winograd's routes: the pooled gradient routed into
-/// a full-size G by max pooling's backward, then the convolution's own fast backward
-/// kernels on it, exactly the unfused ops' calls.
+/// [`backward`] of the phase planes' and Winograd's routes: the convolution's own fast
+/// backward kernels, exactly the unfused ops' calls, on G routed from the pooled gradient
+/// by max pooling's backward, image by image into cache where the kernels can read it so
+/// (Winograd's, the planes' ∂w), else into a full-size G first.
 #[allow(clippy::too_many_arguments)]
 fn backward_unpooled(
     d_x: Option<&mut [f32]>,
@@ -224,6 +238,21 @@ fn backward_unpooled(
         c: sh.k,
         ..plane_pool(sh)
     };
+    if let Some(widths) = winograd_backward_widths(sh, d_x.is_some()) {
+        // Winograd's ∂w + ∂b and ∂x each route their image's G from the pooled gradient
+        // into cache as they read it: the full-size G is never written.
+        let pool = plane_pool(sh);
+        let source = planes::GradImages::Pooled {
+            g,
+            argmax,
+            pool: &pool,
+        };
+        super::winograd::backward_weight_bias_from(widths.0, d_w, Some(d_b), source, x, sh);
+        if let (Some(d_x), Some(width)) = (d_x, widths.1) {
+            super::winograd::backward_input_from(width, d_x, source, w, sh);
+        }
+        return;
+    }
     // The routing writes every value of G (the 2×2 windows tile the even-sized output), so a
     // reused buffer needs no zeroing; a fresh one per call (12.8 MB for `conv-pool`'s first
     // layer) had its pages faulted in and zeroed every step.

@@ -1059,6 +1059,44 @@ pub(crate) enum GradImages<'a> {
     },
 }
 
+impl<'a> GradImages<'a> {
+    /// The floats of scratch [`GradImages::image`] needs for an image of `len` floats.
+    pub(crate) fn scratch_len(&self, len: usize) -> usize {
+        match self {
+            GradImages::Full(_) => 0,
+            GradImages::Pooled { .. } => len,
+        }
+    }
+
+    /// Image n of `len` = K·P·Q floats: a slice of G, or G routed into `own` (at least
+    /// [`GradImages::scratch_len`] floats) by max pooling's plane kernel at SIMD level
+    /// `level`, one of the K planes at a time.
+    pub(crate) fn image<'s>(
+        &self,
+        n: usize,
+        len: usize,
+        level: crate::isa::Isa,
+        own: &'s mut [f32],
+    ) -> &'s [f32]
+    where
+        'a: 's,
+    {
+        match *self {
+            GradImages::Full(g) => &g[n * len..(n + 1) * len],
+            GradImages::Pooled { g, argmax, pool } => {
+                let (plane, pooled) = (pool.h * pool.w, pool.out_h() * pool.out_w());
+                let k = len / plane.max(1);
+                for (ki, g_k) in own[..len].chunks_exact_mut(plane.max(1)).enumerate() {
+                    let o = (n * k + ki) * pooled;
+                    let (g_o, a_o) = (&g[o..o + pooled], &argmax[o..o + pooled]);
+                    crate::max_pool2d::fast::backward_plane(level, g_k, g_o, a_o, pool);
+                }
+                &own[..len]
+            }
+        }
+    }
+}
+
 /// [`backward_weight_bias`] with G from `source`: the same operations in the same order
 /// whichever it is, so the same bits.
 pub(crate) fn weight_bias_from(
@@ -1086,10 +1124,7 @@ pub(crate) fn weight_bias_from(
         return;
     }
     let (xlen, gtlen) = (planes.len(sh.c), p * q * kpad);
-    let glen = match source {
-        GradImages::Full(_) => 0,
-        GradImages::Pooled { .. } => kpq,
-    };
+    let glen = source.scratch_len(kpq);
     let level = crate::simd::usable(crate::isa::isa());
     // Each image's K plane sums of G (∂b's first step), taken only when ∂b is wanted.
     let want_bias = d_b.is_some();
@@ -1106,23 +1141,7 @@ pub(crate) fn weight_bias_from(
                     let (xp, rest) = scratch.split_at_mut(xlen);
                     let (gt, g_own) = rest.split_at_mut(gtlen);
                     for n in first..last {
-                        let g_n: &[f32] = match source {
-                            GradImages::Full(g) => &g[n * kpq..(n + 1) * kpq],
-                            GradImages::Pooled { g, argmax, pool } => {
-                                let pooled = pool.out_h() * pool.out_w();
-                                for k in 0..sh.k {
-                                    let o = (n * sh.k + k) * pooled;
-                                    crate::max_pool2d::fast::backward_plane(
-                                        level,
-                                        &mut g_own[k * p * q..(k + 1) * p * q],
-                                        &g[o..o + pooled],
-                                        &argmax[o..o + pooled],
-                                        pool,
-                                    );
-                                }
-                                g_own
-                            }
-                        };
+                        let g_n = source.image(n, kpq, level, g_own);
                         planes.fill(xp, &x[n * chw..(n + 1) * chw], sh);
                         transpose(width, gt, g_n, sh.k, p * q, kpad);
                         if want_bias {

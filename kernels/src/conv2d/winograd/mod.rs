@@ -43,7 +43,7 @@ mod transform;
 use rayon::prelude::*;
 
 use super::fast::{bias_from_plane_sums, bias_plane_sums};
-use super::planes::{self, TapSum, Width};
+use super::planes::{self, GradImages, TapSum, Width};
 use super::Conv2dShape;
 use crate::scratch::{with_cols, with_partials, with_stage, with_work};
 use crate::vector::{Lanes, Scalar1, Scalar4};
@@ -299,6 +299,7 @@ pub(crate) fn forward_then<O: Send>(
         return;
     }
     let images = out.par_chunks_mut(out_len).zip(outs);
+    let x = GradImages::Full(x);
     forward_images(width, images, x, w, bias, sh, |(y_n, o), image| {
         image(Out::Full(&mut *y_n));
         then(o, y_n)
@@ -324,6 +325,7 @@ pub(crate) fn forward_max_pool2d(
     let images = pooled
         .par_chunks_mut(per_image)
         .zip(argmax.par_chunks_mut(per_image));
+    let x = GradImages::Full(x);
     forward_images(width, images, x, w, bias, sh, |(p_n, a_n), image| {
         image(Out::MaxPool2d(p_n, a_n))
     })
@@ -331,12 +333,13 @@ pub(crate) fn forward_max_pool2d(
 
 /// The forward of each image in turn, one per rayon task: `each(item, image)` gets the
 /// image's item of `images` and a function that computes the image into the `Out` it is
-/// given.
+/// given. The input images come from `x` (the input gradient's are G, which may be routed
+/// from a max-pool's gradient image by image: `GradImages`).
 #[allow(clippy::too_many_arguments)]
 fn forward_images<I: Send>(
     width: Width,
     images: impl IndexedParallelIterator<Item = I>,
-    x: &[f32],
+    x: GradImages<'_>,
     w: &[f32],
     bias: Option<&[f32]>,
     sh: &Conv2dShape,
@@ -348,47 +351,62 @@ fn forward_images<I: Send>(
     let in_len = sh.c * sh.h * sh.w;
     let (vlen, mlen) = (16 * sh.c * tl.tp, 16 * sh.k.div_ceil(mr) * mr * tl.tp);
     let slen = transform::input_scratch_len(tl.th, tl.tw).max(transform::output_scratch_len(tl.tp));
-    images
-        .zip(x.par_chunks(in_len.max(1)))
-        .for_each(|(item, x_n)| {
-            each(item, &mut |out| {
-                with_cols(vlen, |v| {
-                    with_work(mlen, |m| {
-                        with_stage(slen, |scratch| match width {
-                            // SAFETY (each arm): the scalar widths need no CPU feature; the
-                            // SIMD ones are only chosen where the CPU has them.
-                            Width::Scalar1 => unsafe {
-                                forward_image::<Scalar1, 4, 3>(
-                                    out, x_n, &u, bias, sh, &tl, v, m, scratch,
-                                )
-                            },
-                            Width::Scalar4 => unsafe {
-                                forward_image::<Scalar4, 4, 3>(
-                                    out, x_n, &u, bias, sh, &tl, v, m, scratch,
-                                )
-                            },
-                            #[cfg(target_arch = "x86_64")]
-                            Width::Avx2 => unsafe {
-                                avx2::forward_image(out, x_n, &u, bias, sh, &tl, v, m, scratch)
-                            },
-                            #[cfg(target_arch = "x86_64")]
-                            Width::Avx512 => unsafe {
-                                avx512::forward_image(out, x_n, &u, bias, sh, &tl, v, m, scratch)
-                            },
-                            #[cfg(target_arch = "aarch64")]
-                            Width::Neon => unsafe {
-                                neon::forward_image(out, x_n, &u, bias, sh, &tl, v, m, scratch)
-                            },
-                        })
+    let (xlen, level) = (
+        x.scratch_len(in_len),
+        crate::simd::usable(crate::isa::isa()),
+    );
+    images.enumerate().for_each(|(n, item)| {
+        each(item, &mut |out| {
+            with_cols(vlen + xlen, |v| {
+                let (v, x_own) = v.split_at_mut(vlen);
+                let x_n = x.image(n, in_len, level, x_own);
+                with_work(mlen, |m| {
+                    with_stage(slen, |scratch| match width {
+                        // SAFETY (each arm): the scalar widths need no CPU feature; the
+                        // SIMD ones are only chosen where the CPU has them.
+                        Width::Scalar1 => unsafe {
+                            forward_image::<Scalar1, 4, 3>(
+                                out, x_n, &u, bias, sh, &tl, v, m, scratch,
+                            )
+                        },
+                        Width::Scalar4 => unsafe {
+                            forward_image::<Scalar4, 4, 3>(
+                                out, x_n, &u, bias, sh, &tl, v, m, scratch,
+                            )
+                        },
+                        #[cfg(target_arch = "x86_64")]
+                        Width::Avx2 => unsafe {
+                            avx2::forward_image(out, x_n, &u, bias, sh, &tl, v, m, scratch)
+                        },
+                        #[cfg(target_arch = "x86_64")]
+                        Width::Avx512 => unsafe {
+                            avx512::forward_image(out, x_n, &u, bias, sh, &tl, v, m, scratch)
+                        },
+                        #[cfg(target_arch = "aarch64")]
+                        Width::Neon => unsafe {
+                            neon::forward_image(out, x_n, &u, bias, sh, &tl, v, m, scratch)
+                        },
                     })
                 })
             })
-        });
+        })
+    });
 }
 
 /// ∂x of a 3×3 stride-1 convolution: the forward of G with the flipped, transposed weights
 /// and padding 2 − pad (see the module docs).
 pub fn backward_input(width: Width, d_x: &mut [f32], g: &[f32], w: &[f32], sh: &Conv2dShape) {
+    backward_input_from(width, d_x, GradImages::Full(g), w, sh)
+}
+
+/// [`backward_input`] with G from `source`: the same operations, the same bits.
+pub(crate) fn backward_input_from(
+    width: Width,
+    d_x: &mut [f32],
+    source: GradImages<'_>,
+    w: &[f32],
+    sh: &Conv2dShape,
+) {
     let ig = Conv2dShape {
         n: sh.n,
         c: sh.k,
@@ -412,7 +430,14 @@ pub fn backward_input(width: Width, d_x: &mut [f32], g: &[f32], w: &[f32], sh: &
             }
         }
     }
-    forward(width, d_x, g, &flipped, None, &ig)
+    let chw = sh.c * sh.h * sh.w;
+    if sh.n == 0 || chw == 0 {
+        return;
+    }
+    let images = d_x.par_chunks_mut(chw);
+    forward_images(width, images, source, &flipped, None, &ig, |dx_n, image| {
+        image(Out::Full(dx_n))
+    })
 }
 
 /// Images per partial weight gradient (a fixed grouping: the sum does not depend on the
@@ -437,6 +462,18 @@ pub fn backward_weight_bias(
     x: &[f32],
     sh: &Conv2dShape,
 ) {
+    backward_weight_bias_from(width, d_w, d_b, GradImages::Full(g), x, sh)
+}
+
+/// [`backward_weight_bias`] with G from `source`: the same operations, the same bits.
+pub(crate) fn backward_weight_bias_from(
+    width: Width,
+    d_w: &mut [f32],
+    d_b: Option<&mut [f32]>,
+    source: GradImages<'_>,
+    x: &[f32],
+    sh: &Conv2dShape,
+) {
     let lanes = width.lanes();
     let tl = Tiles::new(sh, lanes);
     let kpad = sh.k.div_ceil(lanes) * lanes;
@@ -457,6 +494,10 @@ pub fn backward_weight_bias(
     let mut sum_chunks: Vec<&mut [f32]> = plane_sums.chunks_mut(GROUP * sh.k).collect();
     sum_chunks.resize_with(groups, Default::default);
     let (vlen, dlen) = (16 * sh.c * tl.tp, 16 * tl.t * kpad);
+    let (glen, level) = (
+        source.scratch_len(kpq),
+        crate::simd::usable(crate::isa::isa()),
+    );
     let slen = transform::input_scratch_len(tl.th, tl.tw).max(transform::output_grad_scratch_len(
         sh.out_h(),
         sh.out_w(),
@@ -470,12 +511,13 @@ pub fn backward_weight_bias(
             .for_each(|(gi, (part, sums))| {
                 part.fill(0.0);
                 let (first, last) = (gi * GROUP, ((gi + 1) * GROUP).min(sh.n));
-                with_cols(vlen, |v| {
+                with_cols(vlen + glen, |v| {
+                    let (v, g_own) = v.split_at_mut(vlen);
                     with_work(dlen, |dmt| {
                         with_stage(slen, |scratch| {
                             for n in first..last {
-                                let (x_n, g_n) =
-                                    (&x[n * chw..(n + 1) * chw], &g[n * kpq..(n + 1) * kpq]);
+                                let x_n = &x[n * chw..(n + 1) * chw];
+                                let g_n = source.image(n, kpq, level, g_own);
                                 if want_bias {
                                     let i = (n - first) * sh.k;
                                     bias_plane_sums(&mut sums[i..i + sh.k], g_n, p * q);
