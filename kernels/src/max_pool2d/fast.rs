@@ -451,7 +451,10 @@ mod avx2 {
     /// into 8 lanes (window q covers columns 2q and 2q + 1), and lane j of the top row takes
     /// G where the winner's offset from its window's corner is j mod 2, of the bottom row
     /// where it is w + j mod 2. Adding +0 afterwards gives what the scalar loop's
-    /// `0 + G` gives (−0 becomes +0), so the bits equal the scalar path's.
+    /// `0 + G` gives (−0 becomes +0), so the bits equal the scalar path's. A row's last
+    /// step starts at ow − 4, so that it ends at the row's end: it rewrites windows the
+    /// step before wrote, with the same values (a window's four values depend on it alone);
+    /// rows under 4 windows take the scalar loop.
     ///
     /// # Safety
     /// The CPU has AVX2; `dx.len() == 4 · g.len()`, `g.len() == am.len()` a multiple of
@@ -471,8 +474,9 @@ mod avx2 {
             let (gr, ar) = (&g[p * ow..(p + 1) * ow], &am[p * ow..(p + 1) * ow]);
             let (top, bottom) = dx[2 * p * w..(2 * p + 2) * w].split_at_mut(w);
             let base = 2 * p * w;
-            let mut q = 0;
-            while q + 4 <= ow {
+            let mut q0 = 0;
+            while ow >= 4 && q0 < ow {
+                let q = q0.min(ow - 4);
                 // SAFETY: q + 4 ≤ ow: outputs q..q + 4 of the row's ow, and columns
                 // 2q..2q + 8 ≤ w of each input row.
                 unsafe {
@@ -491,9 +495,9 @@ mod avx2 {
                     _mm256_storeu_ps(top.as_mut_ptr().add(2 * q), pick(parity));
                     _mm256_storeu_ps(bottom.as_mut_ptr().add(2 * q), pick(below));
                 }
-                q += 4;
+                q0 = q + 4;
             }
-            for q in q..ow {
+            for q in q0..ow {
                 for v in [&mut top[2 * q..2 * q + 2], &mut bottom[2 * q..2 * q + 2]] {
                     v.fill(0.0);
                 }
