@@ -354,8 +354,10 @@ mod avx2 {
     /// inputs are split into even and odd columns (the windows' left and right halves) by
     /// `shuffle_ps` (and, for 8 lanes, a 64-bit `permute4x64` that puts the halves back in
     /// order), the four window positions are compared branch-free, and a row's last step
-    /// starts at `ow − 4` so that it ends at the row's end (recomputing, with the same
-    /// result, outputs the step before wrote); rows under 4 outputs take the scalar loop.
+    /// starts at `ow − 8` (rows of 4 to 7 outputs: 4-wide steps, the last at `ow − 4`) so
+    /// that it ends at the row's end, recomputing, with the same result, outputs the step
+    /// before wrote (a 14-output row takes two 8-wide steps, not 8 + 4 + 4); rows under 4
+    /// outputs take the scalar loop.
     ///
     /// # Safety
     /// The caller guarantees AVX2, `xp.len() ≥ 2 · oh · w` and `y.len() == am.len() ==
@@ -373,12 +375,18 @@ mod avx2 {
             let base = (2 * p * w) as i32;
             let (r, yp, ap) = (rows.as_ptr(), y_row.as_mut_ptr(), am_row.as_mut_ptr());
             let mut q0 = 0;
-            // SAFETY: AVX2 as required. A step at q0 reads columns 2q0 .. 2q0 + 16 (8-wide)
-            // or 2q0 + 8 (4-wide) of rows 0 and 1 of `rows`, within 2ow ≤ w because
-            // q0 + 8 ≤ ow (q0 + 4 ≤ ow), and writes outputs q0 .. q0 + 8 (+ 4) ≤ ow.
+            // SAFETY: AVX2 as required. A step at q reads columns 2q .. 2q + 16 (8-wide) or
+            // 2q + 8 (4-wide) of rows 0 and 1 of `rows`, within 2ow ≤ w because q + 8 ≤ ow
+            // (q + 4 ≤ ow), and writes outputs q .. q + 8 (+ 4) ≤ ow.
             unsafe {
                 let step8 = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
-                while q0 + 8 <= ow {
+                while ow >= 8 && q0 < ow {
+                    // The last step ends at the row's end.
+                    let q0 = {
+                        let q = q0.min(ow - 8);
+                        q0 = q + 8;
+                        q
+                    };
                     let j = 2 * q0;
                     // 16 inputs → (even columns, odd columns), each in order.
                     macro_rules! split {
@@ -409,7 +417,6 @@ mod avx2 {
                     );
                     _mm256_storeu_ps(yp.add(q0), best);
                     _mm256_storeu_si256(ap.add(q0) as *mut __m256i, best_i);
-                    q0 += 8;
                 }
                 let step4 = _mm_setr_epi32(0, 2, 4, 6);
                 while q0 < ow {
