@@ -70,16 +70,8 @@ fn best_of(sh: &Conv2dShape, algos: &[ConvAlgo], rounds: usize) -> Vec<[f64; 3]>
 /// Best seconds of conv → 2×2 max-pool forward and its ∂w + ∂b (no ∂x, as a first layer),
 /// fused and as the two unfused fast ops, over `rounds` rounds.
 fn best_of_pooled(sh: &Conv2dShape, rounds: usize) -> [[f64; 2]; 2] {
-    let ps = Pool2dShape {
-        n: sh.n,
-        c: sh.k,
-        h: sh.out_h(),
-        w: sh.out_w(),
-        kernel: [2, 2],
-        stride: [2, 2],
-        padding: [0, 0],
-    };
-    let pooled_len = sh.n * sh.k * ps.out_h() * ps.out_w();
+    let ps = Pool2dShape::square(sh.n, sh.k, sh.out_h(), sh.out_w(), 2, 2, 0);
+    let pooled_len = ps.output_len();
     let (x, w, g) = (
         data(sh.input_len(), 1),
         data(sh.weight_len(), 2),
