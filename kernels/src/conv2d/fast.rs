@@ -126,12 +126,7 @@ fn use_winograd(algo: ConvAlgo, sh: &Conv2dShape, pass: Pass) -> Option<super::p
 /// Whether `Auto` computes the forward convolution of `sh` with Winograd on this CPU (then
 /// the fused convolution → max-pool, which pools the phase planes' output, does not apply).
 pub fn auto_forward_is_winograd(sh: &Conv2dShape) -> bool {
-    winograd_forward_width(sh).is_some()
-}
-
-/// The width `Auto` runs Winograd's forward of `sh` at on this CPU, if it does.
-pub(crate) fn winograd_forward_width(sh: &Conv2dShape) -> Option<super::planes::Width> {
-    auto_winograd_width(sh, Pass::Forward)
+    auto_winograd_width(sh, Pass::Forward).is_some()
 }
 
 /// The width `Auto` runs Winograd at for `pass` of `sh` on this CPU, if it does.

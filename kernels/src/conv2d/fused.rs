@@ -49,7 +49,7 @@ pub fn applies(sh: &Conv2dShape, input_grad: bool) -> bool {
 
 /// Winograd's width, where it computes the unfused forward convolution of `sh`.
 fn winograd_route(sh: &Conv2dShape) -> Option<planes::Width> {
-    super::fast::winograd_forward_width(sh)
+    super::fast::auto_winograd_width(sh, super::fast::Pass::Forward)
 }
 
 /// Winograd's widths for ∂w + ∂b and for ∂x, where `Auto` gives it both passes the
@@ -233,42 +233,35 @@ fn backward_unpooled(
     w: &[f32],
     sh: &Conv2dShape,
 ) {
-    let ps = Pool2dShape {
-        n: sh.n,
-        c: sh.k,
-        ..plane_pool(sh)
+    // Each image's G routed from the pooled gradient into cache by the kernels that read
+    // it, where they can: Winograd's ∂w + ∂b and ∂x, the planes' ∂w.
+    let plane = plane_pool(sh);
+    let source = planes::GradImages::Pooled {
+        g,
+        argmax,
+        pool: &plane,
     };
     if let Some(widths) = winograd_backward_widths(sh, d_x.is_some()) {
-        // Winograd's ∂w + ∂b and ∂x each route their image's G from the pooled gradient
-        // into cache as they read it: the full-size G is never written.
-        let pool = plane_pool(sh);
-        let source = planes::GradImages::Pooled {
-            g,
-            argmax,
-            pool: &pool,
-        };
         super::winograd::backward_weight_bias_from(widths.0, d_w, Some(d_b), source, x, sh);
         if let (Some(d_x), Some(width)) = (d_x, widths.1) {
             super::winograd::backward_input_from(width, d_x, source, w, sh);
         }
         return;
     }
-    // The routing writes every value of G (the 2×2 windows tile the even-sized output), so a
-    // reused buffer needs no zeroing; a fresh one per call (12.8 MB for `conv-pool`'s first
-    // layer) had its pages faulted in and zeroed every step.
     if d_x.is_none() {
         if let Some(width) = super::fast::planes_weight_width(super::ConvAlgo::Auto, sh) {
-            // Only ∂w and ∂b (a first layer): each image's G routed into cache right where
-            // the planes' ∂w reads it, never written to memory as a whole.
-            let pool = plane_pool(sh);
-            let source = planes::GradImages::Pooled {
-                g,
-                argmax,
-                pool: &pool,
-            };
+            // Only ∂w and ∂b (a first layer).
             return planes::weight_bias_from(width, d_w, Some(d_b), source, x, sh);
         }
     }
+    // Else into a full-size G. The routing writes every value of G (the 2×2 windows tile
+    // the even-sized output), so a reused buffer needs no zeroing; a fresh one per call
+    // (12.8 MB for `conv-pool`'s first layer) had its pages faulted in and zeroed every step.
+    let ps = Pool2dShape {
+        n: sh.n,
+        c: sh.k,
+        ..plane
+    };
     crate::scratch::with_unpooled(sh.output_len(), |g_full| {
         pool::max_pool2d_backward(g_full, g, argmax, &ps);
         super::fast::conv2d_backward_weight_bias_with(

@@ -382,12 +382,8 @@ mod avx2 {
                 let step8 = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
                 while ow >= 8 && q0 < ow {
                     // The last step ends at the row's end.
-                    let q0 = {
-                        let q = q0.min(ow - 8);
-                        q0 = q + 8;
-                        q
-                    };
-                    let j = 2 * q0;
+                    let q = q0.min(ow - 8);
+                    let j = 2 * q;
                     // 16 inputs → (even columns, odd columns), each in order.
                     macro_rules! split {
                         ($at:expr) => {{
@@ -415,8 +411,9 @@ mod avx2 {
                         idx0,
                         offs
                     );
-                    _mm256_storeu_ps(yp.add(q0), best);
-                    _mm256_storeu_si256(ap.add(q0) as *mut __m256i, best_i);
+                    _mm256_storeu_ps(yp.add(q), best);
+                    _mm256_storeu_si256(ap.add(q) as *mut __m256i, best_i);
+                    q0 = q + 8;
                 }
                 let step4 = _mm_setr_epi32(0, 2, 4, 6);
                 while q0 < ow {

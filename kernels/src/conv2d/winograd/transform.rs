@@ -214,7 +214,13 @@ fn combine(dst: &mut [f32], a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) {
 /// tiles and four of `tp + PAIRS` (the interleaving reads whole blocks of pairs, past a
 /// row's last tile), and two more rows of `tp` for the pooling.
 pub(super) fn output_scratch_len(tp: usize) -> usize {
-    8 * tp + 4 * (tp + PAIRS) + 2 * tp
+    tile_values_scratch_len(tp) + 2 * tp
+}
+
+/// The floats of scratch [`tile_values`] needs: eight rows of `tp` tiles for the row
+/// transform, four of `tp + PAIRS` for the tiles' values.
+fn tile_values_scratch_len(tp: usize) -> usize {
+    8 * tp + 4 * (tp + PAIRS)
 }
 
 /// y\[k\] = Aᵀ M\[·\]\[k, t\] A + b\[k\] for every tile, cropped to P × Q; `m` holds
@@ -273,7 +279,7 @@ pub(super) fn output_max_pool2d(
 ) {
     let pitch = tw + 1;
     let t = th * pitch;
-    let (values, rest) = scratch.split_at_mut(8 * tp + 4 * (tp + PAIRS));
+    let (values, rest) = scratch.split_at_mut(tile_values_scratch_len(tp));
     let (best, win) = rest[..2 * tp].split_at_mut(tp);
     let (best, win) = (&mut best[..t], &mut win[..t]);
     for ki in 0..k {
