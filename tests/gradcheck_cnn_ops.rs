@@ -224,6 +224,54 @@ fn conv2d_reports_mismatched_channels() {
 }
 
 #[test]
+fn fused_conv_relu_pool_keeps_the_asked_algorithm_bits() {
+    // The fused kernels run `Auto`'s choice of convolution kernels: with another algorithm
+    // asked for, the op must give what the three ops give under that algorithm, bit for bit
+    // (a 32-channel layer at 14×14, where `Auto` picks Winograd or the planes for some
+    // passes and `Direct` the direct kernels).
+    use stitch::ops::ConvAlgo;
+    let to32 = |t: Tensor<f64>| t.cast::<f32>();
+    for algo in [
+        ConvAlgo::Auto,
+        ConvAlgo::Direct,
+        ConvAlgo::Winograd,
+        ConvAlgo::Im2col,
+    ] {
+        let x = to32(rand64(&[2, 32, 14, 14], 11)).requires_grad_();
+        let w = to32(rand64(&[32, 32, 3, 3], 12)).requires_grad_();
+        let b = to32(rand64(&[32], 13)).requires_grad_();
+        let opts = Conv2dOptions {
+            algo,
+            ..Conv2dOptions::square(1, 1, 1)
+        };
+        let r = to32(rand64(&[2, 32, 7, 7], 14));
+        let run = |fused: bool| {
+            let y = if fused {
+                x.conv2d_relu_max_pool2d(&w, Some(&b), opts)
+            } else {
+                x.conv2d(&w, Some(&b), opts)
+                    .relu()
+                    .max_pool2d([2, 2], [2, 2], [0, 0])
+            };
+            y.mul(&r).sum().backward();
+            let grads: Vec<Vec<f32>> = [&x, &w, &b]
+                .iter()
+                .map(|t| t.grad().unwrap().to_vec())
+                .collect();
+            for t in [&x, &w, &b] {
+                t.zero_grad();
+            }
+            (y.to_vec(), grads)
+        };
+        let (fused, plain) = (run(true), run(false));
+        assert_eq!(fused.0, plain.0, "values {algo:?}");
+        for (j, (a, b)) in fused.1.iter().zip(&plain.1).enumerate() {
+            assert_eq!(a, b, "gradient {j} {algo:?}");
+        }
+    }
+}
+
+#[test]
 fn fused_conv_relu_pool_equals_the_three_ops_in_f32() {
     // f32 takes the fused kernel on an AVX-512 CPU; the composition is the reference.
     for (n, c, k, h) in [(3, 8, 5, 14), (2, 1, 4, 28), (9, 9, 16, 6)] {

@@ -308,7 +308,8 @@ impl Drop for ConvReluPoolBackward {
 
 impl<T: Real> Tensor<T> {
     /// `max_pool2d(relu(conv2d(self, weight, bias)), 2×2, stride 2)` as one op where a fused
-    /// kernel exists (f32 with an even output, on AVX-512's direct kernels, the phase planes
+    /// kernel exists (f32 with an even output, the convolution under `Auto` both in `opts`
+    /// and process-wide, on AVX-512's direct kernels, the phase planes
     /// of AVX2 and NEON, or Winograd's output transform where `auto` gives it the forward;
     /// see `stitch_kernels::conv2d::fused`), else the three ops in turn. Either way the
     /// values and gradients are the same bits.
@@ -323,7 +324,11 @@ impl<T: Real> Tensor<T> {
             self.conv2d(weight, bias, opts)
                 .max_pool2d_relu([2, 2], [2, 2], [0, 0])
         };
-        if !super::fusion_enabled() || !matches!(opts.algo, ConvAlgo::Auto | ConvAlgo::Direct) {
+        // The fused kernels run `Auto`'s choice of kernels per pass: under any other
+        // algorithm (asked here or process-wide) the three ops run, to give its bits.
+        let auto =
+            opts.algo == ConvAlgo::Auto && stitch_kernels::conv2d::default_algo() == ConvAlgo::Auto;
+        if !super::fusion_enabled() || !auto {
             return unfused();
         }
         let sh = match (self.shape(), weight.shape()) {
