@@ -156,8 +156,13 @@ pub fn table(rows: &[Row], peak_gflops: Option<f64>, bandwidth_gbs: Option<f64>)
         .map(|r| r.total.as_secs_f64())
         .sum::<f64>()
         .max(1e-12);
+    // The op column fits the longest name (26 at the least, the fused blocks' names are longer).
+    let w = rows
+        .iter()
+        .map(|r| r.op.chars().count())
+        .fold(26, usize::max);
     let mut s = format!(
-        "{:<26} {:<9} {:>6} {:>9} {:>8} {:>5} {:>10} {:>8} {:>10} {:>7} {:>6}\n",
+        "{:<w$} {:<9} {:>6} {:>9} {:>8} {:>5} {:>10} {:>8} {:>10} {:>7} {:>6}\n",
         "op",
         "pass",
         "calls",
@@ -186,7 +191,7 @@ pub fn table(rows: &[Row], peak_gflops: Option<f64>, bandwidth_gbs: Option<f64>)
         };
         let num = |v: f64, show: bool| if show { format!("{v:.1}") } else { "-".into() };
         s += &format!(
-            "{:<26} {:<9} {:>6} {:>9.1} {:>8.3} {:>5.1} {:>10} {:>8} {:>10} {:>7} {:>6}\n",
+            "{:<w$} {:<9} {:>6} {:>9.1} {:>8.3} {:>5.1} {:>10} {:>8} {:>10} {:>7} {:>6}\n",
             r.op,
             r.pass.name(),
             r.calls,

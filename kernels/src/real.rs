@@ -369,6 +369,56 @@ pub trait Real:
             Self::NAME
         )
     }
+    /// Whether this type runs the seed CNN's whole block, conv → batch norm → ReLU → 2×2
+    /// max-pool, as one op whose backward forms batch norm's input gradient where the
+    /// convolution's backward reads it ([`crate::conv2d::fused::backward_batch_norm`]):
+    /// the convolution, batch norm and max pooling all on their fast kernels, and a fused
+    /// convolution backward route for `sh` (∂x only when `input_grad`).
+    fn conv_bn_pool_fused_applies(_sh: &Conv2dShape, _input_grad: bool) -> bool {
+        false
+    }
+    /// Batch norm → max-pool's backward phase 1: ∂γ, ∂β and each channel's coefficients of
+    /// ∂x ([`crate::batch_norm::pool::batch_norm_max_pool2d_backward_coefficients`]); only
+    /// called where `conv_bn_pool_fused_applies` said yes.
+    #[allow(clippy::too_many_arguments)]
+    fn bn_pool_backward_coefficients(
+        _d_w: &mut [Self],
+        _d_b: &mut [Self],
+        _g: &[Self],
+        _argmax: &[u32],
+        _x: &[Self],
+        _w: &[Self],
+        _mean: &[Self],
+        _invstd: &[Self],
+        _pool: &Pool2dShape,
+    ) -> Vec<[Self; 3]> {
+        panic!(
+            "bn_pool_backward_coefficients: no fused kernel for {}",
+            Self::NAME
+        )
+    }
+    /// The block's convolution gradients from the pooled gradient, batch norm's
+    /// coefficients and the convolution's output `y`
+    /// ([`crate::conv2d::fused::backward_batch_norm`]); only called where
+    /// `conv_bn_pool_fused_applies` said yes.
+    #[allow(clippy::too_many_arguments)]
+    fn conv_bn_pool_fused_backward(
+        _d_x: Option<&mut [Self]>,
+        _d_w: &mut [Self],
+        _d_b: &mut [Self],
+        _g: &[Self],
+        _argmax: &[u32],
+        _y: &[Self],
+        _coef: &[[Self; 3]],
+        _x: &[Self],
+        _w: &[Self],
+        _sh: &Conv2dShape,
+    ) {
+        panic!(
+            "conv_bn_pool_fused_backward: no fused kernel for {}",
+            Self::NAME
+        )
+    }
 }
 
 macro_rules! real_common {
@@ -717,6 +767,42 @@ impl Real for f32 {
         sh: &Conv2dShape,
     ) {
         crate::conv2d::fused::backward(d_x, d_w, d_b, g, argmax, x, w, sh)
+    }
+    fn conv_bn_pool_fused_applies(sh: &Conv2dShape, input_grad: bool) -> bool {
+        use crate::{op_mode, KernelOp, Mode};
+        [KernelOp::Conv2d, KernelOp::BatchNorm, KernelOp::MaxPool2d]
+            .into_iter()
+            .all(|op| op_mode(op) == Mode::Fast)
+            && crate::conv2d::fused::applies(sh, input_grad)
+    }
+    fn bn_pool_backward_coefficients(
+        d_w: &mut [f32],
+        d_b: &mut [f32],
+        g: &[f32],
+        argmax: &[u32],
+        x: &[f32],
+        w: &[f32],
+        mean: &[f32],
+        invstd: &[f32],
+        pool: &Pool2dShape,
+    ) -> Vec<[f32; 3]> {
+        crate::batch_norm::pool::batch_norm_max_pool2d_backward_coefficients(
+            d_w, d_b, g, argmax, x, w, mean, invstd, pool,
+        )
+    }
+    fn conv_bn_pool_fused_backward(
+        d_x: Option<&mut [f32]>,
+        d_w: &mut [f32],
+        d_b: &mut [f32],
+        g: &[f32],
+        argmax: &[u32],
+        y: &[f32],
+        coef: &[[f32; 3]],
+        x: &[f32],
+        w: &[f32],
+        sh: &Conv2dShape,
+    ) {
+        crate::conv2d::fused::backward_batch_norm(d_x, d_w, d_b, g, argmax, y, coef, x, w, sh)
     }
 }
 

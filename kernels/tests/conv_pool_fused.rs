@@ -2,9 +2,12 @@
 //! route: AVX-512's direct kernels, the phase planes (AVX2, NEON, strided layers) and
 //! Winograd (the wide 3×3 layers where `auto` gives it the forward: AVX2 and AVX-512 on
 //! 256-bit units; `STITCH_ISA=avx2` takes that route on any AVX2 CPU, as `.ci/run` does).
+//! With batch norm between them (the seed CNN's block), the fused backward equals batch
+//! norm → max-pool's backward then the convolution's, on the same routes.
 
 mod common;
 use common::data;
+use stitch_kernels::batch_norm::pool as bn_pool;
 use stitch_kernels::conv2d::{fast, fused, Conv2dShape};
 use stitch_kernels::max_pool2d::{fast as pool, Pool2dShape};
 
@@ -85,6 +88,79 @@ fn check_with(sh: &Conv2dShape, input_grad: bool, edit: impl Fn(&mut [f32], &mut
         let mut dx1 = vec![f32::NAN; sh.input_len()];
         fast::conv2d_backward_input(&mut dx1, &gy, &w, sh);
         assert_eq!(bits(&dx1), bits(&dx2), "d_input {sh:?}");
+    }
+    check_batch_norm(sh, input_grad, (&x, &w, &y), &g, &a1, &ps);
+}
+
+/// The seed CNN's block with batch norm between the convolution and the pool: the fused
+/// backward, batch norm's input gradient formed where the convolution's backward reads it,
+/// equals batch norm → max-pool's backward (which writes it) then the convolution's, bit
+/// for bit. `y` is the convolution's output, batch norm's input; `argmax` any valid one.
+fn check_batch_norm(
+    sh: &Conv2dShape,
+    input_grad: bool,
+    (x, w, y): (&[f32], &[f32], &[f32]),
+    g: &[f32],
+    argmax: &[u32],
+    ps: &Pool2dShape,
+) {
+    let k = sh.k;
+    let gamma: Vec<f32> = data(k, 5).iter().map(|v| v + 1.5).collect();
+    let mean = data(k, 6);
+    let invstd: Vec<f32> = data(k, 7).iter().map(|v| v.abs() + 0.5).collect();
+    // Unfused: ∂y written at full size, then the convolution's backward reads it.
+    let (mut dg1, mut dbeta1) = (vec![f32::NAN; k], vec![f32::NAN; k]);
+    let mut dy = vec![f32::NAN; sh.output_len()];
+    bn_pool::batch_norm_max_pool2d_backward(
+        &mut dy,
+        &mut dg1,
+        &mut dbeta1,
+        g,
+        argmax,
+        y,
+        &gamma,
+        &mean,
+        &invstd,
+        ps,
+    );
+    let (mut dw1, mut db1) = (vec![f32::NAN; sh.weight_len()], vec![f32::NAN; k]);
+    fast::conv2d_backward_weight(&mut dw1, &dy, x, sh);
+    fast::conv2d_backward_bias(&mut db1, &dy, sh);
+    // Fused: batch norm's sums, then ∂y formed image by image inside the convolution's.
+    let (mut dg2, mut dbeta2) = (vec![f32::NAN; k], vec![f32::NAN; k]);
+    let coef = bn_pool::batch_norm_max_pool2d_backward_coefficients(
+        &mut dg2,
+        &mut dbeta2,
+        g,
+        argmax,
+        y,
+        &gamma,
+        &mean,
+        &invstd,
+        ps,
+    );
+    let (mut dw2, mut db2) = (vec![f32::NAN; sh.weight_len()], vec![f32::NAN; k]);
+    let mut dx2 = vec![f32::NAN; sh.input_len()];
+    fused::backward_batch_norm(
+        if input_grad { Some(&mut dx2) } else { None },
+        &mut dw2,
+        &mut db2,
+        g,
+        argmax,
+        y,
+        &coef,
+        x,
+        w,
+        sh,
+    );
+    assert_eq!(bits(&dg1), bits(&dg2), "batch norm ∂γ {sh:?}");
+    assert_eq!(bits(&dbeta1), bits(&dbeta2), "batch norm ∂β {sh:?}");
+    assert_eq!(bits(&dw1), bits(&dw2), "batch norm d_weight {sh:?}");
+    assert_eq!(bits(&db1), bits(&db2), "batch norm d_bias {sh:?}");
+    if input_grad {
+        let mut dx1 = vec![f32::NAN; sh.input_len()];
+        fast::conv2d_backward_input(&mut dx1, &dy, w, sh);
+        assert_eq!(bits(&dx1), bits(&dx2), "batch norm d_input {sh:?}");
     }
 }
 

@@ -184,14 +184,18 @@ fn memory(a: &ProfileArgs, config: &TrainConfig, train: &Split) -> Result<(), St
         "model {}, batch {}: kept for backward after one training forward pass (buffer recycling off)\n",
         a.model, a.batch
     );
+    let w = rows
+        .iter()
+        .map(|r| r.op.chars().count())
+        .fold(26, usize::max);
     println!(
-        "{:<26} {:>5} {:>14} {:>12} {:>10}",
+        "{:<w$} {:>5} {:>14} {:>12} {:>10}",
         "op", "nodes", "activations MB", "own MB", "total MB"
     );
     let (mut act, mut own) = (0, 0);
     for r in &rows {
         println!(
-            "{:<26} {:>5} {:>14.2} {:>12.2} {:>10.2}",
+            "{:<w$} {:>5} {:>14.2} {:>12.2} {:>10.2}",
             r.op,
             r.nodes,
             mb(r.input_bytes),
@@ -202,7 +206,7 @@ fn memory(a: &ProfileArgs, config: &TrainConfig, train: &Split) -> Result<(), St
         own += r.own_bytes;
     }
     println!(
-        "{:<26} {:>5} {:>14.2} {:>12.2} {:>10.2}",
+        "{:<w$} {:>5} {:>14.2} {:>12.2} {:>10.2}",
         "total",
         rows.iter().map(|r| r.nodes).sum::<usize>(),
         mb(act),

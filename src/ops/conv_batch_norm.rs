@@ -26,7 +26,10 @@ impl<T: Real> Tensor<T> {
     /// running_mean, running_var, training, bn, kernel, stride, padding)`, with batch
     /// norm's statistics taken by the convolution as it writes each image (module docs)
     /// when training with fusion on and the fast f32 kernels; otherwise the two ops in turn.
-    /// Either way the same bits.
+    /// Where the convolution's backward can form batch norm's input gradient as it reads it
+    /// (2×2 windows of stride 2, `Auto`, a fused route on this CPU), the block is one graph
+    /// node `conv2d_batch_norm_relu_max_pool2d` whose backward never writes that gradient at
+    /// full size (`ops::conv_batch_norm_pool`). Either way the same bits.
     #[allow(clippy::too_many_arguments)]
     #[track_caller]
     pub fn conv2d_batch_norm_relu_max_pool2d(
@@ -44,10 +47,15 @@ impl<T: Real> Tensor<T> {
         stride: [usize; 2],
         padding: [usize; 2],
     ) -> Tensor<T> {
-        let statistics = training && super::fusion_enabled();
-        let (y, blocks) = self.conv2d_statistics(weight, bias, conv, statistics);
         let params = [bn_weight, bn_bias, running_mean, running_var];
         let pool = [kernel, stride, padding];
+        if let Some(out) =
+            self.conv_batch_norm_relu_pool_node(weight, bias, conv, params, training, bn, pool)
+        {
+            return out;
+        }
+        let statistics = training && super::fusion_enabled();
+        let (y, blocks) = self.conv2d_statistics(weight, bias, conv, statistics);
         y.batch_norm_relu_max_pool2d_from(params, training, bn, pool, blocks.as_deref())
     }
 

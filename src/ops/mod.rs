@@ -18,6 +18,7 @@
 //! | `batch_norm_pool.rs` | the fused `batch_norm_relu_max_pool2d` of a convolution block |
 //! | `batch_norm_relu.rs` | the fused `batch_norm_relu` of conv → BN → ReLU |
 //! | `conv_batch_norm.rs` | `conv2d_batch_norm_relu_max_pool2d`, `conv2d_batch_norm_relu`, `conv2d_batch_norm_add_relu`: a convolution and the batch norm after it, its statistics taken by the convolution |
+//! | `conv_batch_norm_pool.rs` | the seed CNN's block as one node in training, batch norm's input gradient formed where the convolution's backward reads it |
 //! | `dropout.rs` | `dropout`: inverted, mask from a key |
 //! | `avg_pool2d.rs` | `avg_pool2d` (`count_include_pad=True`) |
 //! | `pad.rs` | `pad2d` (constant), `crop2d`, `flip_w` over the last two dimensions |
@@ -33,6 +34,7 @@ pub(crate) mod broadcast;
 mod concat;
 mod conv2d;
 mod conv_batch_norm;
+mod conv_batch_norm_pool;
 mod dropout;
 mod fusion;
 mod linear;

@@ -20,6 +20,10 @@
 //! scatter) instead of reading a full-size G from memory: the full-size traffic is x read
 //! twice and ∂x written once, where the unfused ops also write G and read it twice.
 //!
+//! When a convolution wrote x, its backward can form ∂x itself, plane by plane in cache as
+//! it reads it (`conv2d::fused::backward_batch_norm`): then only phase 1 runs here
+//! ([`batch_norm_max_pool2d_backward_coefficients`]), and ∂x is never written at all.
+//!
 //! ## Bit for bit
 //! Each plane goes through the very functions of the unfused fast path (batch norm's
 //! `affine`, `sum`, `dot_dev`, `affine2_in_place`; max pooling's plane forward and
@@ -250,7 +254,73 @@ pub fn batch_norm_max_pool2d_backward_with(
     if hw == 0 {
         return;
     }
-    // Phase 1: each channel's (Σ G, Σ G (x − μ)), each plane's G built in L1 first.
+    let coef = backward_coefficients(isa, d_w, d_b, g, argmax, x, w, mean, invstd, pool);
+    // Phase 2: ∂x of each plane, its G scattered straight into ∂x's block first.
+    d_x.par_chunks_mut(hw)
+        .zip(x.par_chunks(hw))
+        .with_min_len(blocks_per_task(hw))
+        .enumerate()
+        .for_each(|(o, (dx, xb))| {
+            let (gs, am) = (&g[o * pq..(o + 1) * pq], &argmax[o * pq..(o + 1) * pq]);
+            input_grad_plane(isa, dx, gs, am, xb, coef[o % bn.c], pool);
+        });
+}
+
+/// The backward's phase 1 alone: ∂γ and ∂β, and each channel's coefficients (A, B, C) of
+/// ∂x = A·G + B·x + C, for a caller that forms ∂x itself, plane by plane, with
+/// [`input_grad_plane`] where it reads it (the convolution's backward:
+/// `conv2d::fused::backward_batch_norm`), instead of writing it at full size. Reads x once.
+#[allow(clippy::too_many_arguments)]
+#[track_caller]
+pub fn batch_norm_max_pool2d_backward_coefficients(
+    d_w: &mut [f32],
+    d_b: &mut [f32],
+    g: &[f32],
+    argmax: &[u32],
+    x: &[f32],
+    w: &[f32],
+    mean: &[f32],
+    invstd: &[f32],
+    pool: &Pool2dShape,
+) -> Vec<[f32; 3]> {
+    const K: &str = "batch_norm_max_pool2d_backward_coefficients";
+    let bn = checked_shape(K, pool);
+    let (full, pooled_len, c) = (bn.len(), pool.output_len(), bn.c);
+    super::check(
+        K,
+        &bn,
+        &[
+            ("x", x.len(), full),
+            ("g", g.len(), pooled_len),
+            ("argmax", argmax.len(), pooled_len),
+            ("d_w", d_w.len(), c),
+            ("d_b", d_b.len(), c),
+            ("w", w.len(), c),
+            ("mean", mean.len(), c),
+            ("invstd", invstd.len(), c),
+        ],
+    );
+    let isa = usable(isa());
+    backward_coefficients(isa, d_w, d_b, g, argmax, x, w, mean, invstd, pool)
+}
+
+/// Phase 1: each channel's (Σ G, Σ G (x − μ)), each plane's G built in L1 first; then ∂γ,
+/// ∂β and the coefficients of ∂x (the caller has checked the lengths).
+#[allow(clippy::too_many_arguments)]
+fn backward_coefficients(
+    isa: Isa,
+    d_w: &mut [f32],
+    d_b: &mut [f32],
+    g: &[f32],
+    argmax: &[u32],
+    x: &[f32],
+    w: &[f32],
+    mean: &[f32],
+    invstd: &[f32],
+    pool: &Pool2dShape,
+) -> Vec<[f32; 3]> {
+    let bn = bn_shape(pool);
+    let (hw, pq) = (bn.hw, pool.out_h() * pool.out_w());
     let sums = gradient_sums(isa, x, mean, &bn, |o, f| {
         with_work(hw, |gp| {
             let (gs, am) = (&g[o * pq..(o + 1) * pq], &argmax[o * pq..(o + 1) * pq]);
@@ -258,17 +328,23 @@ pub fn batch_norm_max_pool2d_backward_with(
             f(gp)
         })
     });
-    let coef = coefficients(&sums, d_w, d_b, w, mean, invstd, &bn);
-    // Phase 2: ∂x of each plane, its G scattered straight into ∂x's block first.
-    d_x.par_chunks_mut(hw)
-        .zip(x.par_chunks(hw))
-        .with_min_len(blocks_per_task(hw))
-        .enumerate()
-        .for_each(|(o, (dx, xb))| {
-            let am = &argmax[o * pq..(o + 1) * pq];
-            backward_plane(isa, dx, &g[o * pq..(o + 1) * pq], am, pool);
-            block_affine2_in_place(isa, dx, xb, coef[o % bn.c]);
-        });
+    coefficients(&sums, d_w, d_b, w, mean, invstd, &bn)
+}
+
+/// One plane's ∂x = A·G + B·x + C (the backward's phase 2), G routed from the plane's
+/// pooled gradient `g` and `argmax` into `dx` first, at SIMD level `isa` (a usable one).
+/// `pool`'s N and C do not matter: only the plane's shape and the windows.
+pub(crate) fn input_grad_plane(
+    isa: Isa,
+    dx: &mut [f32],
+    g: &[f32],
+    argmax: &[u32],
+    x: &[f32],
+    coef: [f32; 3],
+    pool: &Pool2dShape,
+) {
+    backward_plane(isa, dx, g, argmax, pool);
+    block_affine2_in_place(isa, dx, x, coef);
 }
 
 /// Batch norm's view of the pooling's input (N, C and H·W), after checking the pooling.

@@ -23,6 +23,13 @@
 //! bit: the same kernels on the same values in the same order (the weight gradient's image
 //! groups, the bias gradient's per-image plane sums added in image order). ReLU stays in
 //! the caller (pool, then rectify).
+//!
+//! The seed CNN's block puts batch norm between the convolution and the pool. Its backward
+//! ([`backward_batch_norm`]) runs the same routes on G = A·unpool(Gp) + B·y + C, batch
+//! norm's input gradient, formed plane by plane in cache by batch norm's own plane function
+//! (the per-channel A, B, C from batch norm's sums, taken first): G is never written at
+//! full size, where unfused batch norm writes it and the convolution reads it back once
+//! per gradient.
 
 use rayon::prelude::*;
 
@@ -208,39 +215,92 @@ pub fn backward(
     w: &[f32],
     sh: &Conv2dShape,
 ) {
-    if planes_route(sh).is_some()
-        || winograd_route(sh).is_some()
-        || !super::fast::direct_backward_route(sh, d_x.is_some())
-    {
-        return backward_unpooled(d_x, d_w, d_b, g, argmax, x, w, sh);
-    }
-    #[cfg(target_arch = "x86_64")]
-    backward_direct(d_x, d_w, d_b, g, argmax, x, w, sh);
+    let pool = plane_pool(sh);
+    let source = planes::GradImages::Pooled {
+        g,
+        argmax,
+        pool: &pool,
+    };
+    backward_from(d_x, d_w, d_b, source, x, w, sh)
 }
 
-/// [`backward`] of the phase planes' and Winograd's routes: the convolution's own fast
-/// backward kernels, exactly the unfused ops' calls, on G routed from the pooled gradient
-/// by max pooling's backward, image by image into cache where the kernels can read it so
-/// (Winograd's, the planes' ∂w), else into a full-size G first.
+/// Gradients of the seed CNN's block, max-pool(batch_norm(y)) with y = conv2d(x, w) + b,
+/// with respect to x (if wanted), w and b, from the pooled gradient `g` (already masked by
+/// the caller's ReLU), the pool's `argmax` and batch norm's coefficients `coef` of each
+/// channel (`batch_norm::pool::batch_norm_max_pool2d_backward_coefficients`, which took
+/// ∂γ and ∂β): batch norm's input gradient, the convolution's G, is formed image by image
+/// where the convolution's backward reads it (in cache) instead of being written at full
+/// size and read back. The same bits as batch norm's backward, then the convolution's.
 #[allow(clippy::too_many_arguments)]
-fn backward_unpooled(
+pub fn backward_batch_norm(
     d_x: Option<&mut [f32]>,
     d_w: &mut [f32],
     d_b: &mut [f32],
     g: &[f32],
     argmax: &[u32],
+    y: &[f32],
+    coef: &[[f32; 3]],
     x: &[f32],
     w: &[f32],
     sh: &Conv2dShape,
 ) {
-    // Each image's G routed from the pooled gradient into cache by the kernels that read
-    // it, where they can: Winograd's ∂w + ∂b and ∂x, the planes' ∂w.
-    let plane = plane_pool(sh);
-    let source = planes::GradImages::Pooled {
+    assert!(
+        y.len() == sh.output_len() && coef.len() == sh.k && 4 * g.len() == sh.output_len(),
+        "conv2d::fused::backward_batch_norm: y {} (want {}), coef {} (want {}), g {} (want {})",
+        y.len(),
+        sh.output_len(),
+        coef.len(),
+        sh.k,
+        g.len(),
+        sh.output_len() / 4
+    );
+    let pool = plane_pool(sh);
+    let source = planes::GradImages::BatchNormPooled {
         g,
         argmax,
-        pool: &plane,
+        pool: &pool,
+        y,
+        coef,
     };
+    backward_from(d_x, d_w, d_b, source, x, w, sh)
+}
+
+/// [`backward`] with each image's G from `source`, on the route that computes the unfused
+/// convolution's backward on this CPU.
+#[allow(clippy::too_many_arguments)]
+fn backward_from(
+    d_x: Option<&mut [f32]>,
+    d_w: &mut [f32],
+    d_b: &mut [f32],
+    source: planes::GradImages<'_>,
+    x: &[f32],
+    w: &[f32],
+    sh: &Conv2dShape,
+) {
+    if planes_route(sh).is_some()
+        || winograd_route(sh).is_some()
+        || !super::fast::direct_backward_route(sh, d_x.is_some())
+    {
+        return backward_routed(d_x, d_w, d_b, source, x, w, sh);
+    }
+    #[cfg(target_arch = "x86_64")]
+    backward_direct(d_x, d_w, d_b, source, x, w, sh);
+}
+
+/// [`backward`] of the phase planes' and Winograd's routes: the convolution's own fast
+/// backward kernels, exactly the unfused ops' calls, on G from `source`, formed image by
+/// image into cache where the kernels can read it so (Winograd's, the planes' ∂w), else
+/// into a full-size G first.
+#[allow(clippy::too_many_arguments)]
+fn backward_routed(
+    d_x: Option<&mut [f32]>,
+    d_w: &mut [f32],
+    d_b: &mut [f32],
+    source: planes::GradImages<'_>,
+    x: &[f32],
+    w: &[f32],
+    sh: &Conv2dShape,
+) {
     if let Some(widths) = winograd_backward_widths(sh, d_x.is_some()) {
         super::winograd::backward_weight_bias_from(widths.0, d_w, Some(d_b), source, x, sh);
         if let (Some(d_x), Some(width)) = (d_x, widths.1) {
@@ -254,16 +314,16 @@ fn backward_unpooled(
             return planes::weight_bias_from(width, d_w, Some(d_b), source, x, sh);
         }
     }
-    // Else into a full-size G. The routing writes every value of G (the 2×2 windows tile
-    // the even-sized output), so a reused buffer needs no zeroing; a fresh one per call
-    // (12.8 MB for `conv-pool`'s first layer) had its pages faulted in and zeroed every step.
-    let ps = Pool2dShape {
-        n: sh.n,
-        c: sh.k,
-        ..plane
-    };
+    // Else into a full-size G. Every value of G is written (the 2×2 windows tile the
+    // even-sized output), so a reused buffer needs no zeroing; a fresh one per call (12.8 MB
+    // for `conv-pool`'s first layer) had its pages faulted in and zeroed every step.
+    let level = crate::simd::usable(crate::isa::isa());
+    let per_image = sh.k * sh.out_h() * sh.out_w();
     crate::scratch::with_unpooled(sh.output_len(), |g_full| {
-        pool::max_pool2d_backward(g_full, g, argmax, &ps);
+        g_full
+            .par_chunks_mut(per_image.max(1))
+            .enumerate()
+            .for_each(|(n, g_n)| source.write(n, g_n, level));
         super::fast::conv2d_backward_weight_bias_with(
             super::ConvAlgo::Auto,
             d_w,
@@ -285,16 +345,13 @@ fn backward_direct(
     d_x: Option<&mut [f32]>,
     d_w: &mut [f32],
     d_b: &mut [f32],
-    g: &[f32],
-    argmax: &[u32],
+    source: planes::GradImages<'_>,
     x: &[f32],
     w: &[f32],
     sh: &Conv2dShape,
 ) {
     let grid = direct::Grid::new(sh);
-    let ps = plane_pool(sh);
     let (chw, plane) = (sh.c * sh.h * sh.w, grid.p * grid.q);
-    let pooled_plane = ps.out_h() * ps.out_w();
     let taps = sh.c * sh.r * sh.s;
     let kp = direct::kpad16(sh.k);
     let plen = taps * kp;
@@ -332,16 +389,10 @@ fn backward_direct(
                     let (xp, rest) = rest.split_at_mut(sh.c * grid.plane);
                     let (gt, gpad) = rest.split_at_mut(plane * kp);
                     for (i, n) in (first..(first + group).min(sh.n)).enumerate() {
-                        // G of the convolution output: each pooled gradient back to its winner.
+                        // G of the convolution output: each pooled gradient back to its
+                        // winner (and through batch norm's backward, if it came that way).
+                        source.write(n, g_full, Isa::Avx512);
                         for k in 0..sh.k {
-                            let o = (n * sh.k + k) * pooled_plane;
-                            pool::backward_plane(
-                                Isa::Avx512,
-                                &mut g_full[k * plane..(k + 1) * plane],
-                                &g[o..o + pooled_plane],
-                                &argmax[o..o + pooled_plane],
-                                &ps,
-                            );
                             bsum[i * sh.k + k] =
                                 crate::reduce::fast::sum(&g_full[k * plane..(k + 1) * plane]);
                         }

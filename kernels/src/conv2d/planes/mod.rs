@@ -1057,6 +1057,18 @@ pub(crate) enum GradImages<'a> {
         argmax: &'a [u32],
         pool: &'a Pool2dShape,
     },
+    /// G of a batch norm → 2×2 max-pool's input, the convolution's output y (the seed CNN's
+    /// block): routed as for `Pooled`, then batch norm's input gradient A·G + B·y + C of
+    /// each plane formed over it (`coef` per channel, from
+    /// `batch_norm::pool::batch_norm_max_pool2d_backward_coefficients`), by batch norm's own
+    /// plane function: the values batch norm's backward would write at full size.
+    BatchNormPooled {
+        g: &'a [f32],
+        argmax: &'a [u32],
+        pool: &'a Pool2dShape,
+        y: &'a [f32],
+        coef: &'a [[f32; 3]],
+    },
 }
 
 impl<'a> GradImages<'a> {
@@ -1064,13 +1076,12 @@ impl<'a> GradImages<'a> {
     pub(crate) fn scratch_len(&self, len: usize) -> usize {
         match self {
             GradImages::Full(_) => 0,
-            GradImages::Pooled { .. } => len,
+            GradImages::Pooled { .. } | GradImages::BatchNormPooled { .. } => len,
         }
     }
 
-    /// Image n of `len` = K·P·Q floats: a slice of G, or G routed into `own` (at least
-    /// [`GradImages::scratch_len`] floats) by max pooling's plane kernel at SIMD level
-    /// `level`, one of the K planes at a time.
+    /// Image n of `len` = K·P·Q floats: a slice of G, or G formed in `own` (at least
+    /// [`GradImages::scratch_len`] floats) by [`GradImages::write`].
     pub(crate) fn image<'s>(
         &self,
         n: usize,
@@ -1083,15 +1094,50 @@ impl<'a> GradImages<'a> {
     {
         match *self {
             GradImages::Full(g) => &g[n * len..(n + 1) * len],
+            _ => {
+                self.write(n, &mut own[..len], level);
+                &own[..len]
+            }
+        }
+    }
+
+    /// Writes image n of G into `out` (K·P·Q floats), one of the K planes at a time, by the
+    /// plane kernels of the ops that G comes back through, at SIMD level `level` (the
+    /// level those ops run at, so the same bits).
+    pub(crate) fn write(&self, n: usize, out: &mut [f32], level: crate::isa::Isa) {
+        match *self {
+            GradImages::Full(g) => out.copy_from_slice(&g[n * out.len()..(n + 1) * out.len()]),
             GradImages::Pooled { g, argmax, pool } => {
                 let (plane, pooled) = (pool.h * pool.w, pool.out_h() * pool.out_w());
-                let k = len / plane.max(1);
-                for (ki, g_k) in own[..len].chunks_exact_mut(plane.max(1)).enumerate() {
+                let k = out.len() / plane.max(1);
+                for (ki, g_k) in out.chunks_exact_mut(plane.max(1)).enumerate() {
                     let o = (n * k + ki) * pooled;
                     let (g_o, a_o) = (&g[o..o + pooled], &argmax[o..o + pooled]);
                     crate::max_pool2d::fast::backward_plane(level, g_k, g_o, a_o, pool);
                 }
-                &own[..len]
+            }
+            GradImages::BatchNormPooled {
+                g,
+                argmax,
+                pool,
+                y,
+                coef,
+            } => {
+                let (plane, pooled) = (pool.h * pool.w, pool.out_h() * pool.out_w());
+                let k = out.len() / plane.max(1);
+                for (ki, g_k) in out.chunks_exact_mut(plane.max(1)).enumerate() {
+                    let (o, f) = ((n * k + ki) * pooled, (n * k + ki) * plane);
+                    let (g_o, a_o) = (&g[o..o + pooled], &argmax[o..o + pooled]);
+                    crate::batch_norm::pool::input_grad_plane(
+                        level,
+                        g_k,
+                        g_o,
+                        a_o,
+                        &y[f..f + plane],
+                        coef[ki],
+                        pool,
+                    );
+                }
             }
         }
     }
