@@ -274,18 +274,25 @@ pub(super) fn masked_gradient_sums(
     })
 }
 
-/// Each channel's two sums over its blocks: one task per channel, `block(o, c)` of blocks
-/// o = n·C + c added in image order from 0, each sum in its own accumulator.
+/// Each channel's two sums over its blocks: `block(o, c)` of every block o = n·C + c, in
+/// parallel over the blocks in memory order (each task a run of consecutive blocks, read
+/// front to back), then per channel the blocks' sums added in image order from 0, each sum
+/// in its own accumulator: the same additions in the same order whatever the tasks.
 fn per_channel_sums(
     sh: &BatchNormShape,
     block: impl Fn(usize, usize) -> (f32, f32) + Sync,
 ) -> Vec<(f32, f32)> {
+    let mut blocks = vec![(0.0f32, 0.0f32); sh.n * sh.c];
+    blocks
+        .par_iter_mut()
+        .with_min_len(blocks_per_task(sh.hw))
+        .enumerate()
+        .for_each(|(o, out)| *out = block(o, o % sh.c.max(1)));
     (0..sh.c)
-        .into_par_iter()
         .map(|c| {
             let mut acc = (0.0f32, 0.0f32);
             for n in 0..sh.n {
-                let (s, d) = block(n * sh.c + c, c);
+                let (s, d) = blocks[n * sh.c + c];
                 acc = (acc.0 + s, acc.1 + d);
             }
             acc
