@@ -233,28 +233,13 @@ pub fn batch_norm_max_pool2d_backward_with(
 ) {
     const K: &str = "batch_norm_max_pool2d_backward";
     let bn = checked_shape(K, pool);
-    let (full, pooled_len, c) = (bn.len(), pool.output_len(), bn.c);
-    super::check(
-        K,
-        &bn,
-        &[
-            ("d_x", d_x.len(), full),
-            ("x", x.len(), full),
-            ("g", g.len(), pooled_len),
-            ("argmax", argmax.len(), pooled_len),
-            ("d_w", d_w.len(), c),
-            ("d_b", d_b.len(), c),
-            ("w", w.len(), c),
-            ("mean", mean.len(), c),
-            ("invstd", invstd.len(), c),
-        ],
-    );
+    super::check(K, &bn, &[("d_x", d_x.len(), bn.len())]);
     let isa = usable(isa);
+    let coef = backward_coefficients(K, isa, d_w, d_b, g, argmax, x, w, mean, invstd, pool);
     let (hw, pq) = (bn.hw, pool.out_h() * pool.out_w());
     if hw == 0 {
         return;
     }
-    let coef = backward_coefficients(isa, d_w, d_b, g, argmax, x, w, mean, invstd, pool);
     // Phase 2: ∂x of each plane, its G scattered straight into ∂x's block first.
     d_x.par_chunks_mut(hw)
         .zip(x.par_chunks(hw))
@@ -268,7 +253,7 @@ pub fn batch_norm_max_pool2d_backward_with(
 
 /// The backward's phase 1 alone: ∂γ and ∂β, and each channel's coefficients (A, B, C) of
 /// ∂x = A·G + B·x + C, for a caller that forms ∂x itself, plane by plane, with
-/// [`input_grad_plane`] where it reads it (the convolution's backward:
+/// `input_grad_plane` where it reads it (the convolution's backward:
 /// `conv2d::fused::backward_batch_norm`), instead of writing it at full size. Reads x once.
 #[allow(clippy::too_many_arguments)]
 #[track_caller]
@@ -284,10 +269,32 @@ pub fn batch_norm_max_pool2d_backward_coefficients(
     pool: &Pool2dShape,
 ) -> Vec<[f32; 3]> {
     const K: &str = "batch_norm_max_pool2d_backward_coefficients";
-    let bn = checked_shape(K, pool);
+    let isa = usable(isa());
+    backward_coefficients(K, isa, d_w, d_b, g, argmax, x, w, mean, invstd, pool)
+}
+
+/// Phase 1, after checking every length but ∂x's against `pool` (errors name `kernel`):
+/// each channel's (Σ G, Σ G (x − μ)), each plane's G built in L1 first; then ∂γ, ∂β and
+/// the coefficients of ∂x. Planes of no values leave ∂γ and ∂β as they are.
+#[allow(clippy::too_many_arguments)]
+#[track_caller]
+fn backward_coefficients(
+    kernel: &str,
+    isa: Isa,
+    d_w: &mut [f32],
+    d_b: &mut [f32],
+    g: &[f32],
+    argmax: &[u32],
+    x: &[f32],
+    w: &[f32],
+    mean: &[f32],
+    invstd: &[f32],
+    pool: &Pool2dShape,
+) -> Vec<[f32; 3]> {
+    let bn = checked_shape(kernel, pool);
     let (full, pooled_len, c) = (bn.len(), pool.output_len(), bn.c);
     super::check(
-        K,
+        kernel,
         &bn,
         &[
             ("x", x.len(), full),
@@ -300,27 +307,10 @@ pub fn batch_norm_max_pool2d_backward_coefficients(
             ("invstd", invstd.len(), c),
         ],
     );
-    let isa = usable(isa());
-    backward_coefficients(isa, d_w, d_b, g, argmax, x, w, mean, invstd, pool)
-}
-
-/// Phase 1: each channel's (Σ G, Σ G (x − μ)), each plane's G built in L1 first; then ∂γ,
-/// ∂β and the coefficients of ∂x (the caller has checked the lengths).
-#[allow(clippy::too_many_arguments)]
-fn backward_coefficients(
-    isa: Isa,
-    d_w: &mut [f32],
-    d_b: &mut [f32],
-    g: &[f32],
-    argmax: &[u32],
-    x: &[f32],
-    w: &[f32],
-    mean: &[f32],
-    invstd: &[f32],
-    pool: &Pool2dShape,
-) -> Vec<[f32; 3]> {
-    let bn = bn_shape(pool);
     let (hw, pq) = (bn.hw, pool.out_h() * pool.out_w());
+    if hw == 0 {
+        return vec![[0.0; 3]; c];
+    }
     let sums = gradient_sums(isa, x, mean, &bn, |o, f| {
         with_work(hw, |gp| {
             let (gs, am) = (&g[o * pq..(o + 1) * pq], &argmax[o * pq..(o + 1) * pq]);
