@@ -223,6 +223,18 @@ fn conv2d_reports_mismatched_channels() {
         rand64(&[1, 2, 5, 5], 1).conv2d(&rand64(&[4, 3, 3, 3], 2), None, Conv2dOptions::default());
 }
 
+/// The gradients of `params`, each then zeroed for the next run.
+fn take_grads(params: &[&Tensor<f32>]) -> Vec<Vec<f32>> {
+    params
+        .iter()
+        .map(|t| {
+            let g = t.grad().unwrap().to_vec();
+            t.zero_grad();
+            g
+        })
+        .collect()
+}
+
 #[test]
 fn fused_conv_relu_pool_keeps_the_asked_algorithm_bits() {
     // The fused kernels run `Auto`'s choice of convolution kernels: with another algorithm
@@ -254,14 +266,7 @@ fn fused_conv_relu_pool_keeps_the_asked_algorithm_bits() {
                     .max_pool2d([2, 2], [2, 2], [0, 0])
             };
             y.mul(&r).sum().backward();
-            let grads: Vec<Vec<f32>> = [&x, &w, &b]
-                .iter()
-                .map(|t| t.grad().unwrap().to_vec())
-                .collect();
-            for t in [&x, &w, &b] {
-                t.zero_grad();
-            }
-            (y.to_vec(), grads)
+            (y.to_vec(), take_grads(&[&x, &w, &b]))
         };
         let (fused, plain) = (run(true), run(false));
         assert_eq!(fused.0, plain.0, "values {algo:?}");
@@ -283,13 +288,7 @@ fn fused_conv_relu_pool_equals_the_three_ops_in_f32() {
         let r = to32(rand64(&[n, k, h / 2, h / 2], 4));
         let fused = x.conv2d_relu_max_pool2d(&w, Some(&b), opts);
         fused.mul(&r).sum().backward();
-        let grads_fused: Vec<Vec<f32>> = [&x, &w, &b]
-            .iter()
-            .map(|t| t.grad().unwrap().to_vec())
-            .collect();
-        for t in [&x, &w, &b] {
-            t.zero_grad();
-        }
+        let grads_fused = take_grads(&[&x, &w, &b]);
         let plain = x
             .conv2d(&w, Some(&b), opts)
             .relu()
@@ -366,13 +365,7 @@ fn fused_batch_norm_relu_pool_equals_the_three_ops_in_f32() {
             assert_eq!(y.grad_fn_name(), Some(want), "{shape:?}");
             let r = to32(rand64(y.shape(), seed + 5));
             y.mul(&r).sum().backward();
-            let grads: Vec<Vec<f32>> = [&x, &w, &b]
-                .iter()
-                .map(|t| t.grad().unwrap().to_vec())
-                .collect();
-            for t in [&x, &w, &b] {
-                t.zero_grad();
-            }
+            let grads = take_grads(&[&x, &w, &b]);
             (y.to_vec(), grads, rm.to_vec(), rv.to_vec())
         };
         let (fused, plain) = (run(true), run(false));
@@ -451,13 +444,7 @@ fn fused_batch_norm_relu_equals_the_two_ops_in_f32() {
             assert_eq!(y.grad_fn_name(), Some(want), "{shape:?}");
             let r = to32(rand64(y.shape(), seed + 5));
             y.mul(&r).sum().backward();
-            let grads: Vec<Vec<f32>> = [&x, &w, &b]
-                .iter()
-                .map(|t| t.grad().unwrap().to_vec())
-                .collect();
-            for t in [&x, &w, &b] {
-                t.zero_grad();
-            }
+            let grads = take_grads(&[&x, &w, &b]);
             (y.to_vec(), grads, rm.to_vec(), rv.to_vec())
         };
         let (fused, plain) = (run(true), run(false));
@@ -538,13 +525,7 @@ fn fused_batch_norm_add_relu_equals_the_two_ops_in_f32() {
             assert_eq!(y.grad_fn_name(), Some(want), "{shape:?}");
             let r = to32(rand64(y.shape(), seed + 5));
             y.mul(&r).sum().backward();
-            let grads: Vec<Vec<f32>> = [&x, &w, &b, &s]
-                .iter()
-                .map(|t| t.grad().unwrap().to_vec())
-                .collect();
-            for t in [&x, &w, &b, &s] {
-                t.zero_grad();
-            }
+            let grads = take_grads(&[&x, &w, &b, &s]);
             (y.to_vec(), grads, rm.to_vec(), rv.to_vec())
         };
         let (fused, plain) = (run(true), run(false));
@@ -661,11 +642,7 @@ fn fused_conv_batch_norm_relu_pool_equals_the_four_ops_in_f32() {
                 y.mul(&r).sum().backward();
                 let mut params = vec![&x, &cw, &w, &b];
                 params.extend(cb.as_ref());
-                let grads: Vec<Vec<f32>> =
-                    params.iter().map(|t| t.grad().unwrap().to_vec()).collect();
-                for t in params {
-                    t.zero_grad();
-                }
+                let grads = take_grads(&params);
                 (y.to_vec(), grads, rm.to_vec(), rv.to_vec(), node)
             };
             let (fused, plain) = (run(true), run(false));
