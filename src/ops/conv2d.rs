@@ -169,20 +169,9 @@ impl<T: Real> Tensor<T> {
         opts: Conv2dOptions,
         statistics: bool,
     ) -> (Tensor<T>, Option<Vec<(T, T)>>) {
-        let sh = match (self.shape(), weight.shape()) {
-            (&[n, c, h, w], &[k, c2, r, s]) if c == c2 => Conv2dShape {
-                n,
-                c,
-                h,
-                w,
-                k,
-                r,
-                s,
-                stride: opts.stride,
-                padding: opts.padding,
-                dilation: opts.dilation,
-            },
-            (x, w) => panic!("conv2d: input {x:?} and weight {w:?}: need input [N, C, H, W] and weight [K, C, R, S]"),
+        let (x_shape, w_shape) = (self.shape(), weight.shape());
+        let Some(sh) = conv_shape(x_shape, w_shape, &opts) else {
+            panic!("conv2d: input {x_shape:?} and weight {w_shape:?}: need input [N, C, H, W] and weight [K, C, R, S]")
         };
         if let Err(e) = sh.validate() {
             panic!(
@@ -231,6 +220,27 @@ impl<T: Real> Tensor<T> {
             },
         );
         (y, blocks)
+    }
+}
+
+/// The convolution of an input of shape `x` by a weight of shape `w` under `opts`, if x is
+/// \[N, C, H, W\] and w is \[K, C, R, S\] (nothing else is checked here: see
+/// `Conv2dShape::validate`).
+pub(super) fn conv_shape(x: &[usize], w: &[usize], opts: &Conv2dOptions) -> Option<Conv2dShape> {
+    match (x, w) {
+        (&[n, c, h, w], &[k, c2, r, s]) if c == c2 => Some(Conv2dShape {
+            n,
+            c,
+            h,
+            w,
+            k,
+            r,
+            s,
+            stride: opts.stride,
+            padding: opts.padding,
+            dilation: opts.dilation,
+        }),
+        _ => None,
     }
 }
 
@@ -331,20 +341,8 @@ impl<T: Real> Tensor<T> {
         if !super::fusion_enabled() || !auto {
             return unfused();
         }
-        let sh = match (self.shape(), weight.shape()) {
-            (&[n, c, h, w], &[k, c2, r, s]) if c == c2 => Conv2dShape {
-                n,
-                c,
-                h,
-                w,
-                k,
-                r,
-                s,
-                stride: opts.stride,
-                padding: opts.padding,
-                dilation: opts.dilation,
-            },
-            _ => return unfused(),
+        let Some(sh) = conv_shape(self.shape(), weight.shape(), &opts) else {
+            return unfused();
         };
         if sh.validate().is_err()
             || bias.is_some_and(|b| b.shape() != [sh.k])

@@ -172,21 +172,7 @@ impl<T: Real> Tensor<T> {
         if !training || !super::fusion_enabled() || !auto || pool != [[2, 2], [2, 2], [0, 0]] {
             return None;
         }
-        let sh = match (self.shape(), weight.shape()) {
-            (&[n, c, h, w], &[k, c2, r, s]) if c == c2 => Conv2dShape {
-                n,
-                c,
-                h,
-                w,
-                k,
-                r,
-                s,
-                stride: conv.stride,
-                padding: conv.padding,
-                dilation: conv.dilation,
-            },
-            _ => return None,
-        };
+        let sh = super::conv2d::conv_shape(self.shape(), weight.shape(), &conv)?;
         let k = sh.k;
         let fits = sh.validate().is_ok()
             && bias.is_none_or(|b| b.shape() == [k])
