@@ -157,6 +157,37 @@ impl<T: Real> Tensor<T> {
         self.conv2d_statistics(weight, bias, opts, false).0
     }
 
+    /// The values of [`Tensor::conv2d_statistics`] for the checked shape `sh`, without a
+    /// graph node: y, and batch norm's block statistics where `statistics` asks for them
+    /// and the fast kernels take them (`None` elsewhere).
+    pub(crate) fn conv2d_values(
+        &self,
+        weight: &Tensor<T>,
+        bias: Option<&Tensor<T>>,
+        opts: Conv2dOptions,
+        sh: &Conv2dShape,
+        statistics: bool,
+    ) -> (Vec<T>, Option<Vec<(T, T)>>) {
+        let cost = (
+            2 * sh.macs() as u64,
+            4 * (sh.input_len() + sh.weight_len() + sh.output_len()) as u64,
+        );
+        let _p =
+            crate::profile::scope_with("conv2d", crate::profile::Pass::Forward, cost.0, cost.1);
+        let mut y = take(sh.output_len(), T::ZERO);
+        let mut blocks = statistics.then(|| vec![(T::ZERO, T::ZERO); sh.n * sh.k]);
+        let b = bias.map(|b| b.data());
+        let (x, w, b) = (&self.data(), &weight.data(), b.as_deref().map(|v| &v[..]));
+        let taken = blocks.as_mut().is_some_and(|blocks| {
+            T::conv2d_forward_block_statistics(opts.algo, &mut y, blocks, x, w, b, sh)
+        });
+        if !taken {
+            blocks = None;
+            conv2d_forward_algo(opts.algo, &mut y, x, w, b, sh);
+        }
+        (y, blocks)
+    }
+
     /// [`Tensor::conv2d`], and if `statistics` asks for them and the fast kernels run,
     /// batch norm's block statistics of the output taken as each image is written
     /// (`stitch_kernels::conv2d::fast::conv2d_forward_with_statistics`): `blocks[n·K + k]`
@@ -189,25 +220,7 @@ impl<T: Real> Tensor<T> {
                 weight.shape()
             );
         }
-        let cost = (
-            2 * sh.macs() as u64,
-            4 * (sh.input_len() + sh.weight_len() + sh.output_len()) as u64,
-        );
-        let _p =
-            crate::profile::scope_with("conv2d", crate::profile::Pass::Forward, cost.0, cost.1);
-        let mut y = take(sh.output_len(), T::ZERO);
-        let mut blocks = statistics.then(|| vec![(T::ZERO, T::ZERO); sh.n * sh.k]);
-        {
-            let b = bias.map(|b| b.data());
-            let (x, w, b) = (&self.data(), &weight.data(), b.as_deref().map(|v| &v[..]));
-            let taken = blocks.as_mut().is_some_and(|blocks| {
-                T::conv2d_forward_block_statistics(opts.algo, &mut y, blocks, x, w, b, &sh)
-            });
-            if !taken {
-                blocks = None;
-                conv2d_forward_algo(opts.algo, &mut y, x, w, b, &sh);
-            }
-        }
+        let (y, blocks) = self.conv2d_values(weight, bias, opts, &sh, statistics);
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
         let y = Tensor::from_op(

@@ -185,22 +185,13 @@ impl<T: Real> Tensor<T> {
             // The two nodes give the errors, or compute it without this node.
             return None;
         }
-        // The convolution, taking batch norm's block statistics as it writes y.
-        let mut y = take(sh.output_len(), T::ZERO);
-        let mut blocks = vec![(T::ZERO, T::ZERO); sh.n * k];
-        {
-            let cost = (
-                2 * sh.macs() as u64,
-                4 * (sh.input_len() + sh.weight_len() + sh.output_len()) as u64,
-            );
-            let _p = scope_with("conv2d", Pass::Forward, cost.0, cost.1);
-            let b = bias.map(|b| b.data());
-            let (x, w, b) = (&self.data(), &weight.data(), b.as_deref().map(|v| &v[..]));
-            if !T::conv2d_forward_block_statistics(conv.algo, &mut y, &mut blocks, x, w, b, &sh) {
-                recycle::give(y);
-                return None;
-            }
-        }
+        // The convolution, taking batch norm's block statistics as it writes y
+        // (`conv_bn_pool_fused_applies` checked that its fast kernels run, so it takes them).
+        let (y, blocks) = self.conv2d_values(weight, bias, conv, &sh, true);
+        let Some(blocks) = blocks else {
+            recycle::give(y);
+            return None;
+        };
         // Batch norm → max-pool from those statistics, then ReLU on the pooled values.
         let pool = Pool2dShape {
             n: sh.n,

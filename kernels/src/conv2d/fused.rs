@@ -220,6 +220,7 @@ pub fn backward(
         g,
         argmax,
         pool: &pool,
+        batch_norm: None,
     };
     backward_from(d_x, d_w, d_b, source, x, w, sh)
 }
@@ -255,12 +256,11 @@ pub fn backward_batch_norm(
         sh.output_len() / 4
     );
     let pool = plane_pool(sh);
-    let source = planes::GradImages::BatchNormPooled {
+    let source = planes::GradImages::Pooled {
         g,
         argmax,
         pool: &pool,
-        y,
-        coef,
+        batch_norm: Some((y, coef)),
     };
     backward_from(d_x, d_w, d_b, source, x, w, sh)
 }

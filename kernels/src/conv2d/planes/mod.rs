@@ -1052,22 +1052,16 @@ pub(crate) enum GradImages<'a> {
     /// G of a 2×2 max-pool's input (`pool` one plane's shape), routed image by image from
     /// the pooled gradient and the pool's argmax into this thread's scratch by max pooling's
     /// own plane kernel: the values the full G would hold, read from cache instead of memory.
+    /// With `batch_norm` = (y, coef), batch norm sat between the convolution and the pool
+    /// (the seed CNN's block; y the convolution's output): each routed plane then becomes
+    /// batch norm's input gradient A·G + B·y + C (`coef` per channel, from
+    /// `batch_norm::pool::batch_norm_max_pool2d_backward_coefficients`) by batch norm's own
+    /// plane function, the values batch norm's backward would write at full size.
     Pooled {
         g: &'a [f32],
         argmax: &'a [u32],
         pool: &'a Pool2dShape,
-    },
-    /// G of a batch norm → 2×2 max-pool's input, the convolution's output y (the seed CNN's
-    /// block): routed as for `Pooled`, then batch norm's input gradient A·G + B·y + C of
-    /// each plane formed over it (`coef` per channel, from
-    /// `batch_norm::pool::batch_norm_max_pool2d_backward_coefficients`), by batch norm's own
-    /// plane function: the values batch norm's backward would write at full size.
-    BatchNormPooled {
-        g: &'a [f32],
-        argmax: &'a [u32],
-        pool: &'a Pool2dShape,
-        y: &'a [f32],
-        coef: &'a [[f32; 3]],
+        batch_norm: Option<(&'a [f32], &'a [[f32; 3]])>,
     },
 }
 
@@ -1076,7 +1070,7 @@ impl<'a> GradImages<'a> {
     pub(crate) fn scratch_len(&self, len: usize) -> usize {
         match self {
             GradImages::Full(_) => 0,
-            GradImages::Pooled { .. } | GradImages::BatchNormPooled { .. } => len,
+            GradImages::Pooled { .. } => len,
         }
     }
 
@@ -1094,7 +1088,7 @@ impl<'a> GradImages<'a> {
     {
         match *self {
             GradImages::Full(g) => &g[n * len..(n + 1) * len],
-            _ => {
+            GradImages::Pooled { .. } => {
                 self.write(n, &mut own[..len], level);
                 &own[..len]
             }
@@ -1107,36 +1101,29 @@ impl<'a> GradImages<'a> {
     pub(crate) fn write(&self, n: usize, out: &mut [f32], level: crate::isa::Isa) {
         match *self {
             GradImages::Full(g) => out.copy_from_slice(&g[n * out.len()..(n + 1) * out.len()]),
-            GradImages::Pooled { g, argmax, pool } => {
-                let (plane, pooled) = (pool.h * pool.w, pool.out_h() * pool.out_w());
-                let k = out.len() / plane.max(1);
-                for (ki, g_k) in out.chunks_exact_mut(plane.max(1)).enumerate() {
-                    let o = (n * k + ki) * pooled;
-                    let (g_o, a_o) = (&g[o..o + pooled], &argmax[o..o + pooled]);
-                    crate::max_pool2d::fast::backward_plane(level, g_k, g_o, a_o, pool);
-                }
-            }
-            GradImages::BatchNormPooled {
+            GradImages::Pooled {
                 g,
                 argmax,
                 pool,
-                y,
-                coef,
+                batch_norm,
             } => {
                 let (plane, pooled) = (pool.h * pool.w, pool.out_h() * pool.out_w());
                 let k = out.len() / plane.max(1);
                 for (ki, g_k) in out.chunks_exact_mut(plane.max(1)).enumerate() {
                     let (o, f) = ((n * k + ki) * pooled, (n * k + ki) * plane);
                     let (g_o, a_o) = (&g[o..o + pooled], &argmax[o..o + pooled]);
-                    crate::batch_norm::pool::input_grad_plane(
-                        level,
-                        g_k,
-                        g_o,
-                        a_o,
-                        &y[f..f + plane],
-                        coef[ki],
-                        pool,
-                    );
+                    match batch_norm {
+                        None => crate::max_pool2d::fast::backward_plane(level, g_k, g_o, a_o, pool),
+                        Some((y, coef)) => crate::batch_norm::pool::input_grad_plane(
+                            level,
+                            g_k,
+                            g_o,
+                            a_o,
+                            &y[f..f + plane],
+                            coef[ki],
+                            pool,
+                        ),
+                    }
                 }
             }
         }
