@@ -493,7 +493,9 @@ pub(crate) fn check_save_target(path: &std::path::Path) -> Result<(), String> {
     Ok(())
 }
 
-pub(crate) fn setup(run: &RunArgs) -> Result<usize, String> {
+/// Builds the global thread pool with `--threads` workers (rayon's default, one per core,
+/// without it). Before any command runs, since rayon's global pool is built once.
+fn build_pool(run: &RunArgs) -> Result<(), String> {
     if let Some(t) = run.threads {
         let t = at_least_one("threads", t)?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -505,6 +507,11 @@ pub(crate) fn setup(run: &RunArgs) -> Result<usize, String> {
             .build_global()
             .map_err(|e| format!("--threads {t}: {e}"))?;
     }
+    Ok(())
+}
+
+/// The process-wide switches of a command's run arguments; returns the thread count.
+pub(crate) fn setup(run: &RunArgs) -> Result<usize, String> {
     stitch_kernels::conv2d::set_default_algo(match run.conv_algo {
         ConvAlgoArg::Auto => stitch_kernels::conv2d::ConvAlgo::Auto,
         ConvAlgoArg::Direct => stitch_kernels::conv2d::ConvAlgo::Direct,
@@ -533,7 +540,38 @@ where
     A: Into<std::ffi::OsString> + Clone,
 {
     let cli = Cli::parse_from(args);
-    match cli.command {
+    if let Some(run) = cli.command.run_args() {
+        build_pool(run)?;
+    }
+    // The command runs on one of the pool's workers, not beside them: a parallel kernel
+    // then splits its work between this thread and the others, where from outside the
+    // pool it would hand all of it over and sleep until woken (every parallel op two
+    // thread switches more). `stitch train --model dnn --epochs 1`, whose products are too
+    // small to pay for those switches, went from 0.31 to 0.24 s on two threads with its
+    // products split (Zen 4, 2026-12-08, three runs each), the cnn's epoch from 9.4–9.7 to
+    // 8.9 s. Only stitch's own kernels put work in the pool, so nothing else runs on this
+    // thread while it waits inside one of them.
+    rayon::scope(|_| dispatch(cli.command))
+}
+
+impl Command {
+    /// The run arguments (threads, data, kernels) of the commands that have them.
+    fn run_args(&self) -> Option<&RunArgs> {
+        match self {
+            Command::Train(a) => Some(&a.run),
+            Command::Eval(a) => Some(&a.run),
+            Command::Ladder(a) => Some(&a.run),
+            Command::Profile(a) => Some(&a.run),
+            Command::Show(a) => Some(&a.run),
+            Command::Report(a) => Some(&a.run),
+            Command::Models | Command::Summary(_) | Command::Graph(_) | Command::Export(_) => None,
+        }
+    }
+}
+
+/// Runs one parsed command.
+fn dispatch(command: Command) -> Result<(), String> {
+    match command {
         Command::Train(a) => train_cmd::run(*a),
         Command::Eval(a) => eval_cmd::run(a),
         Command::Ladder(a) => ladder_cmd::run(a),

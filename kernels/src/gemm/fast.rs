@@ -24,13 +24,16 @@ use crate::conv2d::planes::Width;
 use crate::isa::isa;
 use crate::scratch::with_packing;
 
-/// Below 16M multiply-adds (≈ 0.15 ms on one AVX-512 core) a product stays on one thread.
-/// Between a model's other ops rayon's workers fall asleep, and waking one costs more than
-/// it saves at this size: the `dnn` model's 128×784×128 products on one thread took its epoch
-/// from 0.42 to 0.29–0.32 s (`stitch train --model dnn --epochs 1`, 3 rounds alternated,
-/// AVX-512 Xeon, 2 threads), though a back-to-back benchmark of the same product, whose
-/// workers never sleep, runs 1.7× faster on two.
-pub const PAR_FLOPS: usize = 1 << 24;
+/// Below 4M multiply-adds (≈ 0.04 ms on one AVX-512 core) a product stays on one thread:
+/// waking a sleeping worker costs about as much as it saves. The rule assumes the caller
+/// runs on one of the pool's workers (as `stitch`'s commands do), so a split hands half the
+/// product to one other thread and computes the rest itself. From outside the pool every
+/// split wakes all the workers and puts the caller to sleep, and the `dnn` model's
+/// 128×784×128 products were then faster on one thread (its epoch 0.29–0.32 s against 0.42
+/// split, Xeon, 2026-12-03); split from a worker, that epoch takes 0.24–0.27 s against
+/// 0.31–0.33 on one thread (`stitch train --model dnn --epochs 1 --threads 2`, Zen 4,
+/// 2026-12-08, four rounds; the same with the threshold at 1M).
+pub const PAR_FLOPS: usize = 1 << 22;
 
 /// Row blocks are multiples of this, so no block ends in a half-empty micro-kernel tile
 /// (matrixmultiply's f32 tiles are at most 16 rows tall).
