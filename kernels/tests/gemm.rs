@@ -80,6 +80,61 @@ fn gemm_matches_reference_on_odd_shapes() {
     }
 }
 
+/// A narrow product (computed as its transpose) has the bits of the same columns of a wide
+/// one (computed directly): at one k-block, several, and the k-split (which both take at
+/// 128 × 5000 × 10, a shape of at least `PAR_FLOPS` multiply-adds), with β 0 and 1.
+#[test]
+fn narrow_products_have_the_bits_of_wide_ones() {
+    for width in Width::supported() {
+        for (m, k, n) in [
+            (128, 200, 10),
+            (128, 3136, 10),
+            (128, 5000, 10),
+            (130, 40, 1),
+        ] {
+            let wide = 96;
+            let a = data(m * k, 4);
+            let b = data(k * wide, 5);
+            let narrow_b: Vec<f32> = b.chunks(wide).flat_map(|row| &row[..n]).copied().collect();
+            for beta in [0.0, 1.0] {
+                let c0 = data(m * wide, 6);
+                let mut c_wide = c0.clone();
+                fast::sgemm_at(
+                    width,
+                    GemmArgs {
+                        c: MatMut::row_major(&mut c_wide, m, wide),
+                        alpha: 0.5,
+                        a: MatRef::row_major(&a, m, k),
+                        b: MatRef::row_major(&b, k, wide),
+                        beta,
+                    },
+                );
+                let mut c_narrow: Vec<f32> =
+                    c0.chunks(wide).flat_map(|row| &row[..n]).copied().collect();
+                fast::sgemm_at(
+                    width,
+                    GemmArgs {
+                        c: MatMut::row_major(&mut c_narrow, m, n),
+                        alpha: 0.5,
+                        a: MatRef::row_major(&a, m, k),
+                        b: MatRef::row_major(&narrow_b, k, n),
+                        beta,
+                    },
+                );
+                for i in 0..m {
+                    for j in 0..n {
+                        assert_eq!(
+                            c_narrow[i * n + j].to_bits(),
+                            c_wide[i * wide + j].to_bits(),
+                            "{width:?} {m}x{k}x{n} beta {beta} at ({i}, {j})"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn gemm_with_k_zero_scales_c() {
     let mut c = vec![2.0f32; 6];

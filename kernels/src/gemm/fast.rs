@@ -15,6 +15,9 @@
 //! Products with few outputs and a long reduction (k ≥ 2·[`K_CHUNK`]) are instead split over
 //! k in fixed chunks, computed in parallel and added in chunk order: a split chosen by the
 //! shape alone, so again the same bits on any number of threads.
+//!
+//! A narrow C (a few columns, as in a classifier's 10 outputs) is computed as its transpose,
+//! whose few rows fill the register tiles better (`transpose_fills_tiles`); the same bits.
 
 use rayon::prelude::*;
 
@@ -24,7 +27,7 @@ use crate::conv2d::planes::Width;
 use crate::isa::isa;
 use crate::scratch::with_packing;
 
-/// Below 4M multiply-adds (≈ 0.04 ms on one AVX-512 core) a product stays on one thread:
+/// Below 2M multiply-adds (≈ 0.02 ms on one AVX-512 core) a product stays on one thread:
 /// waking a sleeping worker costs about as much as it saves. The rule assumes the caller
 /// runs on one of the pool's workers (as `stitch`'s commands do), so a split hands half the
 /// product to one other thread and computes the rest itself. From outside the pool every
@@ -32,8 +35,10 @@ use crate::scratch::with_packing;
 /// 128×784×128 products were then faster on one thread (its epoch 0.29–0.32 s against 0.42
 /// split, Xeon, 2026-12-03); split from a worker, that epoch takes 0.24–0.27 s against
 /// 0.31–0.33 on one thread (`stitch train --model dnn --epochs 1 --threads 2`, Zen 4,
-/// 2026-12-08, four rounds; the same with the threshold at 1M).
-pub const PAR_FLOPS: usize = 1 << 22;
+/// 2026-12-08, four rounds; the same with the threshold at 1M), and the cnn's classifier
+/// (128 × 3136 × 10, 4.0M) forward 0.20 → 0.13–0.14 ms, backward 0.32 → 0.27–0.28
+/// (`stitch profile --model cnn --steps 150 --real-data`, threshold 4M → 2M).
+pub const PAR_FLOPS: usize = 1 << 21;
 
 /// Row blocks are multiples of this, so no block ends in a half-empty micro-kernel tile
 /// (matrixmultiply's f32 tiles are at most 16 rows tall).
@@ -193,6 +198,9 @@ pub fn sgemm_at(width: Width, args: GemmArgs<'_, f32>) {
             beta,
         });
     }
+    if transpose_fills_tiles(width, m, n) {
+        return via_transpose(width, c, alpha, a, b, beta);
+    }
     let threads = rayon::current_num_threads();
     if m * n * k >= PAR_FLOPS && k >= 2 * K_CHUNK && m * n <= K_SPLIT_MAX_OUTPUTS {
         return k_split_packed(width, c, alpha, a, b, beta);
@@ -236,6 +244,60 @@ pub fn sgemm_at(width: Width, args: GemmArgs<'_, f32>) {
         });
     } else {
         packed_block(width, &mut rows, n, alpha, a, b, beta);
+    }
+}
+
+/// The share of the register tiles covering an m × n product that holds outputs: tiles are
+/// MR rows by NR columns, and the rows and columns past m and n are computed and dropped.
+fn tile_use(width: Width, m: usize, n: usize) -> f64 {
+    let (mr, nr) = (tile_shape(width).0, width.lanes() * tile_shape(width).1);
+    (m as f64 / m.next_multiple_of(mr) as f64) * (n as f64 / n.next_multiple_of(nr) as f64)
+}
+
+/// Whether Cᵀ = Bᵀ Aᵀ fills the tiles much better than C = A B: a narrow C, such as the
+/// cnn's classifier (128 × 3136 × 10: 10 of an AVX-512 tile's 48 columns, 21 % of its
+/// work kept), has its few columns as Cᵀ's rows (10 of 16 rows, 56 %). Depends on the shape
+/// and the width alone.
+fn transpose_fills_tiles(width: Width, m: usize, n: usize) -> bool {
+    tile_use(width, n, m) > 1.5 * tile_use(width, m, n)
+}
+
+/// C = α A B + β C computed as Cᵀ = α Bᵀ Aᵀ + β Cᵀ in a row-major buffer, then copied back.
+/// Each output gets the same operations in the same order as on the direct route (its
+/// products a·b are b·a, exactly; the k-blocks and k-chunks depend on k alone), so the
+/// route changes no bits.
+fn via_transpose(
+    width: Width,
+    c: MatMut<'_, f32>,
+    alpha: f32,
+    a: MatRef<'_, f32>,
+    b: MatRef<'_, f32>,
+    beta: f32,
+) {
+    let (m, n, rs) = (c.rows, c.cols, c.rs);
+    // Cᵀ (n × m); it holds C's values only where β reads them.
+    let mut ct = vec![0.0f32; n * m];
+    if beta != 0.0 {
+        for (i, row) in c.data.chunks(rs).take(m).enumerate() {
+            for (j, &x) in row[..n].iter().enumerate() {
+                ct[j * m + i] = x;
+            }
+        }
+    }
+    sgemm_at(
+        width,
+        GemmArgs {
+            c: MatMut::row_major(&mut ct, n, m),
+            alpha,
+            a: b.t(),
+            b: a.t(),
+            beta,
+        },
+    );
+    for (i, row) in c.data.chunks_mut(rs).take(m).enumerate() {
+        for (j, x) in row[..n].iter_mut().enumerate() {
+            *x = ct[j * m + i];
+        }
     }
 }
 
