@@ -25,8 +25,10 @@
 //!
 //! Tiles per width (accumulators = MR × NV vectors; the rest of the registers hold B̃'s NV
 //! vectors and Ã's broadcast, which AVX-512 folds into the multiply-add as a memory operand):
-//! - AVX-512: 6 × 4 vectors of 16 (24 + 4 of 32 registers): a 64-column panel, so the
-//!   ladder's 128-wide products split in two without an edge;
+//! - AVX-512: 8 × 3 vectors of 16 (24 + 3 of 32 registers). A 6 × 4 tile, whose 64-column
+//!   panels cover the ladder's 128-wide products without an edge, ran the `conv` model's
+//!   128 × 25088 × 128 forward at 137 against 155 GFLOP/s (`stitch profile --model conv`,
+//!   Zen 4, 2026-12-08);
 //! - AVX2: 4 × 2 vectors of 8 (8 + 2 + 1 of 16): 4 × 3 needs all 16 registers and the
 //!   compiler spilled one accumulator (square 512 on one core 44 → 52–57 GFLOP/s);
 //! - NEON: 8 × 3 vectors of 4 (24 + 3 + 2 of 32), BLIS's ARMv8 kernel;
