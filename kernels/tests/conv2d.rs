@@ -178,6 +178,27 @@ fn fast_matches_reference_on_the_grid() {
     }
 }
 
+/// One input channel, 3 × 3: the direct route's own weight-gradient tile (3 channels × 9
+/// taps, lanes over a row's positions): 1, 2, 4 and 16 output channels (tiles of 1, 2 and 3
+/// channels), rows of 1, 5, 17 and 40 columns (a masked last vector, or three vectors),
+/// padding 0, 1 and 2, and 9 images (two image groups).
+#[test]
+fn fast_matches_reference_with_one_input_channel() {
+    for k in [1, 2, 4, 16] {
+        for (h, w) in [(1, 1), (7, 5), (17, 17), (9, 40)] {
+            for padding in [0, 1, 2] {
+                for n in [1, 9] {
+                    let sh = Conv2dShape::square(n, 1, h, w, k, 3, 1, padding, 1);
+                    if sh.validate().is_ok() {
+                        compare_with(ConvAlgo::Direct, &sh);
+                        compare_with(ConvAlgo::Auto, &sh);
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn fast_matches_reference_on_non_square_kernels_and_strides() {
     let sh = Conv2dShape {

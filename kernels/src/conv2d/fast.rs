@@ -484,8 +484,9 @@ pub fn conv2d_backward_weight_with(
 }
 
 /// ∂w and ∂b together, fast version: the same bits as [`conv2d_backward_weight_with`] and
-/// [`conv2d_backward_bias`], with G read from memory once on the phase planes (each image's
-/// plane sums taken while its G is in cache); the other paths make the two calls.
+/// [`conv2d_backward_bias`], with G read from memory once on the phase planes and the direct
+/// route (each image's plane sums taken while its G is in cache); the other paths make the
+/// two calls.
 pub fn conv2d_backward_weight_bias_with(
     algo: ConvAlgo,
     d_w: &mut [f32],
@@ -523,7 +524,7 @@ fn backward_weight_maybe_bias(
         return super::winograd::backward_weight_bias(width, d_w, d_b, g, x, sh);
     } else if use_direct(algo, sh, Pass::Weight) {
         #[cfg(target_arch = "x86_64")]
-        direct_weight(d_w, g, x, sh);
+        return direct_weight(d_w, d_b, g, x, sh);
     } else if let Some(width) = use_planes(algo, sh, sh.k) {
         return super::planes::backward_weight_bias(width, d_w, d_b, g, x, sh);
     } else {
@@ -575,9 +576,10 @@ fn direct_forward(
 }
 
 /// The direct weight gradient: one partial ∂wᵀ per fixed group of images (images added in
-/// order), groups in parallel, then the partials added in group order and transposed.
+/// order), groups in parallel, then the partials added in group order and transposed. With
+/// `d_b`, each image's plane sums of G are taken beside its ∂w, while G is in cache.
 #[cfg(target_arch = "x86_64")]
-fn direct_weight(d_w: &mut [f32], g: &[f32], x: &[f32], sh: &Conv2dShape) {
+fn direct_weight(d_w: &mut [f32], d_b: Option<&mut [f32]>, g: &[f32], x: &[f32], sh: &Conv2dShape) {
     let grid = direct::Grid::new(sh);
     let (chw, kpq) = (sh.c * sh.h * sh.w, sh.k * grid.p * grid.q);
     let taps = sh.c * sh.r * sh.s;
@@ -587,13 +589,26 @@ fn direct_weight(d_w: &mut [f32], g: &[f32], x: &[f32], sh: &Conv2dShape) {
     let groups = sh.n.div_ceil(direct::DIRECT_GROUP);
     if groups == 0 {
         d_w.fill(0.0);
+        if let Some(d_b) = d_b {
+            d_b.fill(0.0);
+        }
         return;
     }
+    let pq = grid.p * grid.q;
+    let mut plane_sums = vec![0.0f32; if d_b.is_some() { sh.n * sh.k } else { 0 }];
+    let sums_per_group = if d_b.is_some() {
+        direct::DIRECT_GROUP * sh.k
+    } else {
+        0
+    };
+    let mut sum_chunks: Vec<&mut [f32]> = plane_sums.chunks_mut(sums_per_group.max(1)).collect();
+    sum_chunks.resize_with(groups, Default::default);
     with_partials(groups * plen, |partials| {
         partials
             .par_chunks_mut(plen)
+            .zip(sum_chunks.into_par_iter())
             .enumerate()
-            .for_each(|(gi, part)| {
+            .for_each(|(gi, (part, sums))| {
                 let first = gi * direct::DIRECT_GROUP;
                 let last = (first + direct::DIRECT_GROUP).min(sh.n);
                 part.fill(0.0);
@@ -601,7 +616,21 @@ fn direct_weight(d_w: &mut [f32], g: &[f32], x: &[f32], sh: &Conv2dShape) {
                     let (xp, gt) = scratch.split_at_mut(xp_len);
                     for n in first..last {
                         direct::pad_input(xp, &x[n * chw..(n + 1) * chw], sh.c, sh, &grid);
-                        direct::transpose_grad(gt, &g[n * kpq..(n + 1) * kpq], sh.k, &grid);
+                        let g_n = &g[n * kpq..(n + 1) * kpq];
+                        if !sums.is_empty() {
+                            let i = n - first;
+                            bias_plane_sums(&mut sums[i * sh.k..(i + 1) * sh.k], g_n, pq);
+                        }
+                        if direct::one_channel_weight(sh) {
+                            let stride = grid.p * grid.q;
+                            // SAFETY: `use_direct` checked AVX-512F; the kernel checks the
+                            // lengths of G's planes, xp and the partial.
+                            unsafe {
+                                direct::weight_image_one_channel(part, g_n, stride, xp, sh, &grid)
+                            };
+                            continue;
+                        }
+                        direct::transpose_grad(gt, g_n, sh.k, &grid);
                         // SAFETY: `use_direct` checked AVX-512F; the buffers have the sizes
                         // `weight_image` needs.
                         unsafe { direct::weight_image(part, gt, xp, sh, &grid) };
@@ -619,4 +648,7 @@ fn direct_weight(d_w: &mut [f32], g: &[f32], x: &[f32], sh: &Conv2dShape) {
             }
         }
     });
+    if let Some(d_b) = d_b {
+        bias_from_plane_sums(d_b, &plane_sums);
+    }
 }

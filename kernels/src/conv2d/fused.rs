@@ -397,10 +397,18 @@ fn backward_direct(
                                 crate::reduce::fast::sum(&g_full[k * plane..(k + 1) * plane]);
                         }
                         direct::pad_input(xp, &x[n * chw..(n + 1) * chw], sh.c, sh, &grid);
-                        direct::transpose_grad(gt, g_full, sh.k, &grid);
-                        // SAFETY: `applies` checked AVX-512F; the buffers have the sizes
-                        // `weight_image` and `forward_image` need for one image.
-                        unsafe { direct::weight_image(part, gt, xp, sh, &grid) };
+                        if direct::one_channel_weight(sh) {
+                            // SAFETY: `applies` checked AVX-512F; the kernel checks the
+                            // lengths of G's planes, xp and the partial.
+                            unsafe {
+                                direct::weight_image_one_channel(part, g_full, plane, xp, sh, &grid)
+                            };
+                        } else {
+                            direct::transpose_grad(gt, g_full, sh.k, &grid);
+                            // SAFETY: `applies` checked AVX-512F; the buffers have the sizes
+                            // `weight_image` needs for one image.
+                            unsafe { direct::weight_image(part, gt, xp, sh, &grid) };
+                        }
                         if let Some(dx) = dx_group.as_deref_mut() {
                             direct::pad_input(gpad, g_full, sh.k, &ig, &ig_grid);
                             // SAFETY: as above, for the input-gradient convolution.
