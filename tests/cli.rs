@@ -442,11 +442,12 @@ fn profile_overhead_compares_alternating_blocks() {
 fn no_fusion_trains_the_same_checkpoint_bit_for_bit() {
     // cnn and vgg-small fuse batch norm → ReLU → max-pool (and cnn's ReLU → pool),
     // conv-pool conv → ReLU → max-pool (its second layer on Winograd's route where `auto`
-    // gives Winograd the forward: AVX2, Zen 4); with --no-fusion every layer runs as its
-    // own op. Same seed, same bytes.
+    // gives Winograd the forward: AVX2, Zen 4), conv conv → ReLU (each image rectified in
+    // cache on AVX-512's direct kernels); with --no-fusion every layer runs as its own op.
+    // Same seed, same bytes.
     let d = tmpdir("fusion");
     synthetic_dataset(&d, 96, 10);
-    for model in ["cnn", "vgg-small", "conv-pool"] {
+    for model in ["cnn", "vgg-small", "conv-pool", "conv"] {
         let mut files = Vec::new();
         for flag in [None, Some("--no-fusion")] {
             let ck = d.join(format!("{model}-{}.ckpt", flag.is_some()));

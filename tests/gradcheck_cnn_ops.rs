@@ -327,6 +327,74 @@ fn gradcheck_conv2d_relu_max_pool2d() {
 }
 
 #[test]
+fn fused_conv_relu_equals_the_two_ops_bitwise() {
+    // The ladder's conv step (1 → 32 at 28 × 28, where AVX-512 runs the direct kernels and
+    // rectifies each image in cache), a wider layer at 14 × 14 and an odd 7 × 5 one, every
+    // algorithm, with and without ∂x: the values and every gradient are the same bits as
+    // conv2d then relu.
+    use stitch::ops::ConvAlgo;
+    let to32 = |t: Tensor<f64>| t.cast::<f32>();
+    for (n, c, k, h, w_) in [(3, 1, 32, 28, 28), (2, 16, 24, 14, 14), (1, 3, 5, 7, 5)] {
+        for algo in [
+            ConvAlgo::Auto,
+            ConvAlgo::Direct,
+            ConvAlgo::Winograd,
+            ConvAlgo::Im2col,
+        ] {
+            for x_grad in [false, true] {
+                let mut x = to32(rand64(&[n, c, h, w_], 21));
+                if x_grad {
+                    x = x.requires_grad_();
+                }
+                let w = to32(rand64(&[k, c, 3, 3], 22)).requires_grad_();
+                let b = to32(rand64(&[k], 23)).requires_grad_();
+                let opts = Conv2dOptions {
+                    algo,
+                    ..Conv2dOptions::square(1, 1, 1)
+                };
+                let r = to32(rand64(&[n, k, h, w_], 24));
+                let run = |fused: bool| {
+                    let y = if fused {
+                        x.conv2d_relu(&w, Some(&b), opts)
+                    } else {
+                        x.conv2d(&w, Some(&b), opts).relu()
+                    };
+                    y.mul(&r).sum().backward();
+                    let mut grads = take_grads(&[&w, &b]);
+                    if x_grad {
+                        grads.extend(take_grads(&[&x]));
+                    }
+                    (y.to_vec(), grads)
+                };
+                let (fused, plain) = (run(true), run(false));
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&fused.0), bits(&plain.0), "values {algo:?} c={c}");
+                assert!(fused.0.contains(&0.0) && fused.0.iter().any(|&v| v > 0.0));
+                for (j, (a, b)) in fused.1.iter().zip(&plain.1).enumerate() {
+                    assert_eq!(bits(a), bits(b), "gradient {j} {algo:?} c={c}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn gradcheck_conv2d_relu() {
+    let x = rand64(&[2, 2, 6, 5], 31);
+    let w = rand64(&[3, 2, 3, 3], 32);
+    let b = rand64(&[3], 33);
+    for opts in [
+        Conv2dOptions::square(1, 1, 1),
+        Conv2dOptions::square(2, 0, 1),
+    ] {
+        assert_gradcheck(
+            |t| head(&t[0].conv2d_relu(&t[1], Some(&t[2]), opts), 5),
+            &[x.clone(), w.clone(), b.clone()],
+        );
+    }
+}
+
+#[test]
 fn fused_batch_norm_relu_pool_equals_the_three_ops_in_f32() {
     // f32 in training mode takes the fused kernel; `no_fusion` runs batch_norm → relu →
     // max_pool2d. Values, every gradient and the running statistics must be the same bits.

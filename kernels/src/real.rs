@@ -133,6 +133,21 @@ pub trait Real:
     ) {
         crate::conv2d::reference::conv2d_forward(out, x, w, b, sh)
     }
+    /// The fast kernel behind `conv2d_forward_relu` (f32 overrides it with the SIMD version;
+    /// f64 runs the reference loop, then ReLU).
+    #[allow(clippy::too_many_arguments)]
+    fn conv2d_forward_relu_fast(
+        algo: ConvAlgo,
+        out: &mut [Self],
+        positive: &mut [bool],
+        x: &[Self],
+        w: &[Self],
+        b: Option<&[Self]>,
+        sh: &Conv2dShape,
+    ) {
+        Self::conv2d_forward_fast(algo, out, x, w, b, sh);
+        crate::elementwise::fast::relu_in_place_mask(out, positive);
+    }
     /// The fast kernel behind `conv2d_backward_input` (f32 overrides it with the SIMD version; f64 runs the reference loop).
     fn conv2d_backward_input_fast(
         _algo: ConvAlgo,
@@ -505,6 +520,17 @@ impl Real for f32 {
         sh: &Conv2dShape,
     ) {
         crate::conv2d::fast::conv2d_forward_with(algo, out, x, w, b, sh)
+    }
+    fn conv2d_forward_relu_fast(
+        algo: ConvAlgo,
+        out: &mut [f32],
+        positive: &mut [bool],
+        x: &[f32],
+        w: &[f32],
+        b: Option<&[f32]>,
+        sh: &Conv2dShape,
+    ) {
+        crate::conv2d::fast::conv2d_forward_relu_with(algo, out, positive, x, w, b, sh)
     }
     fn conv2d_backward_input_fast(
         algo: ConvAlgo,

@@ -178,7 +178,8 @@ pub(crate) struct RunArgs {
     #[arg(long, value_enum, default_value = "auto")]
     pub(crate) conv_algo: ConvAlgoArg,
     /// Run every layer as its own op instead of the fused blocks (conv → ReLU → pool,
-    /// batch norm → ReLU → pool, ReLU → pool, add → ReLU); the results are the same bits.
+    /// conv → ReLU, batch norm → ReLU → pool, ReLU → pool, add → ReLU); the results are the
+    /// same bits.
     #[arg(long)]
     pub(crate) no_fusion: bool,
 }

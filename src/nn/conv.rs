@@ -72,6 +72,11 @@ impl<T: Real> Module<T> for Conv2d<T> {
         x.conv2d(&self.weight, self.bias.as_ref(), self.options)
     }
 
+    /// Conv2d → ReLU as [`Tensor::conv2d_relu`].
+    fn forward_relu(&self, x: &Tensor<T>) -> Option<Tensor<T>> {
+        Some(x.conv2d_relu(&self.weight, self.bias.as_ref(), self.options))
+    }
+
     fn describe(&self) -> String {
         let s = self.weight.shape();
         format!(

@@ -180,9 +180,10 @@ pub trait Module<T: Real = f32>: Send + Sync {
         None
     }
 
-    /// This layer, then ReLU, as one fused op, for [`Sequential`]'s fusion of BatchNorm →
+    /// This layer, then ReLU, as one fused op, for [`Sequential`]'s fusion of a layer →
     /// ReLU: [`BatchNorm`] answers with [`Tensor::batch_norm_relu`] (and counts the batch as
-    /// its `forward` does); every other layer with `None`.
+    /// its `forward` does), [`Conv2d`] with [`Tensor::conv2d_relu`]; every other layer with
+    /// `None`.
     fn forward_relu(&self, _x: &Tensor<T>) -> Option<Tensor<T>> {
         None
     }

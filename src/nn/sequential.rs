@@ -13,7 +13,8 @@ use crate::{Real, Tensor};
 /// block into `conv2d_batch_norm_relu_max_pool2d` (batch norm's statistics taken by the
 /// convolution as it writes each image), a [`BatchNorm2d`](super::BatchNorm2d) →
 /// ReLU → MaxPool2d block into `batch_norm_relu_max_pool2d` (the normalized values are
-/// pooled in cache), a BatchNorm → ReLU pair into `batch_norm_relu`, and a ReLU directly
+/// pooled in cache), a BatchNorm → ReLU pair into `batch_norm_relu`, a Conv2d → ReLU pair
+/// into `conv2d_relu` (each image rectified in cache), and a ReLU directly
 /// followed by a max-pool into `max_pool2d_relu`
 /// (equal results, one full-size pass and buffer fewer);
 /// [`Sequential::set_fusion`]`(false)` (or [`crate::ops::set_fusion`]) runs every layer on

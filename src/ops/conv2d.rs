@@ -67,9 +67,9 @@ impl Conv2dOptions {
     }
 }
 
-struct Conv2dBackward {
-    shape: Conv2dShape,
-    algo: ConvAlgo,
+pub(super) struct Conv2dBackward {
+    pub(super) shape: Conv2dShape,
+    pub(super) algo: ConvAlgo,
 }
 
 impl<T: Real> Backward<T> for Conv2dBackward {
@@ -188,20 +188,16 @@ impl<T: Real> Tensor<T> {
         (y, blocks)
     }
 
-    /// [`Tensor::conv2d`], and if `statistics` asks for them and the fast kernels run,
-    /// batch norm's block statistics of the output taken as each image is written
-    /// (`stitch_kernels::conv2d::fast::conv2d_forward_with_statistics`): `blocks[n·K + k]`
-    /// = (mean, Σ (y − mean)²) of output plane \[n, k\]. `None` where they were not taken.
+    /// The convolution's shape, or a panic naming the shapes that do not fit together.
     #[track_caller]
-    pub(crate) fn conv2d_statistics(
+    pub(super) fn conv2d_checked_shape(
         &self,
         weight: &Tensor<T>,
         bias: Option<&Tensor<T>>,
-        opts: Conv2dOptions,
-        statistics: bool,
-    ) -> (Tensor<T>, Option<Vec<(T, T)>>) {
+        opts: &Conv2dOptions,
+    ) -> Conv2dShape {
         let (x_shape, w_shape) = (self.shape(), weight.shape());
-        let Some(sh) = conv_shape(x_shape, w_shape, &opts) else {
+        let Some(sh) = conv_shape(x_shape, w_shape, opts) else {
             panic!("conv2d: input {x_shape:?} and weight {w_shape:?}: need input [N, C, H, W] and weight [K, C, R, S]")
         };
         if let Err(e) = sh.validate() {
@@ -220,6 +216,22 @@ impl<T: Real> Tensor<T> {
                 weight.shape()
             );
         }
+        sh
+    }
+
+    /// [`Tensor::conv2d`], and if `statistics` asks for them and the fast kernels run,
+    /// batch norm's block statistics of the output taken as each image is written
+    /// (`stitch_kernels::conv2d::fast::conv2d_forward_with_statistics`): `blocks[n·K + k]`
+    /// = (mean, Σ (y − mean)²) of output plane \[n, k\]. `None` where they were not taken.
+    #[track_caller]
+    pub(crate) fn conv2d_statistics(
+        &self,
+        weight: &Tensor<T>,
+        bias: Option<&Tensor<T>>,
+        opts: Conv2dOptions,
+        statistics: bool,
+    ) -> (Tensor<T>, Option<Vec<(T, T)>>) {
+        let sh = self.conv2d_checked_shape(weight, bias, &opts);
         let (y, blocks) = self.conv2d_values(weight, bias, opts, &sh, statistics);
         let mut inputs = vec![self, weight];
         inputs.extend(bias);

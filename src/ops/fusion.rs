@@ -4,6 +4,7 @@
 //! [`Tensor::conv2d_relu_max_pool2d`](crate::Tensor::conv2d_relu_max_pool2d),
 //! [`Tensor::batch_norm_relu_max_pool2d`](crate::Tensor::batch_norm_relu_max_pool2d),
 //! [`Tensor::batch_norm_relu`](crate::Tensor::batch_norm_relu),
+//! [`Tensor::conv2d_relu`](crate::Tensor::conv2d_relu),
 //! [`Tensor::add_relu`](crate::Tensor::add_relu)) gives the same bits as its parts run one
 //! after the other; it only moves less memory. With fusion off, each fused op runs its
 //! parts, so every intermediate exists as a tensor of its own: what `--diagnostics`,

@@ -35,6 +35,7 @@ mod concat;
 mod conv2d;
 mod conv_batch_norm;
 mod conv_batch_norm_pool;
+mod conv_relu;
 mod dropout;
 mod fusion;
 mod linear;

@@ -393,6 +393,36 @@ pub fn conv2d_forward_with(
     direct_forward(out, x, w, bias, sh, false);
 }
 
+/// ReLU of [`conv2d_forward_with`] with ReLU's mask: out = max(conv2d(x, w) + b, 0) and
+/// positive = \[out > 0\], the same bits as the convolution followed by
+/// `elementwise::fast::relu_in_place_mask`. On the direct route each image's output is
+/// rectified while it is still in cache (one pass over the full output fewer); elsewhere
+/// in one pass after the convolution.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_forward_relu_with(
+    algo: ConvAlgo,
+    out: &mut [f32],
+    positive: &mut [bool],
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    sh: &Conv2dShape,
+) {
+    assert_eq!(
+        positive.len(),
+        out.len(),
+        "conv2d_forward_relu: mask of {} for an output of {}",
+        positive.len(),
+        out.len()
+    );
+    #[cfg(target_arch = "x86_64")]
+    if use_winograd(algo, sh, Pass::Forward).is_none() && use_direct(algo, sh, Pass::Forward) {
+        return direct_forward_with(out, Some(positive), x, w, bias, sh, false);
+    }
+    conv2d_forward_with(algo, out, x, w, bias, sh);
+    crate::elementwise::fast::relu_in_place_mask(out, positive);
+}
+
 /// [`conv2d_forward_with`], and the batch-norm statistics of each output block taken as
 /// it is written: `blocks[n·K + k]` = block \[n, k\]'s (mean, Σ (y − mean)²) by
 /// [`image_block_statistics`], for a convolution that batch norm follows, which then
@@ -546,6 +576,21 @@ fn direct_forward(
     sh: &Conv2dShape,
     input_grad: bool,
 ) {
+    direct_forward_with(out, None, input, w, bias, sh, input_grad)
+}
+
+/// [`direct_forward`], each image's output rectified in cache where `positive` is given
+/// (ReLU's mask, one flag per output).
+#[cfg(target_arch = "x86_64")]
+fn direct_forward_with(
+    out: &mut [f32],
+    positive: Option<&mut [bool]>,
+    input: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    sh: &Conv2dShape,
+    input_grad: bool,
+) {
     let conv = if input_grad {
         direct::input_grad_shape(sh)
     } else {
@@ -562,15 +607,25 @@ fn direct_forward(
     with_partials(direct::packed_weight_len(&conv), |wp| {
         direct::pack_weight(wp, w, sh, input_grad);
         let wp = &*wp;
+        let masks: Vec<&mut [bool]> = match positive {
+            Some(p) => p.chunks_mut(out_len).collect(),
+            None => Vec::new(),
+        };
+        let mut masks: Vec<Option<&mut [bool]>> = masks.into_iter().map(Some).collect();
+        masks.resize_with(out.len() / out_len, || None);
         out.par_chunks_mut(out_len)
             .zip(input.par_chunks(in_len))
-            .for_each(|(y_n, x_n)| {
+            .zip(masks.into_par_iter())
+            .for_each(|((y_n, x_n), mask)| {
                 with_cols(conv.c * grid.plane, |xp| {
                     direct::pad_input(xp, x_n, conv.c, &conv, &grid);
                     // SAFETY: `use_direct` checked AVX-512F; xp holds C padded planes, wp the
                     // packed weights, y_n the K·P·Q outputs of one image.
                     unsafe { direct::forward_image(y_n, xp, wp, bias, &conv, &grid) };
-                })
+                });
+                if let Some(mask) = mask {
+                    crate::elementwise::reference::relu_in_place_mask(y_n, mask);
+                }
             });
     });
 }

@@ -309,6 +309,36 @@ pub fn conv2d_forward_algo<T: Real>(
     }
 }
 
+/// ReLU of [`conv2d_forward_algo`] with ReLU's mask: `out` = max(conv2d(x, w) + b, 0),
+/// `positive` = \[out > 0\]; the same bits as the convolution followed by ReLU. The fast
+/// direct route rectifies each image's output while it is in cache.
+#[track_caller]
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_forward_relu_algo<T: Real>(
+    algo: ConvAlgo,
+    out: &mut [T],
+    positive: &mut [bool],
+    input: &[T],
+    weight: &[T],
+    bias: Option<&[T]>,
+    sh: &Conv2dShape,
+) {
+    check_forward("conv2d_forward_relu", out, input, weight, bias, sh);
+    assert!(
+        positive.len() == out.len(),
+        "conv2d_forward_relu: mask of {} for an output of {}",
+        positive.len(),
+        out.len()
+    );
+    let algo = algo.resolved();
+    if algo.is_reference() {
+        reference::conv2d_forward(out, input, weight, bias, sh);
+        crate::elementwise::reference::relu_in_place_mask(out, positive);
+    } else {
+        T::conv2d_forward_relu_fast(algo, out, positive, input, weight, bias, sh)
+    }
+}
+
 /// ∂L/∂x from ∂L/∂y (overwrites `d_input`).
 #[track_caller]
 pub fn conv2d_backward_input<T: Real>(
