@@ -53,12 +53,15 @@ pub mod vector;
 pub use mode::{mode, op_mode, set_mode, set_op_mode, KernelOp, Mode};
 pub use real::Real;
 
-/// Below this many elements an elementwise kernel runs on the calling thread: waking a
-/// second rayon worker costs about 10 µs here, which is what one core needs to add ~100K
-/// cache-resident floats. Measured on the development VM (AVX-512 add, 16K-element chunks,
-/// one thread vs rayon on 2): 131,072 elements 14 vs 22 µs; 262,144: 30 vs 24 µs;
-/// 1,048,576: 104 vs 89 µs; 3,211,264: 640 vs 410 µs.
-pub const PAR_THRESHOLD: usize = 1 << 18;
+/// Below this many elements an elementwise kernel runs on the calling thread. From outside
+/// rayon's pool, waking its workers cost about 10 µs (the development VM, AVX-512 add,
+/// 16K-element chunks, one thread vs rayon on 2: 131,072 elements 14 vs 22 µs; 262,144: 30
+/// vs 24 µs), and the threshold was 2¹⁸. With the caller on one of the pool's workers (as
+/// `stitch`'s commands run) a split only hands work to one other thread, and 2¹⁶ pays: the
+/// `dnn` model's Adam step over its 100,352-weight layer 0.043 → 0.022 ms (`stitch profile
+/// --model dnn --steps 300 --real-data`, Zen 4, 2026-12-08), cnn, conv-pool and resnet20
+/// unchanged within the noise.
+pub const PAR_THRESHOLD: usize = 1 << 16;
 
 /// The fixed chunk length of parallel elementwise kernels and reductions. A reduction sums
 /// each chunk on its own and adds the partial sums in chunk order, so its result is the same
