@@ -693,15 +693,7 @@ fn direct_weight(d_w: &mut [f32], d_b: Option<&mut [f32]>, g: &[f32], x: &[f32],
                 })
             });
         // Σ of the partials in group order, read transposed: ∂w[k][tap] = Σ_g ∂wᵀ_g[tap][k].
-        for k in 0..sh.k {
-            for t in 0..taps {
-                let mut v = 0.0f32;
-                for part in partials.chunks_exact(plen) {
-                    v += part[t * kp + k];
-                }
-                d_w[k * taps + t] = v;
-            }
-        }
+        direct::sum_partials_transposed(d_w, partials, plen, sh);
     });
     if let Some(d_b) = d_b {
         bias_from_plane_sums(d_b, &plane_sums);

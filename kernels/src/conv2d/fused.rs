@@ -426,15 +426,7 @@ fn backward_direct(
                     }
                 })
             });
-        for k in 0..sh.k {
-            for t in 0..taps {
-                let mut v = 0.0f32;
-                for part in partials.chunks_exact(plen) {
-                    v += part[t * kp + k];
-                }
-                d_w[k * taps + t] = v;
-            }
-        }
+        direct::sum_partials_transposed(d_w, partials, plen, sh);
     });
     for k in 0..sh.k {
         let mut acc = 0.0f32;
