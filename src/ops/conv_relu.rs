@@ -4,8 +4,8 @@
 //!   y = max(conv2d(x, w) + b, 0),   kept for backward: [y > 0], one byte per output
 //!   backward: G' = G · [y > 0], then the convolution's backward of G' (∂x, ∂w, ∂b)
 //!
-//! Where the direct kernels compute the convolution, each image's output is rectified while
-//! it is still in cache (`stitch_kernels::conv2d::conv2d_forward_relu_algo`), so the full
+//! Where the direct kernels, the phase planes or Winograd compute the convolution, each
+//! image's output is rectified while it is still in cache (`stitch_kernels::conv2d::conv2d_forward_relu_algo`), so the full
 //! output is written once instead of written, read and written again. The values and the
 //! gradients are the bits of [`Tensor::conv2d`] then [`Tensor::relu`].
 

@@ -395,9 +395,9 @@ pub fn conv2d_forward_with(
 
 /// ReLU of [`conv2d_forward_with`] with ReLU's mask: out = max(conv2d(x, w) + b, 0) and
 /// positive = \[out > 0\], the same bits as the convolution followed by
-/// `elementwise::fast::relu_in_place_mask`. On the direct route each image's output is
-/// rectified while it is still in cache (one pass over the full output fewer); elsewhere
-/// in one pass after the convolution.
+/// `elementwise::fast::relu_in_place_mask`. Each image's output is rectified while it is
+/// still in cache (one pass over the full output fewer) on the direct kernels, the phase
+/// planes and Winograd; after the convolution in one pass on im2col.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_forward_relu_with(
     algo: ConvAlgo,
@@ -415,12 +415,27 @@ pub fn conv2d_forward_relu_with(
         positive.len(),
         out.len()
     );
-    #[cfg(target_arch = "x86_64")]
-    if use_winograd(algo, sh, Pass::Forward).is_none() && use_direct(algo, sh, Pass::Forward) {
-        return direct_forward_with(out, Some(positive), x, w, bias, sh, false);
+    let out_len = sh.output_len() / sh.n.max(1);
+    if out_len == 0 {
+        return;
     }
-    conv2d_forward_with(algo, out, x, w, bias, sh);
-    crate::elementwise::fast::relu_in_place_mask(out, positive);
+    let relu = |mask: &mut [bool], y_n: &mut [f32]| {
+        crate::elementwise::reference::relu_in_place_mask(y_n, mask)
+    };
+    if let Some(width) = use_winograd(algo, sh, Pass::Forward) {
+        let masks = positive.par_chunks_mut(out_len);
+        return super::winograd::forward_then(width, out, x, w, bias, sh, masks, relu);
+    }
+    if !use_direct(algo, sh, Pass::Forward) {
+        if let Some(width) = use_planes(algo, sh, sh.k) {
+            let masks = positive.par_chunks_mut(out_len);
+            return super::planes::forward_then(width, out, x, w, bias, sh, masks, relu);
+        }
+        conv2d_forward_im2col(out, x, w, bias, sh);
+        return crate::elementwise::fast::relu_in_place_mask(out, positive);
+    }
+    #[cfg(target_arch = "x86_64")]
+    direct_forward_with(out, Some(positive), x, w, bias, sh, false);
 }
 
 /// [`conv2d_forward_with`], and the batch-norm statistics of each output block taken as
@@ -448,7 +463,8 @@ pub fn conv2d_forward_with_statistics(
     };
     crate::batch_norm::check_blocks("conv2d_forward_with_statistics", blocks, &bn);
     let outs = blocks.par_chunks_mut(sh.k.max(1));
-    let stats = |o: &mut [(f32, f32)], y_n: &[f32]| image_block_statistics(isa(), o, y_n, plane);
+    let stats =
+        |o: &mut [(f32, f32)], y_n: &mut [f32]| image_block_statistics(isa(), o, y_n, plane);
     if sh.k == 0 || plane == 0 {
         return conv2d_forward_with(algo, out, x, w, bias, sh);
     }
@@ -461,7 +477,7 @@ pub fn conv2d_forward_with_statistics(
         }
     }
     conv2d_forward_with(algo, out, x, w, bias, sh);
-    outs.zip(out.par_chunks(sh.k * plane))
+    outs.zip(out.par_chunks_mut(sh.k * plane))
         .for_each(|(o, y_n)| stats(o, y_n));
 }
 

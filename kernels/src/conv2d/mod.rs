@@ -311,7 +311,7 @@ pub fn conv2d_forward_algo<T: Real>(
 
 /// ReLU of [`conv2d_forward_algo`] with ReLU's mask: `out` = max(conv2d(x, w) + b, 0),
 /// `positive` = \[out > 0\]; the same bits as the convolution followed by ReLU. The fast
-/// direct route rectifies each image's output while it is in cache.
+/// routes but im2col rectify each image's output while it is in cache.
 #[track_caller]
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_forward_relu_algo<T: Real>(

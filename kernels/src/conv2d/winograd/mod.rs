@@ -282,7 +282,7 @@ pub fn forward(
 }
 
 /// [`forward`], then `then(o, y_n)` on each image's output just written (while it is in
-/// cache), `outs` yielding one `o` per image.
+/// cache; `then` may rewrite it), `outs` yielding one `o` per image.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn forward_then<O: Send>(
     width: Width,
@@ -292,7 +292,7 @@ pub(crate) fn forward_then<O: Send>(
     bias: Option<&[f32]>,
     sh: &Conv2dShape,
     outs: impl IndexedParallelIterator<Item = O>,
-    then: impl Fn(O, &[f32]) + Sync + Send,
+    then: impl Fn(O, &mut [f32]) + Sync + Send,
 ) {
     let out_len = sh.k * sh.out_h() * sh.out_w();
     if sh.n == 0 || out_len == 0 {
