@@ -623,12 +623,7 @@ fn direct_forward_with(
     with_partials(direct::packed_weight_len(&conv), |wp| {
         direct::pack_weight(wp, w, sh, input_grad);
         let wp = &*wp;
-        let masks: Vec<&mut [bool]> = match positive {
-            Some(p) => p.chunks_mut(out_len).collect(),
-            None => Vec::new(),
-        };
-        let mut masks: Vec<Option<&mut [bool]>> = masks.into_iter().map(Some).collect();
-        masks.resize_with(out.len() / out_len, || None);
+        let masks = optional_chunks(positive, out_len, out.len() / out_len);
         out.par_chunks_mut(out_len)
             .zip(input.par_chunks(in_len))
             .zip(masks.into_par_iter())
@@ -666,20 +661,18 @@ fn direct_weight(d_w: &mut [f32], d_b: Option<&mut [f32]>, g: &[f32], x: &[f32],
         return;
     }
     let pq = grid.p * grid.q;
-    let mut plane_sums = vec![0.0f32; if d_b.is_some() { sh.n * sh.k } else { 0 }];
-    let sums_per_group = if d_b.is_some() {
-        direct::DIRECT_GROUP * sh.k
-    } else {
-        0
-    };
-    let mut sum_chunks: Vec<&mut [f32]> = plane_sums.chunks_mut(sums_per_group.max(1)).collect();
-    sum_chunks.resize_with(groups, Default::default);
+    let mut plane_sums = d_b.as_ref().map(|_| vec![0.0f32; sh.n * sh.k]);
+    let sum_chunks = optional_chunks(
+        plane_sums.as_deref_mut(),
+        direct::DIRECT_GROUP * sh.k,
+        groups,
+    );
     with_partials(groups * plen, |partials| {
         partials
             .par_chunks_mut(plen)
             .zip(sum_chunks.into_par_iter())
             .enumerate()
-            .for_each(|(gi, (part, sums))| {
+            .for_each(|(gi, (part, mut sums))| {
                 let first = gi * direct::DIRECT_GROUP;
                 let last = (first + direct::DIRECT_GROUP).min(sh.n);
                 part.fill(0.0);
@@ -688,16 +681,15 @@ fn direct_weight(d_w: &mut [f32], d_b: Option<&mut [f32]>, g: &[f32], x: &[f32],
                     for n in first..last {
                         direct::pad_input(xp, &x[n * chw..(n + 1) * chw], sh.c, sh, &grid);
                         let g_n = &g[n * kpq..(n + 1) * kpq];
-                        if !sums.is_empty() {
+                        if let Some(sums) = sums.as_deref_mut() {
                             let i = n - first;
                             bias_plane_sums(&mut sums[i * sh.k..(i + 1) * sh.k], g_n, pq);
                         }
                         if direct::one_channel_weight(sh) {
-                            let stride = grid.p * grid.q;
                             // SAFETY: `use_direct` checked AVX-512F; the kernel checks the
                             // lengths of G's planes, xp and the partial.
                             unsafe {
-                                direct::weight_image_one_channel(part, g_n, stride, xp, sh, &grid)
+                                direct::weight_image_one_channel(part, g_n, pq, xp, sh, &grid)
                             };
                             continue;
                         }
@@ -711,7 +703,20 @@ fn direct_weight(d_w: &mut [f32], d_b: Option<&mut [f32]>, g: &[f32], x: &[f32],
         // Σ of the partials in group order, read transposed: ∂w[k][tap] = Σ_g ∂wᵀ_g[tap][k].
         direct::sum_partials_transposed(d_w, partials, plen, sh);
     });
-    if let Some(d_b) = d_b {
+    if let (Some(d_b), Some(plane_sums)) = (d_b, plane_sums) {
         bias_from_plane_sums(d_b, &plane_sums);
     }
+}
+
+/// `count` pieces of `len` of an optional buffer (the last may be shorter), or `count`
+/// `None`s without one: a per-image (or per-group) slice for a parallel loop to zip with.
+#[cfg(target_arch = "x86_64")]
+fn optional_chunks<T>(buffer: Option<&mut [T]>, len: usize, count: usize) -> Vec<Option<&mut [T]>> {
+    let mut pieces: Vec<Option<&mut [T]>> = (0..count).map(|_| None).collect();
+    if let Some(buffer) = buffer {
+        for (piece, chunk) in pieces.iter_mut().zip(buffer.chunks_mut(len.max(1))) {
+            *piece = Some(chunk);
+        }
+    }
+    pieces
 }
