@@ -351,6 +351,9 @@ pub(crate) fn bias_plane_sums(sums: &mut [f32], g_n: &[f32], pq: usize) {
 /// depend on the thread count), from the [N, K] plane sums.
 pub(crate) fn bias_from_plane_sums(d_b: &mut [f32], plane_sums: &[f32]) {
     let k = d_b.len();
+    if k == 0 {
+        return;
+    }
     for (c, db) in d_b.iter_mut().enumerate() {
         let mut acc = 0.0f32;
         for sums_n in plane_sums.chunks_exact(k) {

@@ -392,10 +392,8 @@ fn backward_direct(
                         // G of the convolution output: each pooled gradient back to its
                         // winner (and through batch norm's backward, if it came that way).
                         source.write(n, g_full, Isa::Avx512);
-                        for k in 0..sh.k {
-                            bsum[i * sh.k + k] =
-                                crate::reduce::fast::sum(&g_full[k * plane..(k + 1) * plane]);
-                        }
+                        let sums = &mut bsum[i * sh.k..(i + 1) * sh.k];
+                        super::fast::bias_plane_sums(sums, g_full, plane);
                         direct::pad_input(xp, &x[n * chw..(n + 1) * chw], sh.c, sh, &grid);
                         if direct::one_channel_weight(sh) {
                             // SAFETY: `applies` checked AVX-512F; the kernel checks the
@@ -428,11 +426,5 @@ fn backward_direct(
             });
         direct::sum_partials_transposed(d_w, partials, plen, sh);
     });
-    for k in 0..sh.k {
-        let mut acc = 0.0f32;
-        for n in 0..sh.n {
-            acc += bias_sums[n * sh.k + k];
-        }
-        d_b[k] = acc;
-    }
+    super::fast::bias_from_plane_sums(d_b, &bias_sums);
 }
